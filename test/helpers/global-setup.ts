@@ -1,0 +1,20 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * Runs once before the suite: points every test at the pinned OPA that `scripts/ensure-opa.mjs`
+ * installed (or the one on PATH). A missing OPA fails the whole run loudly; no test is skipped.
+ */
+export default function setup(): void {
+  const root = resolve(import.meta.dirname, '..', '..');
+  const local = join(root, '.tools', 'bin', 'opa');
+  const candidate = process.env.REGENT_OPA_PATH ?? (existsSync(local) ? local : 'opa');
+  const probe = spawnSync(candidate, ['version'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    throw new Error(
+      `OPA is required by the tests and was not found at '${candidate}'. Run 'node scripts/ensure-opa.mjs' (npm test does).`,
+    );
+  }
+  process.env.REGENT_OPA_PATH = candidate;
+}
