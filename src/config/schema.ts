@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+const signingAlgorithm = z.enum([
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512',
+]);
+
+/**
+ * The one configuration schema. Sources, lowest precedence first: these defaults, the YAML file named by
+ * `REGENT_CONFIG` (or `--config`), then `REGENT_*` environment variables (see `env-mapping.ts`).
+ */
+export const configSchema = z.strictObject({
+  /** Development mode: generates a signing key in the data directory when none is configured. */
+  dev: z.boolean().default(false),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Everything Regent keeps (store, keys it generated, caches) lives here. */
+  dataDir: z.string().min(1).default('./data'),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+  store: z.strictObject({
+    /** Tracked branch: its HEAD is the revision that should be active. */
+    branch: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/, 'a plain branch name').default('main'),
+    /** Directory imported as the first commit when the store is empty. */
+    seedDir: z.string().min(1).default('./policies-repo'),
+    /** Safety-net poll for head moves made outside Regent (file watching catches most at once). */
+    watchIntervalMs: z.number().int().min(50).max(60_000).default(1000),
+    systemName: z.string().min(1).default('Regent'),
+    systemEmail: z.string().email().default('regent@localhost'),
+  }).prefault({}),
+  signing: z.strictObject({
+    keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('regent'),
+    algorithm: signingAlgorithm.default('RS256'),
+    /** PEM private key (or HMAC secret) file; must not be group- or world-readable. */
+    privateKeyFile: z.string().min(1).optional(),
+    /** PEM private key (or HMAC secret) given inline, normally through REGENT_SIGNING_KEY. */
+    privateKey: z.string().min(1).optional(),
+    /** Optional `scope` claim; agents must be configured with the same scope. */
+    scope: z.string().min(1).optional(),
+  }).prefault({}),
+  opa: z.strictObject({
+    /** The `opa` binary used for validation; defaults to the project's pinned install, else PATH. */
+    path: z.string().min(1).optional(),
+    timeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+  }).prefault({}),
+  bundles: z.strictObject({
+    /** Upper bound for a long poll's `wait=N`; larger requests are held this long (Preference-Applied says so). */
+    longPollMaxSeconds: z.number().int().min(1).max(3600).default(300),
+    /** Waiters answered per event-loop turn when a new revision is published. */
+    releaseBatchSize: z.number().int().min(1).max(10_000).default(200),
+    maxFileBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    maxBundleBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+    maxFiles: z.number().int().min(1).default(100_000),
+  }).prefault({}),
+});
+
+export type RegentConfig = z.infer<typeof configSchema>;
+export type SigningAlgorithmName = z.infer<typeof signingAlgorithm>;
