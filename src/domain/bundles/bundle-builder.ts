@@ -1,0 +1,176 @@
+import { BuildError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Revision, TreeEntry } from '../store/policy-store.js';
+import { MANIFEST_PATH, SIGNATURES_PATH, type Manifest } from './bundle.js';
+import { DEFAULT_BUNDLES, isUnder, parseBundleDefinitions, REGENT_YAML, type BundleDefinition } from './bundle-definition.js';
+import type { BundleSigner, FileInfo } from './bundle-signer.js';
+import type { BundleVerifier } from './bundle-verifier.js';
+import { canonicalJsonFromValue } from './canonical-json.js';
+import { checkFileUnderRoots, checkPackageLocation, checkRootsDisjoint } from './ownership-checks.js';
+import { policyFileKind, preparePolicyFile, sha256Hex, type PreparedPolicyFile } from './policy-file.js';
+import { assembleTarball, compressedTarEntry } from './tarball-writer.js';
+
+/** A signed, self-verified bundle ready to serve. */
+export interface BuiltBundle {
+  name: string;
+  revision: Revision;
+  manifest: Manifest;
+  /** The exact bytes served. */
+  tarball: Buffer;
+  /** Strong ETag: the quoted SHA-256 of `tarball`, so it survives restarts and matches on every replica. */
+  etag: string;
+  keyId: string;
+  /** Files in the bundle, `.manifest` and `.signatures.json` included. */
+  fileCount: number;
+}
+
+export interface BuildLimits {
+  maxFiles: number;
+  maxFileBytes: number;
+  maxBundleBytes: number;
+}
+
+export interface BundleBuilderOptions {
+  /** The signer for a key id, or undefined when no such key is configured. */
+  signerFor(keyId: string): BundleSigner | undefined;
+  defaultKeyId: string;
+  verifier: BundleVerifier;
+  limits: BuildLimits;
+  logger: Logger;
+}
+
+/** Reads blob contents by id (the store's `readBlobs`). */
+export type BlobReader = (blobIds: readonly string[]) => Promise<Map<string, Buffer>>;
+
+/**
+ * Builds every bundle a revision declares: a pure function of (revision tree, bundle definitions, keys),
+ * so the same revision gives the same bytes and ETag on any replica and after any restart. Per-file work
+ * (canonical data, package reading, hashing, compression) is cached by path and git blob id, so a
+ * one-file change rebuilds one file and re-signs.
+ */
+export class BundleBuilder {
+  private cache = new Map<string, PreparedPolicyFile>();
+
+  private constructor(private readonly options: BundleBuilderOptions) {}
+
+  static create(options: BundleBuilderOptions): BundleBuilder {
+    return new BundleBuilder(options);
+  }
+
+  /** Reads `regent.yaml` of a tree (or the default single bundle). */
+  async definitions(entries: readonly TreeEntry[], readBlobs: BlobReader): Promise<BundleDefinition[]> {
+    const entry = entries.find((candidate) => candidate.path === REGENT_YAML);
+    if (!entry) return DEFAULT_BUNDLES.map((definition) => ({ ...definition }));
+    const blobs = await readBlobs([entry.blobId]);
+    return parseBundleDefinitions(blobs.get(entry.blobId)!.toString('utf8'));
+  }
+
+  async build(revision: Revision, entries: readonly TreeEntry[], readBlobs: BlobReader): Promise<BuiltBundle[]> {
+    const definitions = await this.definitions(entries, readBlobs);
+    checkRootsDisjoint(definitions);
+    const files = await this.prepareFiles(entries, definitions, readBlobs);
+    const bundles: BuiltBundle[] = [];
+    for (const definition of definitions) {
+      bundles.push(await this.buildOne(revision, definition, files));
+    }
+    return bundles;
+  }
+
+  private async prepareFiles(entries: readonly TreeEntry[], definitions: readonly BundleDefinition[], readBlobs: BlobReader): Promise<PreparedPolicyFile[]> {
+    const { maxFiles, maxFileBytes } = this.options.limits;
+    const wanted = entries.filter((entry) => {
+      const kind = policyFileKind(entry.path);
+      return kind === 'module' || kind === 'data';
+    });
+    for (const entry of wanted) {
+      if (!definitions.some((definition) => definition.paths.some((path) => isUnder(entry.path, path)))) {
+        throw new BuildError('file_outside_bundles', `${entry.path} is not under the paths of any bundle in ${REGENT_YAML}, so no agent would receive it; add its directory to a bundle's paths or move it`, { file: entry.path });
+      }
+    }
+    if (wanted.length > maxFiles) {
+      throw new BuildError('too_many_files', `the revision has ${wanted.length} policy and data files; the limit is ${maxFiles}`, { limit: maxFiles });
+    }
+    for (const entry of wanted) {
+      if (entry.kind === 'symlink' || entry.kind === 'submodule') {
+        throw new BuildError('unsupported_file_kind', `${entry.path} is a ${entry.kind}; bundles ship regular files only`, { file: entry.path });
+      }
+      if (entry.size > maxFileBytes) {
+        throw new BuildError('file_too_large', `${entry.path} is ${entry.size} bytes; the limit is ${maxFileBytes}`, { file: entry.path, limit: maxFileBytes });
+      }
+    }
+    const key = (entry: TreeEntry): string => `${entry.path}\0${entry.blobId}`;
+    const missing = wanted.filter((entry) => !this.cache.has(key(entry)));
+    const blobs = missing.length > 0 ? await readBlobs([...new Set(missing.map((entry) => entry.blobId))]) : new Map<string, Buffer>();
+    const next = new Map<string, PreparedPolicyFile>();
+    const prepared: PreparedPolicyFile[] = [];
+    for (const entry of wanted) {
+      let file = this.cache.get(key(entry));
+      if (!file) {
+        const content = blobs.get(entry.blobId);
+        if (!content) throw new BuildError('blob_missing', `${entry.path}: blob ${entry.blobId} could not be read`, { file: entry.path });
+        file = preparePolicyFile(entry.path, content);
+        if (file.kind === 'module') checkPackageLocation(file);
+      }
+      next.set(key(entry), file);
+      prepared.push(file);
+    }
+    // Keep exactly this revision's files: memory stays bounded by one tree, and the next build of a
+    // descendant revision reuses everything it did not change.
+    this.cache = next;
+    return prepared;
+  }
+
+  private async buildOne(revision: Revision, definition: BundleDefinition, all: readonly PreparedPolicyFile[]): Promise<BuiltBundle> {
+    const files = all.filter((file) => definition.paths.some((path) => isUnder(file.sourcePath, path)));
+    const byBundlePath = new Map<string, PreparedPolicyFile>();
+    for (const file of files) {
+      checkFileUnderRoots(file, definition);
+      const clash = byBundlePath.get(file.bundlePath);
+      if (clash) {
+        throw new BuildError('conflicting_data_files', `${clash.sourcePath} and ${file.sourcePath} both provide ${file.bundlePath} in bundle '${definition.name}'; keep one`, { file: file.sourcePath, bundle: definition.name });
+      }
+      byBundlePath.set(file.bundlePath, file);
+    }
+    const keyId = definition.keyId ?? this.options.defaultKeyId;
+    const signer = this.options.signerFor(keyId);
+    if (!signer) {
+      throw new BuildError('unknown_signing_key', `bundle '${definition.name}' asks for signing key '${keyId}', which is not configured`, { file: REGENT_YAML, field: `bundles.${definition.name}.signing.keyid`, keyId });
+    }
+
+    const manifest: Manifest = { revision, roots: definition.roots, rego_version: 1 };
+    if (definition.metadata) manifest.metadata = definition.metadata;
+    const manifestBytes = Buffer.from(canonicalJsonFromValue(manifest), 'utf8');
+
+    const ordered = [...byBundlePath.values()].sort((a, b) => Buffer.compare(Buffer.from(a.bundlePath), Buffer.from(b.bundlePath)));
+    const infos: FileInfo[] = [
+      { name: MANIFEST_PATH, hash: sha256Hex(manifestBytes), algorithm: 'SHA-256' },
+      ...ordered.map((file): FileInfo => ({ name: file.bundlePath, hash: file.sha256, algorithm: 'SHA-256' })),
+    ];
+    const signatures = signer.signaturesFile(infos);
+
+    const members: Buffer[] = [
+      await compressedTarEntry(SIGNATURES_PATH, signatures),
+      await compressedTarEntry(MANIFEST_PATH, manifestBytes),
+    ];
+    for (const file of ordered) {
+      file.compressedEntry ??= await compressedTarEntry(file.bundlePath, file.content);
+      members.push(file.compressedEntry);
+    }
+    const tarball = assembleTarball(members);
+    if (tarball.length > this.options.limits.maxBundleBytes) {
+      throw new BuildError('bundle_too_large', `bundle '${definition.name}' is ${tarball.length} bytes; the limit is ${this.options.limits.maxBundleBytes}`, { bundle: definition.name });
+    }
+    await this.selfVerify(definition, keyId, tarball);
+    return { name: definition.name, revision, manifest, tarball, etag: `"${sha256Hex(tarball)}"`, keyId, fileCount: ordered.length + 2 };
+  }
+
+  /** Reads the tarball back and verifies it as OPA would; a bundle that fails is never published. */
+  private async selfVerify(definition: BundleDefinition, keyId: string, tarball: Buffer): Promise<void> {
+    try {
+      await this.options.verifier.verifyTarball(tarball, { keyId });
+    } catch (error) {
+      this.options.logger.error({ bundle: definition.name, err: error }, 'bundle failed self-verification');
+      throw new BuildError('self_verification_failed', `bundle '${definition.name}' failed self-verification: ${(error as Error).message}`, { bundle: definition.name }, { cause: error });
+    }
+  }
+}
