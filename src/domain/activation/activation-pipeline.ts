@@ -1,0 +1,245 @@
+import type { BuiltBundle, BundleBuilder } from '../bundles/bundle-builder.js';
+import { policyFileKind } from '../bundles/policy-file.js';
+import { isRegentError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { PolicyStore, Revision } from '../store/policy-store.js';
+import type { ActivationStateStore } from './activation-state-store.js';
+import type { BundlePublisher, PublishedRevision } from './bundle-publisher.js';
+import type { GateProblem, PolicyGate } from './policy-gate.js';
+
+export type ActivationStep = 'snapshot' | 'gate' | 'build' | 'publish';
+
+export interface ActivationFailure {
+  revision: Revision;
+  step: ActivationStep;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+  problems?: GateProblem[];
+  at: string;
+}
+
+export interface ActivationSuccess {
+  revision: Revision;
+  at: string;
+  timings: Record<'snapshotMs' | 'gateMs' | 'buildMs' | 'publishMs' | 'totalMs', number>;
+  bundles: string[];
+}
+
+export type ActivationEvent = { type: 'activated'; result: ActivationSuccess } | { type: 'rejected'; failure: ActivationFailure };
+
+export interface ActivationStatus {
+  /** HEAD of the tracked branch as last seen. */
+  head?: Revision;
+  /** The revision being served. */
+  active?: Revision;
+  activatedAt?: string;
+  /** True when head is not the active revision (failing, or still activating). */
+  headDiffersFromActive: boolean;
+  inProgress?: Revision;
+  lastFailure?: ActivationFailure;
+  lastSuccess?: ActivationSuccess;
+}
+
+export interface ActivationPipelineOptions {
+  store: PolicyStore;
+  gate: PolicyGate;
+  builder: BundleBuilder;
+  publishers: readonly BundlePublisher[];
+  state: ActivationStateStore;
+  logger: Logger;
+}
+
+class StepFailure extends Error {
+  constructor(readonly step: ActivationStep, readonly failure: unknown, readonly problems?: GateProblem[]) {
+    super(`activation step ${step} failed`);
+  }
+}
+
+/**
+ * Moves the fleet to a new head: snapshot the tree, gate it with real OPA, build and sign every bundle,
+ * self-verify, publish atomically, remember it as last good. One activation runs at a time; heads that
+ * arrive meanwhile coalesce, so the newest head is activated next and stale intermediates are skipped.
+ * A revision that fails any step is not served: the last good revision stays, and the failure is
+ * reported in the status and the log (and to listeners, e.g. the audit log).
+ */
+export class ActivationPipeline {
+  private head: Revision | undefined;
+  private active: PublishedRevision | undefined;
+  private inProgress: Revision | undefined;
+  private pending: Revision | undefined;
+  private running: Promise<void> | undefined;
+  private lastFailure: ActivationFailure | undefined;
+  private lastSuccess: ActivationSuccess | undefined;
+  private readonly rejected = new Set<Revision>();
+  private readonly listeners = new Set<(event: ActivationEvent) => void>();
+  private unsubscribe: (() => void) | undefined;
+
+  private constructor(private readonly options: ActivationPipelineOptions) {}
+
+  static create(options: ActivationPipelineOptions): ActivationPipeline {
+    return new ActivationPipeline(options);
+  }
+
+  /**
+   * Activates the last good revision from before a restart (so serving resumes even when head fails),
+   * then the current head, and follows head from then on.
+   */
+  async start(): Promise<void> {
+    this.unsubscribe = this.options.store.onHeadChange((head) => {
+      if (head) this.schedule(head);
+    });
+    const saved = await this.options.state.load();
+    this.head = await this.options.store.head();
+    if (saved.lastGoodRevision && saved.lastGoodRevision !== this.head) {
+      this.schedule(saved.lastGoodRevision, { isHead: false });
+      await this.idle();
+    }
+    if (this.head) this.schedule(this.head);
+    await this.idle();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  onEvent(listener: (event: ActivationEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves when nothing is activating or queued. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  status(): ActivationStatus {
+    return {
+      head: this.head,
+      active: this.active?.revision,
+      activatedAt: this.active?.publishedAt.toISOString(),
+      headDiffersFromActive: this.head !== this.active?.revision,
+      inProgress: this.inProgress,
+      lastFailure: this.lastFailure,
+      lastSuccess: this.lastSuccess,
+    };
+  }
+
+  /** Queues `revision` for activation (the newest queued wins). */
+  schedule(revision: Revision, options: { isHead?: boolean } = {}): void {
+    if (options.isHead ?? true) this.head = revision;
+    this.pending = revision;
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending) {
+      const revision = this.pending;
+      this.pending = undefined;
+      if (revision === this.active?.revision || this.rejected.has(revision)) continue;
+      this.inProgress = revision;
+      try {
+        await this.activate(revision);
+      } finally {
+        this.inProgress = undefined;
+      }
+    }
+  }
+
+  private async activate(revision: Revision): Promise<void> {
+    const { store, gate, builder, publishers, logger } = this.options;
+    const log = logger.child({ revision });
+    const started = performance.now();
+    let mark = started;
+    const lap = (): number => {
+      const now = performance.now();
+      const elapsed = now - mark;
+      mark = now;
+      return Math.round(elapsed * 10) / 10;
+    };
+    try {
+      const entries = await this.step('snapshot', () => store.listTree(revision));
+      const policyEntries = entries.filter((entry) => policyFileKind(entry.path) !== 'other' && entry.kind !== 'submodule');
+      const contents = await this.step('snapshot', () => store.readBlobs([...new Set(policyEntries.map((entry) => entry.blobId))]));
+      const snapshotMs = lap();
+      const readBlobs = async (ids: readonly string[]): Promise<Map<string, Buffer>> => {
+        const missing = ids.filter((id) => !contents.has(id));
+        if (missing.length > 0) for (const [id, bytes] of await store.readBlobs(missing)) contents.set(id, bytes);
+        return contents;
+      };
+      const gateFiles = policyEntries.map((entry) => ({ path: entry.path, content: contents.get(entry.blobId)! }));
+      const gatePromise = this.step('gate', () => gate.check({ revision, files: gateFiles }));
+      const buildPromise = this.step('build', () => builder.build(revision, entries, readBlobs));
+      // Both run at once; the gate's verdict is awaited first so a failing gate is reported as such.
+      const [report, built] = await Promise.allSettled([gatePromise, buildPromise]);
+      if (report.status === 'rejected') throw report.reason;
+      if (!report.value.ok) throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), report.value.problems);
+      const gateMs = report.value.durationMs;
+      if (built.status === 'rejected') throw built.reason;
+      const buildMs = lap();
+      const published: PublishedRevision = {
+        revision,
+        bundles: new Map(built.value.map((bundle: BuiltBundle) => [bundle.name, bundle])),
+        publishedAt: new Date(),
+      };
+      await this.step('publish', async () => {
+        for (const publisher of publishers) await publisher.publish(published);
+        await this.options.state.save({ lastGoodRevision: revision });
+      });
+      const publishMs = lap();
+      this.active = published;
+      const result: ActivationSuccess = {
+        revision,
+        at: published.publishedAt.toISOString(),
+        timings: { snapshotMs, gateMs, buildMs, publishMs, totalMs: Math.round((performance.now() - started) * 10) / 10 },
+        bundles: [...published.bundles.keys()],
+      };
+      this.lastSuccess = result;
+      if (this.lastFailure && this.lastFailure.revision !== revision) this.lastFailure = undefined;
+      log.info({ ...result.timings, bundles: result.bundles, etags: built.value.map((b) => b.etag) }, 'revision activated');
+      this.emit({ type: 'activated', result });
+    } catch (error) {
+      const failure = this.describeFailure(revision, error);
+      this.lastFailure = failure;
+      // Gate and build verdicts are deterministic for a revision: do not retry them until head moves.
+      // Anything else (OPA timed out, disk trouble) is retried on the next head event.
+      if (failure.code !== 'internal_error') this.rejected.add(revision);
+      log.error({ step: failure.step, code: failure.code, reason: failure.message, problems: failure.problems, details: failure.details, active: this.active?.revision }, 'revision rejected; the last good revision stays active');
+      this.emit({ type: 'rejected', failure });
+    }
+  }
+
+  private async step<T>(step: ActivationStep, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw error instanceof StepFailure ? error : new StepFailure(step, error);
+    }
+  }
+
+  private describeFailure(revision: Revision, error: unknown): ActivationFailure {
+    const stepFailure = error instanceof StepFailure ? error : new StepFailure('build', error);
+    const cause = stepFailure.failure;
+    const at = new Date().toISOString();
+    if (stepFailure.problems) {
+      const first = stepFailure.problems[0];
+      return { revision, step: 'gate', code: 'gate_failed', message: first ? `${first.file ?? ''}${first.line ? `:${first.line}` : ''} ${first.message}`.trim() : 'OPA rejected the revision', problems: stepFailure.problems, at };
+    }
+    if (isRegentError(cause)) {
+      return { revision, step: stepFailure.step, code: cause.code, message: cause.message, details: cause.details, at };
+    }
+    return { revision, step: stepFailure.step, code: 'internal_error', message: (cause as Error)?.message ?? String(cause), at };
+  }
+
+  private emit(event: ActivationEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'activation listener failed');
+      }
+    }
+  }
+}

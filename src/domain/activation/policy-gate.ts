@@ -1,0 +1,33 @@
+import type { Revision } from '../store/policy-store.js';
+
+/** One finding of the gate: OPA's error for a file/row/column, or a failed Rego test. */
+export interface GateProblem {
+  /** OPA's error code (`rego_parse_error`, `rego_type_error`, ...) or `rego_test_failed`. */
+  code: string;
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+export interface GateReport {
+  ok: boolean;
+  problems: GateProblem[];
+  tests: { passed: number; failed: number; errored: number };
+  /** Milliseconds spent, for the activation log. */
+  durationMs: number;
+}
+
+export interface GateInput {
+  revision?: Revision;
+  /** Every module, Rego test and data file of the candidate tree, by repository path. */
+  files: ReadonlyArray<{ path: string; content: Buffer }>;
+}
+
+/**
+ * The activation gate: real OPA checks a candidate tree (parse, compile, type check against the
+ * capabilities Regent allows) and runs its Rego tests. A tree that fails never becomes active.
+ */
+export interface PolicyGate {
+  check(input: GateInput): Promise<GateReport>;
+}

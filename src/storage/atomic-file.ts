@@ -1,0 +1,25 @@
+import { open, rename, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Writes `path` so a reader (or a restart after kill -9 or power loss) sees the old content or the new
+ * one, never a torn file: write a temp file, fsync it, rename it into place, fsync the directory.
+ */
+export async function writeFileAtomic(path: string, content: string | Buffer, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const handle = await open(temp, 'w', mode);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
