@@ -1,0 +1,60 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import {
+  AuthenticationError, BuildError, ConflictError, InputError, NotAllowedError, NotFoundError,
+  PreconditionFailedError, RegentError, UnavailableError,
+} from '../domain/errors.js';
+import type { Logger } from '../domain/logger.js';
+import { PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
+
+const STATUS_BY_CLASS: ReadonlyArray<[new (...args: never[]) => RegentError, number, string]> = [
+  [InputError, 400, 'Invalid request'],
+  [AuthenticationError, 401, 'Authentication required'],
+  [NotAllowedError, 403, 'Not allowed'],
+  [NotFoundError, 404, 'Not found'],
+  [ConflictError, 409, 'Conflict'],
+  [PreconditionFailedError, 412, 'Precondition failed'],
+  [BuildError, 422, 'Policy cannot be built'],
+  [UnavailableError, 503, 'Unavailable'],
+];
+
+/** body-parser's error types, mapped to the status and code they deserve. */
+const BODY_PARSER_ERRORS: Readonly<Record<string, [number, string]>> = {
+  'entity.too.large': [413, 'body_too_large'],
+  'encoding.unsupported': [415, 'unsupported_encoding'],
+  'charset.unsupported': [415, 'unsupported_charset'],
+  'entity.parse.failed': [400, 'invalid_json'],
+  'entity.verify.failed': [400, 'invalid_body'],
+  'request.aborted': [400, 'request_aborted'],
+  'request.size.invalid': [400, 'invalid_body'],
+  'stream.encoding.set': [500, 'internal_error'],
+};
+
+/** Turns any error into a problem document: the one mapping from domain errors to HTTP. */
+export function toProblem(error: unknown): Problem {
+  if (error instanceof RegentError) {
+    const [, status, title] = STATUS_BY_CLASS.find(([type]) => error instanceof type) ?? [RegentError, 500, 'Internal error'];
+    return { status, code: error.code, title, detail: error.message, ...error.details };
+  }
+  const type = (error as { type?: unknown })?.type;
+  if (typeof type === 'string' && BODY_PARSER_ERRORS[type]) {
+    const [status, code] = BODY_PARSER_ERRORS[type];
+    return { status, code, title: status === 413 ? 'Body too large' : 'Invalid body', detail: (error as Error).message };
+  }
+  return { status: 500, code: 'internal_error', title: 'Internal error', detail: 'an unexpected error occurred; see the server log' };
+}
+
+export function createErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const problem = toProblem(error);
+    if (problem.status >= 500) logger.error({ err: error, reqId: res.locals.reqId, method: req.method, url: req.originalUrl }, 'request failed');
+    res.status(problem.status).type(PROBLEM_CONTENT_TYPE).json({ type: `https://regent.dev/errors/${problem.code}`, ...problem });
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError('route_not_found', `no route for ${req.method} ${req.path.slice(0, 200)}`));
+};

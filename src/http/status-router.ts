@@ -1,0 +1,57 @@
+import { Router } from 'express';
+import type { ActivationPipeline } from '../domain/activation/activation-pipeline.js';
+import type { BundleCatalog } from '../domain/activation/bundle-catalog.js';
+import type { LongPollWaiters } from './bundles/long-poll-waiters.js';
+
+export interface StatusRouterDeps {
+  activation: ActivationPipeline;
+  catalog: BundleCatalog;
+  waiters: LongPollWaiters;
+  branch: string;
+  version: string;
+}
+
+/**
+ * `GET /status`: head, active revision, every served bundle (revision, ETag, size, build time) and the
+ * last failure, so an operator sees at once when head and active differ, and why.
+ */
+export function createStatusRouter(deps: StatusRouterDeps): Router {
+  const router = Router();
+  router.get('/status', (_req, res) => {
+    const status = deps.activation.status();
+    const published = deps.catalog.published;
+    const bundles: Record<string, unknown> = {};
+    for (const bundle of published?.bundles.values() ?? []) {
+      bundles[bundle.name] = {
+        revision: bundle.revision,
+        etag: bundle.etag,
+        size: bundle.tarball.length,
+        files: bundle.fileCount,
+        roots: bundle.manifest.roots,
+        keyId: bundle.keyId,
+        builtAt: published!.publishedAt.toISOString(),
+      };
+    }
+    res.json({
+      version: deps.version,
+      branch: deps.branch,
+      head: status.head ?? null,
+      active: status.active ?? null,
+      activatedAt: status.activatedAt ?? null,
+      headDiffersFromActive: status.headDiffersFromActive,
+      inProgress: status.inProgress ?? null,
+      bundles,
+      longPollWaiters: deps.waiters.size,
+      lastActivation: status.lastSuccess ?? null,
+      lastError: status.lastFailure ?? null,
+    });
+  });
+  router.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/health/ready', (_req, res) => {
+    const ready = deps.catalog.published !== undefined;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', active: deps.activation.status().active ?? null });
+  });
+  return router;
+}
