@@ -18,6 +18,12 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_SIGNING_SCOPE', path: ['signing', 'scope'], type: 'string' },
   { env: 'REGENT_OPA_PATH', path: ['opa', 'path'], type: 'string' },
   { env: 'REGENT_OPA_TIMEOUT_MS', path: ['opa', 'timeoutMs'], type: 'number' },
+  { env: 'REGENT_AUTH_SECRET', path: ['auth', 'secret'], type: 'string' },
+  { env: 'REGENT_AUTH_SECRET_FILE', path: ['auth', 'secretFile'], type: 'string' },
+  { env: 'REGENT_AUTH_PUBLIC_KEY_FILE', path: ['auth', 'publicKeyFile'], type: 'string' },
+  { env: 'REGENT_AUTH_ISSUER', path: ['auth', 'issuer'], type: 'string' },
+  { env: 'REGENT_AUTH_AUDIENCE', path: ['auth', 'audience'], type: 'string' },
+  { env: 'REGENT_AUTH_ROLE_CLAIM', path: ['auth', 'roleClaim'], type: 'string' },
   { env: 'REGENT_LONG_POLL_MAX_SECONDS', path: ['bundles', 'longPollMaxSeconds'], type: 'number' },
   { env: 'REGENT_RELEASE_BATCH_SIZE', path: ['bundles', 'releaseBatchSize'], type: 'number' },
 ];

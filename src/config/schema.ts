@@ -43,6 +43,35 @@ export const configSchema = z.strictObject({
     path: z.string().min(1).optional(),
     timeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
   }).prefault({}),
+  /** Admin API authentication: JWTs verified with pinned algorithms; keys separate from bundle signing. */
+  auth: z.strictObject({
+    /** Accepted algorithms; one family only (HMAC, or RSA/EC/PSS with a public key). */
+    algorithms: z.array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'])).min(1).default(['HS256']),
+    /** HMAC secret (>= 32 bytes), normally through REGENT_AUTH_SECRET. */
+    secret: z.string().min(1).optional(),
+    /** File holding the HMAC secret; mode 0600. */
+    secretFile: z.string().min(1).optional(),
+    /** PEM public key file for RSA, RSA-PSS and EC tokens. */
+    publicKeyFile: z.string().min(1).optional(),
+    /** Optional key id the tokens must carry in their header. */
+    keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+    issuer: z.string().min(1).default('regent'),
+    audience: z.string().min(1).default('regent-admin'),
+    /** Claim holding the role (`viewer`, `auditor`, `editor`, `admin`). */
+    roleClaim: z.string().min(1).default('regent_role'),
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    /** Tokens whose lifetime (exp - iat) is longer than this are refused. */
+    maxTokenLifetimeSeconds: z.number().int().min(60).max(31 * 24 * 3600).default(24 * 3600),
+  }).prefault({}),
+  api: z.strictObject({
+    /** JSON request body limit for the admin API. */
+    maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    /** Largest single policy or data file accepted through the API. */
+    maxFileBytes: z.number().int().min(1024).default(1024 * 1024),
+    maxFilesPerChange: z.number().int().min(1).max(10_000).default(100),
+    /** How long a write waits for its revision to become active before answering. */
+    activationWaitMs: z.number().int().min(0).max(60_000).default(10_000),
+  }).prefault({}),
   bundles: z.strictObject({
     /** Upper bound for a long poll's `wait=N`; larger requests are held this long (Preference-Applied says so). */
     longPollMaxSeconds: z.number().int().min(1).max(3600).default(300),

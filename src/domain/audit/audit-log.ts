@@ -1,0 +1,58 @@
+import type { Revision } from '../store/policy-store.js';
+
+/** What happened. Closed set: auditors filter on it. */
+export type AuditAction =
+  | 'policy.write'
+  | 'policy.rollback'
+  | 'write.refused'
+  | 'auth.refused'
+  | 'activation.succeeded'
+  | 'activation.rejected';
+
+export interface AuditRecordInput {
+  action: AuditAction;
+  /** `success` or `refused` / `failed`. */
+  outcome: 'success' | 'refused' | 'failed';
+  /** The verified subject, when there is one (`anonymous` for refused authentication). */
+  subject?: string;
+  role?: string;
+  requestId?: string;
+  /** Revision produced (writes, rollbacks, activations) or concerned. */
+  revision?: Revision;
+  /** The revision the change was based on. */
+  baseRevision?: Revision;
+  paths?: string[];
+  message?: string;
+  /** Machine-readable reason for refusals and failures (an error code). */
+  reason?: string;
+  detail?: string;
+}
+
+export interface AuditRecord extends AuditRecordInput {
+  /** Monotonic sequence number, from 1. */
+  seq: number;
+  at: string;
+  /** SHA-256 of the previous record's line: the log is a hash chain, so edits show. */
+  prev: string;
+}
+
+export interface AuditQuery {
+  subject?: string;
+  path?: string;
+  action?: AuditAction;
+  since?: string;
+  until?: string;
+  /** Records with seq < before (paging backwards, newest first). */
+  before?: number;
+  limit?: number;
+}
+
+/**
+ * Append-only audit trail. `append` resolves only once the record is durable (flushed to disk), so
+ * an answered request is always on record.
+ */
+export interface AuditLog {
+  append(record: AuditRecordInput): Promise<AuditRecord>;
+  /** Newest first. */
+  query(query: AuditQuery): Promise<{ records: AuditRecord[]; nextBefore?: number }>;
+}
