@@ -38,6 +38,12 @@ export class ConflictError extends RegentError {}
 /** A precondition header (If-Match) did not hold. */
 export class PreconditionFailedError extends RegentError {}
 
+/** A write did not say which revision it was based on (If-Match or baseRevision). */
+export class PreconditionRequiredError extends RegentError {}
+
+/** The request body has a media type the endpoint does not take. */
+export class UnsupportedMediaTypeError extends RegentError {}
+
 /** No valid credentials. */
 export class AuthenticationError extends RegentError {}
 

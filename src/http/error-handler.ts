@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   AuthenticationError, BuildError, ConflictError, InputError, NotAllowedError, NotFoundError,
-  PreconditionFailedError, RegentError, UnavailableError,
+  PreconditionFailedError, PreconditionRequiredError, RegentError, UnavailableError, UnsupportedMediaTypeError,
 } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import { PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
@@ -13,6 +13,8 @@ const STATUS_BY_CLASS: ReadonlyArray<[new (...args: never[]) => RegentError, num
   [NotFoundError, 404, 'Not found'],
   [ConflictError, 409, 'Conflict'],
   [PreconditionFailedError, 412, 'Precondition failed'],
+  [UnsupportedMediaTypeError, 415, 'Unsupported media type'],
+  [PreconditionRequiredError, 428, 'Precondition required'],
   [BuildError, 422, 'Policy cannot be built'],
   [UnavailableError, 503, 'Unavailable'],
 ];

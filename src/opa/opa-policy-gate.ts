@@ -1,10 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import type { GateInput, GateProblem, GateReport, PolicyGate } from '../domain/activation/policy-gate.js';
 import type { Logger } from '../domain/logger.js';
 import { FORBIDDEN_BUILTINS } from './capabilities.js';
 import type { OpaCli } from './opa-cli.js';
+import { withPolicyWorkspace } from './policy-workspace.js';
 
 export interface OpaPolicyGateOptions {
   opa: OpaCli;
@@ -42,15 +40,7 @@ export class OpaPolicyGate implements PolicyGate {
 
   async check(input: GateInput): Promise<GateReport> {
     const started = performance.now();
-    const base = this.options.workDir ?? tmpdir();
-    await mkdir(base, { recursive: true });
-    const dir = await mkdtemp(join(base, 'regent-gate-'));
-    try {
-      await Promise.all(input.files.map(async (file) => {
-        const target = join(dir, file.path);
-        await mkdir(dirname(target), { recursive: true });
-        await writeFile(target, file.content);
-      }));
+    return withPolicyWorkspace(input.files, this.options.workDir, async (dir) => {
       const hasTests = input.files.some((file) => file.path.endsWith('_test.rego'));
       const [check, test] = await Promise.all([
         this.options.opa.run(['check', '--format', 'json', '--capabilities', this.options.capabilitiesPath, '.'], { cwd: dir }),
@@ -78,9 +68,7 @@ export class OpaPolicyGate implements PolicyGate {
         }
       }
       return { ok: problems.length === 0, problems, tests, durationMs: Math.round(performance.now() - started) };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   }
 }
 

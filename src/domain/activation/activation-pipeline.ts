@@ -113,6 +113,34 @@ export class ActivationPipeline {
     while (this.running) await this.running;
   }
 
+  /**
+   * Waits until `revision` is active, was rejected, or was superseded by a newer head; `pending` when
+   * none of these happened within `timeoutMs`.
+   */
+  async awaitOutcome(revision: Revision, timeoutMs: number): Promise<{ state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure }> {
+    const now = (): { state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure } | undefined => {
+      if (this.active?.revision === revision) return { state: 'active' };
+      if (this.rejected.has(revision)) return { state: 'rejected', failure: this.lastFailure?.revision === revision ? this.lastFailure : undefined };
+      return undefined;
+    };
+    const settled = now();
+    if (settled) return settled;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        resolve({ state: 'pending' });
+      }, timeoutMs);
+      const unsubscribe = this.onEvent((event) => {
+        const result = now() ?? (event.type === 'activated' && this.head !== revision ? { state: 'superseded' as const } : undefined);
+        if (result) {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(result);
+        }
+      });
+    });
+  }
+
   status(): ActivationStatus {
     return {
       head: this.head,

@@ -1,0 +1,59 @@
+import type { GateProblem, PolicyGate } from '../activation/policy-gate.js';
+import type { BundleBuilder } from '../bundles/bundle-builder.js';
+import { policyFileKind } from '../bundles/policy-file.js';
+import { BuildError, isRegentError } from '../errors.js';
+import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
+import { applyChanges } from './candidate-tree.js';
+
+export interface ValidationReport {
+  ok: boolean;
+  problems: GateProblem[];
+  tests: { passed: number; failed: number; errored: number };
+  /** Bundles the candidate would produce (when it builds). */
+  bundles: string[];
+}
+
+const CANDIDATE_REVISION = '0'.repeat(40);
+
+/**
+ * Validates a change before it is committed, with the same checks the activation gate applies to
+ * every head: real OPA (check against the restricted capabilities, and the Rego tests) and a dry-run
+ * of the bundle builder (roots, package locations, data), on the tree the change would produce.
+ */
+export class ChangeValidator {
+  private constructor(private readonly store: PolicyStore, private readonly gate: PolicyGate, private readonly builder: BundleBuilder) {}
+
+  static create(options: { store: PolicyStore; gate: PolicyGate; builder: BundleBuilder }): ChangeValidator {
+    return new ChangeValidator(options.store, options.gate, options.builder);
+  }
+
+  /** Validates the tree of `base` with `changes` applied (or the tree `tree` is taken from, for a rollback). */
+  async validate(base: Revision, changes: readonly FileChange[]): Promise<ValidationReport> {
+    const candidate = applyChanges(await this.store.listTree(base), changes);
+    const readBlobs = async (ids: readonly string[]): Promise<Map<string, Buffer>> => {
+      const fromStore = ids.filter((id) => !candidate.added.has(id));
+      const found = fromStore.length > 0 ? await this.store.readBlobs([...new Set(fromStore)]) : new Map<string, Buffer>();
+      for (const id of ids) if (candidate.added.has(id)) found.set(id, candidate.added.get(id)!);
+      return found;
+    };
+    const policyEntries = candidate.entries.filter((entry) => policyFileKind(entry.path) !== 'other' && entry.kind !== 'submodule');
+    const contents = await readBlobs(policyEntries.map((entry) => entry.blobId));
+    const files = policyEntries.map((entry) => ({ path: entry.path, content: contents.get(entry.blobId)! }));
+    const [gate, build] = await Promise.allSettled([
+      this.gate.check({ files }),
+      this.builder.build(CANDIDATE_REVISION, candidate.entries, readBlobs),
+    ]);
+    if (gate.status === 'rejected') throw gate.reason;
+    const problems = [...gate.value.problems];
+    let bundles: string[] = [];
+    if (build.status === 'fulfilled') {
+      bundles = build.value.map((bundle) => bundle.name);
+    } else if (isRegentError(build.reason) && build.reason instanceof BuildError) {
+      const details = build.reason.details;
+      problems.push({ code: build.reason.code, message: build.reason.message, file: details.file, line: details.line, column: details.column });
+    } else {
+      throw build.reason;
+    }
+    return { ok: problems.length === 0, problems, tests: gate.value.tests, bundles };
+  }
+}

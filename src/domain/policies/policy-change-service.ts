@@ -1,0 +1,178 @@
+import type { ActivationFailure, ActivationPipeline } from '../activation/activation-pipeline.js';
+import type { AuditAction, AuditLog } from '../audit/audit-log.js';
+import type { Principal } from '../auth/principal.js';
+import { BuildError, ConflictError, InputError, isRegentError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
+import type { ChangeValidator, ValidationReport } from './change-validator.js';
+import { validateCommitMessage } from './commit-message.js';
+import { validateWritablePath } from './policy-path.js';
+
+export interface ChangeLimits {
+  maxFileBytes: number;
+  maxFilesPerChange: number;
+  /** How long `apply` waits for the new revision to become active. */
+  activationWaitMs: number;
+}
+
+export interface ChangeContext {
+  principal: Principal;
+  requestId: string;
+}
+
+export interface ApplyChangeRequest extends ChangeContext {
+  changes: readonly FileChange[];
+  message: string;
+  /** The revision the change was made against; the write is refused (409) if head moved since. */
+  baseRevision: Revision;
+}
+
+export interface RollbackRequest extends ChangeContext {
+  target: Revision;
+  baseRevision: Revision;
+  message?: string;
+}
+
+export interface ChangeResult {
+  revision: Revision;
+  parent: Revision;
+  paths: string[];
+  /** Whether the revision is serving yet (`active`), still activating (`pending`), or failed at activation. */
+  activation: { state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure };
+}
+
+export interface PolicyChangeServiceOptions {
+  store: PolicyStore;
+  validator: ChangeValidator;
+  activation: ActivationPipeline;
+  audit: AuditLog;
+  limits: ChangeLimits;
+  logger: Logger;
+}
+
+/**
+ * Every write to the policy store made through Regent: validated by real OPA and the bundle builder
+ * before anything is committed, committed as one commit authored by the verified principal (with
+ * trailers naming the request and the actor) on top of the revision it was based on (compare-and-swap),
+ * recorded in the audit log before the caller hears of it, refused writes included.
+ */
+export class PolicyChangeService {
+  private constructor(private readonly options: PolicyChangeServiceOptions) {}
+
+  static create(options: PolicyChangeServiceOptions): PolicyChangeService {
+    return new PolicyChangeService(options);
+  }
+
+  /** Dry run: what the checks say about a change, without committing. */
+  async validate(baseRevision: Revision, changes: readonly FileChange[]): Promise<ValidationReport> {
+    this.checkChanges(changes);
+    return this.options.validator.validate(baseRevision, changes);
+  }
+
+  async apply(request: ApplyChangeRequest): Promise<ChangeResult> {
+    const paths = request.changes.map((change) => change.path);
+    return this.audited('policy.write', request, paths, async () => {
+      const message = validateCommitMessage(request.message);
+      this.checkChanges(request.changes);
+      await this.checkBase(request.baseRevision);
+      await this.checkValid(request.baseRevision, request.changes);
+      return this.commit(request, { changes: request.changes, message, paths });
+    });
+  }
+
+  /** A new commit whose tree equals `target`'s: history is never rewritten. */
+  async rollback(request: RollbackRequest): Promise<ChangeResult> {
+    return this.audited('policy.rollback', request, [], async () => {
+      const { store } = this.options;
+      const message = validateCommitMessage(request.message ?? `Roll back to ${request.target}`);
+      await this.checkBase(request.baseRevision);
+      const [targetTree, baseTree] = await Promise.all([store.treeOf(request.target), store.treeOf(request.baseRevision)]);
+      if (targetTree === baseTree) throw new InputError('no_changes', `head already has the tree of ${request.target}`, { field: 'revision' });
+      const diff = await store.diff(request.baseRevision, request.target);
+      const targetEntries = new Map((await store.listTree(request.target)).map((entry) => [entry.path, entry]));
+      const blobs = await store.readBlobs([...targetEntries.values()].filter((entry) => diff.files.some((file) => file.path === entry.path)).map((entry) => entry.blobId));
+      const changes: FileChange[] = diff.files.flatMap((file): FileChange[] => {
+        const entry = targetEntries.get(file.path);
+        const removed: FileChange[] = file.oldPath && !targetEntries.has(file.oldPath) ? [{ op: 'delete', path: file.oldPath }] : [];
+        return entry ? [...removed, { op: 'put', path: file.path, content: blobs.get(entry.blobId)! }] : [...removed, { op: 'delete', path: file.path }];
+      });
+      await this.checkValid(request.baseRevision, changes);
+      const fullMessage = request.message ? message : `Roll back to ${request.target.slice(0, 12)}\n\nRestores the tree of ${request.target}.`;
+      return this.commit(request, { changes: [], tree: targetTree, message: fullMessage, paths: diff.files.map((file) => file.path), rollbackOf: request.target });
+    });
+  }
+
+  private checkChanges(changes: readonly FileChange[]): void {
+    const { maxFileBytes, maxFilesPerChange } = this.options.limits;
+    if (changes.length === 0) throw new InputError('no_changes', 'a change needs at least one file operation', { field: 'changes' });
+    if (changes.length > maxFilesPerChange) throw new InputError('too_many_files', `a change may touch at most ${maxFilesPerChange} files`, { field: 'changes' });
+    for (const change of changes) {
+      validateWritablePath(change.path);
+      if (change.op === 'put') {
+        if (change.content.length > maxFileBytes) throw new InputError('file_too_large', `'${change.path}' is ${change.content.length} bytes; the limit is ${maxFileBytes}`, { file: change.path, field: 'content' });
+        if (!isUtf8(change.content)) throw new InputError('invalid_encoding', `'${change.path}' is not valid UTF-8`, { file: change.path, field: 'content' });
+      }
+    }
+  }
+
+  private async checkBase(baseRevision: Revision): Promise<void> {
+    const head = await this.options.store.head();
+    if (head !== baseRevision) {
+      throw new ConflictError('head_moved', `the change was based on ${baseRevision} but head is now ${head}; re-read and retry`, { head, field: 'baseRevision' });
+    }
+  }
+
+  private async checkValid(baseRevision: Revision, changes: readonly FileChange[]): Promise<void> {
+    const report = await this.options.validator.validate(baseRevision, changes);
+    if (!report.ok) {
+      const first = report.problems[0]!;
+      throw new BuildError('validation_failed', `the change does not pass validation: ${first.file ? `${first.file}${first.line ? `:${first.line}` : ''}: ` : ''}${first.message}`, { problems: report.problems, tests: report.tests, file: first.file, line: first.line, column: first.column });
+    }
+  }
+
+  private async commit(context: ChangeContext & { baseRevision: Revision }, commit: { changes: readonly FileChange[]; tree?: string; message: string; paths: string[]; rollbackOf?: Revision }): Promise<ChangeResult> {
+    const { store, activation, limits } = this.options;
+    const { principal } = context;
+    const trailers: Record<string, string> = {
+      'Regent-Request-Id': context.requestId,
+      'Regent-Actor': `${principal.subject} (${principal.role})`,
+    };
+    if (commit.rollbackOf) trailers['Regent-Rollback-Of'] = commit.rollbackOf;
+    const result = await store.commit({
+      changes: commit.changes,
+      tree: commit.tree,
+      message: commit.message,
+      author: { name: principal.name, email: principal.email },
+      expectedHead: context.baseRevision,
+      trailers,
+    });
+    const outcome = await activation.awaitOutcome(result.revision, limits.activationWaitMs);
+    return { revision: result.revision, parent: context.baseRevision, paths: commit.paths, activation: outcome };
+  }
+
+  private async audited(action: AuditAction, context: ChangeContext & { baseRevision: Revision }, paths: string[], run: () => Promise<ChangeResult>): Promise<ChangeResult> {
+    const { audit, logger } = this.options;
+    const base = { subject: context.principal.subject, role: context.principal.role, requestId: context.requestId, baseRevision: context.baseRevision };
+    let result: ChangeResult;
+    try {
+      result = await run();
+    } catch (error) {
+      const reason = isRegentError(error) ? error.code : 'internal_error';
+      await audit.append({ ...base, action: 'write.refused', outcome: 'refused', paths, reason, detail: (error as Error).message });
+      logger.info({ ...base, action, reason }, 'write refused');
+      throw error;
+    }
+    await audit.append({ ...base, action, outcome: 'success', revision: result.revision, paths: result.paths });
+    logger.info({ ...base, action, revision: result.revision, paths: result.paths, activation: result.activation.state }, 'policy change committed');
+    return result;
+  }
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
