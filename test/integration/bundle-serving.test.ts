@@ -147,7 +147,7 @@ describe('the activation gate', () => {
     });
     await regent.activation.idle();
     await eventually(async () => regent.activation.status().lastFailure?.revision === bad.revision, 10_000);
-    const status = (await (await fetch(`${regent.url}/status`)).json()) as Record<string, any>;
+    const status = (await (await fetch(`${regent.url}/status`)).json()) as { head: string; active: string; headDiffersFromActive: boolean; lastError: { problems: unknown[] } };
     expect(status.head).toBe(bad.revision);
     expect(status.active).toBe(good);
     expect(status.headDiffersFromActive).toBe(true);

@@ -9,6 +9,22 @@ export type AuditAction =
   | 'activation.succeeded'
   | 'activation.rejected';
 
+const ACTIONS: Readonly<Record<AuditAction, true>> = {
+  'policy.write': true,
+  'policy.rollback': true,
+  'write.refused': true,
+  'auth.refused': true,
+  'activation.succeeded': true,
+  'activation.rejected': true,
+};
+
+/** Every {@link AuditAction}, for validating filters and records at the edges (the type stays the source of truth). */
+export const AUDIT_ACTIONS: readonly AuditAction[] = Object.freeze(Object.keys(ACTIONS) as AuditAction[]);
+
+export function isAuditAction(value: unknown): value is AuditAction {
+  return typeof value === 'string' && Object.hasOwn(ACTIONS, value);
+}
+
 export interface AuditRecordInput {
   action: AuditAction;
   /** `success` or `refused` / `failed`. */
