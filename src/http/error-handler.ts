@@ -52,9 +52,17 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const problem = toProblem(error);
+    if (error instanceof AuthenticationError) res.setHeader('WWW-Authenticate', bearerChallenge(error));
     if (problem.status >= 500) logger.error({ err: error, reqId: res.locals.reqId, method: req.method, url: req.originalUrl }, 'request failed');
     res.status(problem.status).type(PROBLEM_CONTENT_TYPE).json({ type: `https://regent.dev/errors/${problem.code}`, ...problem });
   };
+}
+
+/** RFC 6750 §3: the Bearer challenge of a 401; `error="invalid_token"` only when a token was presented. */
+export function bearerChallenge(error: AuthenticationError): string {
+  if (error.code === 'token_missing') return 'Bearer realm="regent"';
+  const description = error.message.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '');
+  return `Bearer realm="regent", error="invalid_token", error_description="${description}"`;
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

@@ -1,0 +1,74 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestHandler, Response } from 'express';
+import type { AuditLog, AuditRecordInput } from '../../domain/audit/audit-log.js';
+import { AdminTokenError, type AdminTokenVerifier } from '../../domain/auth/admin-token-verifier.js';
+import type { Logger } from '../../domain/logger.js';
+
+export interface AuthenticateDeps {
+  verifier: Pick<AdminTokenVerifier, 'verify'>;
+  /** When given, every refusal is recorded (`auth.refused`) before the answer; a failing append answers 500. */
+  audit?: AuditLog;
+  logger?: Logger;
+}
+
+/** `res.locals` key under which `authenticate` leaves the audit log for {@link recordAuthRefusal}. */
+const AUDIT_LOCAL = 'regentAuthAudit';
+
+/**
+ * Authenticates every request it sees with `Authorization: Bearer <JWT>` (scheme case-insensitive),
+ * and sets `res.locals.principal` (a `Principal`) and `res.locals.subject` (for the completion log).
+ * Anything else is passed on as an {@link AdminTokenError}, which the error handler answers with 401,
+ * a problem document and `WWW-Authenticate: Bearer realm="regent"` (RFC 6750). The token is never
+ * logged or echoed; the precise refusal reason goes to the log and the audit record only.
+ */
+export function authenticate(deps: AuthenticateDeps): RequestHandler {
+  const logger = deps.logger?.child({ component: 'auth' });
+  return async (req, res, next) => {
+    res.locals[AUDIT_LOCAL] = deps.audit;
+    try {
+      const principal = deps.verifier.verify(bearerTokenOf(req.headers));
+      res.locals.principal = principal;
+      res.locals.subject = principal.subject;
+    } catch (error) {
+      if (!(error instanceof AdminTokenError)) {
+        next(error);
+        return;
+      }
+      logger?.info({ reqId: res.locals.reqId, reason: error.code, detail: error.reason }, 'authentication refused');
+      try {
+        await recordAuthRefusal(res, { subject: 'anonymous', reason: error.code, detail: error.reason });
+      } catch (auditError) {
+        next(auditError);
+        return;
+      }
+      next(error);
+      return;
+    }
+    next();
+  };
+}
+
+/**
+ * The bearer token of a request. No `Authorization` header, or another scheme: `token_missing`;
+ * `Bearer` without exactly one token: `token_malformed`.
+ */
+export function bearerTokenOf(headers: IncomingHttpHeaders): string {
+  const header = headers.authorization;
+  if (header === undefined || header.trim() === '') throw new AdminTokenError('token_missing', 'no Authorization header');
+  const match = /^\s*(\S+)(?:\s+(.*?))?\s*$/s.exec(header);
+  if (!match || match[1]!.toLowerCase() !== 'bearer') throw new AdminTokenError('token_missing', 'Authorization scheme is not Bearer');
+  const token = match[2] ?? '';
+  if (token === '' || /\s/.test(token)) throw new AdminTokenError('token_malformed', 'Bearer must be followed by exactly one token');
+  return token;
+}
+
+/**
+ * Records an `auth.refused` audit record when the request went through an `authenticate` built with
+ * an audit log; resolves once the record is durable, rejects when it could not be written.
+ */
+export async function recordAuthRefusal(res: Response, record: Pick<AuditRecordInput, 'subject' | 'role' | 'reason' | 'detail'>): Promise<void> {
+  const audit = res.locals[AUDIT_LOCAL] as AuditLog | undefined;
+  if (!audit) return;
+  const requestId = res.locals.reqId as string | undefined;
+  await audit.append({ action: 'auth.refused', outcome: 'refused', ...record, ...(requestId === undefined ? {} : { requestId }) });
+}
