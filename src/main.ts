@@ -3,28 +3,44 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
+import type { Express } from 'express';
 import { pino } from 'pino';
 import { loadConfig } from './config/load-config.js';
 import type { RegentConfig } from './config/schema.js';
 import { ActivationPipeline } from './domain/activation/activation-pipeline.js';
 import { BundleCatalog } from './domain/activation/bundle-catalog.js';
+import type { AuditRecordInput } from './domain/audit/audit-log.js';
+import { AdminTokenVerifier } from './domain/auth/admin-token-verifier.js';
 import { BundleBuilder } from './domain/bundles/bundle-builder.js';
 import { BundleSigner } from './domain/bundles/bundle-signer.js';
 import { BundleVerifier } from './domain/bundles/bundle-verifier.js';
 import { verificationKeyFor } from './domain/bundles/signing-key.js';
 import type { Logger } from './domain/logger.js';
+import { ChangeValidator } from './domain/policies/change-validator.js';
+import { PolicyChangeService } from './domain/policies/policy-change-service.js';
+import { PolicyReadService } from './domain/policies/policy-read-service.js';
+import { RevisionResolver } from './domain/store/revision-resolver.js';
 import type { PolicyStore } from './domain/store/policy-store.js';
 import { GitPolicyRepository } from './git/git-policy-repository.js';
 import { seedFromDirectory } from './git/seed-from-directory.js';
+import { createAdminRouter } from './http/admin/create-admin-router.js';
+import { createAuditRouter } from './http/admin/audit-router.js';
+import { createPoliciesRouter } from './http/admin/policies-router.js';
+import { createVersionsRouter } from './http/admin/versions-router.js';
 import { createBundleHandler } from './http/bundles/bundle-handler.js';
 import { LongPollWaiters } from './http/bundles/long-poll-waiters.js';
 import { createApp } from './http/create-app.js';
+import { authenticate } from './http/middleware/authenticate.js';
 import { createRegentServer } from './http/regent-server.js';
+import { loadAdminTokenKey, type LoadedAdminTokenKey } from './keys/load-admin-token-key.js';
 import { loadSigningKey, type LoadedSigningKey } from './keys/load-signing-key.js';
 import { writeRestrictedCapabilities } from './opa/capabilities.js';
 import { defaultOpaPath, OpaCli } from './opa/opa-cli.js';
+import { OpaPolicyEvaluator } from './opa/opa-policy-evaluator.js';
 import { OpaPolicyGate } from './opa/opa-policy-gate.js';
+import { OpaPolicyInspector } from './opa/opa-policy-inspector.js';
 import { FileActivationStateStore } from './storage/file-activation-state-store.js';
+import { FileAuditLog } from './storage/file-audit-log.js';
 import { FileSignatureCache } from './storage/file-signature-cache.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,10 +49,14 @@ const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'ut
 export interface RunningRegent {
   url: string;
   server: Server;
+  /** The Express application behind everything but `/bundles/` (exposed for route introspection in tests). */
+  app: Express;
   store: PolicyStore;
   activation: ActivationPipeline;
   catalog: BundleCatalog;
   signingKey: LoadedSigningKey;
+  /** The key admin API tokens are verified with (in dev mode, the generated secret's file). */
+  adminTokenKey: LoadedAdminTokenKey;
   /** Stops accepting work, answers held long polls, closes the store. */
   close(): Promise<void>;
 }
@@ -46,6 +66,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const signingKey = loadSigningKey(config.signing, { dataDir, dev: config.dev, logger });
+  const adminTokenKey = loadAdminTokenKey(config.auth, { dataDir, dev: config.dev, logger, signingKey: signingKey.key });
 
   const systemIdentity = { name: config.store.systemName, email: config.store.systemEmail };
   const store = await GitPolicyRepository.open({
@@ -91,7 +112,42 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     logger: logger.child({ component: 'activation' }),
   });
 
-  const app = createApp({ logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION });
+  const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), { logger });
+  activation.onEvent((event) => {
+    const record: AuditRecordInput = event.type === 'activated'
+      ? { action: 'activation.succeeded', outcome: 'success', subject: 'system', revision: event.result.revision, detail: `bundles ${event.result.bundles.join(', ')} in ${event.result.timings.totalMs} ms` }
+      : { action: 'activation.rejected', outcome: 'failed', subject: 'system', revision: event.failure.revision, reason: event.failure.code, detail: `${event.failure.step}: ${event.failure.message}`.slice(0, 2000) };
+    audit.append(record).catch((error: unknown) => logger.error({ err: error, revision: record.revision }, 'could not record an activation in the audit log'));
+  });
+
+  // Admin API (/api): every route behind authenticate(); each resource router checks its role.
+  const { algorithms, keyId: adminKeyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds } = config.auth;
+  const adminTokens = AdminTokenVerifier.create({ algorithms, key: adminTokenKey.key, keyId: adminKeyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds });
+  const resolver = RevisionResolver.create(store, () => activation.status().active);
+  const changes = PolicyChangeService.create({
+    store,
+    validator: ChangeValidator.create({ store, gate, builder }),
+    activation,
+    audit,
+    limits: { maxFileBytes: config.api.maxFileBytes, maxFilesPerChange: config.api.maxFilesPerChange, activationWaitMs: config.api.activationWaitMs },
+    logger: logger.child({ component: 'changes' }),
+  });
+  const reads = PolicyReadService.create({
+    store,
+    resolver,
+    inspector: OpaPolicyInspector.create({ opa, workDir: join(dataDir, 'tmp'), logger: logger.child({ component: 'inspector' }) }),
+    evaluator: OpaPolicyEvaluator.create({ opa, capabilitiesPath, workDir: join(dataDir, 'tmp') }),
+  });
+  const adminRouter = createAdminRouter({
+    authenticate: authenticate({ verifier: adminTokens, audit, logger }),
+    routers: [
+      createPoliciesRouter({ reads, changes, resolver, maxBodyBytes: config.api.maxBodyBytes }),
+      createVersionsRouter({ store, resolver }),
+      createAuditRouter({ audit }),
+    ],
+  });
+
+  const app = createApp({ logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter });
   const bundles = createBundleHandler({ catalog, waiters, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
   const server = createRegentServer({ bundles, app });
   await new Promise<void>((resolveListen, reject) => {
@@ -115,10 +171,11 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       clearTimeout(force);
       await activation.idle();
       await store.close();
+      await audit.close();
     })();
     return closing;
   };
-  return { url, server, store, activation, catalog, signingKey, close };
+  return { url, server, app, store, activation, catalog, signingKey, adminTokenKey, close };
 }
 
 export function createLogger(level: string): pino.Logger {

@@ -1,11 +1,14 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../domain/logger.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
+import { openApiDocument } from './openapi-document.js';
 import { requestLogger } from './request-logger-middleware.js';
 import { createStatusRouter, type StatusRouterDeps } from './status-router.js';
 
 export interface AppDeps extends StatusRouterDeps {
   logger: Logger;
+  /** The admin API (`createAdminRouter`), mounted at `/api`. */
+  adminRouter?: RequestHandler;
 }
 
 /** The Express application for everything but the bundle hot path. No `listen` here. */
@@ -20,6 +23,11 @@ export function createApp(deps: AppDeps): Express {
   const logger = deps.logger.child({ component: 'http' });
   app.use(requestLogger(logger));
   app.use(createStatusRouter(deps));
+  // The API's description is public, like any OpenAPI document: it names routes, never data.
+  app.get('/api/openapi.json', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(openApiDocument);
+  });
+  if (deps.adminRouter) app.use('/api', deps.adminRouter);
   app.use(notFoundHandler);
   app.use(createErrorHandler(logger));
   return app;

@@ -44,7 +44,9 @@ export class ChangeValidator {
       this.builder.build(CANDIDATE_REVISION, candidate.entries, readBlobs),
     ]);
     if (gate.status === 'rejected') throw gate.reason;
-    const problems = [...gate.value.problems];
+    // The builder's finding comes first: it names the file and the reason (bad JSON, a package outside its
+    // directory), where OPA often only sees the consequence (tests that can no longer load or compile).
+    const problems: GateProblem[] = [];
     let bundles: string[] = [];
     if (build.status === 'fulfilled') {
       bundles = build.value.map((bundle) => bundle.name);
@@ -54,6 +56,7 @@ export class ChangeValidator {
     } else {
       throw build.reason;
     }
+    problems.push(...gate.value.problems);
     return { ok: problems.length === 0, problems, tests: gate.value.tests, bundles };
   }
 }

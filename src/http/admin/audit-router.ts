@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { AUDIT_ACTIONS, type AuditLog, type AuditQuery } from '../../domain/audit/audit-log.js';
 import { InputError } from '../../domain/errors.js';
 import { isoTime, oneOf, plainText, positiveInteger, readQuery } from './query-params.js';
+import { requireRole } from '../middleware/require-role.js';
 
 /** Largest `limit` of `GET /audit`. */
 export const MAX_AUDIT_QUERY_LIMIT = 500;
@@ -21,7 +22,7 @@ export interface AuditRouterDeps {
  */
 export function createAuditRouter(deps: AuditRouterDeps): Router {
   const router = Router();
-  router.get('/audit', async (req, res) => {
+  router.get('/audit', requireRole('auditor'), async (req, res) => {
     const params = readQuery(req.query, ['subject', 'path', 'action', 'since', 'until', 'before', 'limit']);
     const since = params.since === undefined ? undefined : isoTime(params.since, 'since');
     const until = params.until === undefined ? undefined : isoTime(params.until, 'until');

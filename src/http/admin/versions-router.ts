@@ -4,6 +4,8 @@ import type { PolicyStore, Revision } from '../../domain/store/policy-store.js';
 import type { RevisionResolver } from '../../domain/store/revision-resolver.js';
 import { oneOf, positiveInteger, readQuery, required, resolveRevisionParam } from './query-params.js';
 import { toVersionView } from './version-view.js';
+import { requireRole } from '../middleware/require-role.js';
+import { wildcardParam } from './request-context.js';
 
 /** Page size of `GET /versions` without `limit`. */
 export const DEFAULT_VERSIONS_LIMIT = 50;
@@ -51,7 +53,7 @@ export function createVersionsRouter(deps: VersionsRouterDeps): Router {
   const { store, resolver } = deps;
   const router = Router();
 
-  router.get('/versions', async (req, res) => {
+  router.get('/versions', requireRole('viewer'), async (req, res) => {
     const params = readQuery(req.query, ['path', 'limit', 'cursor']);
     const limit = params.limit === undefined ? DEFAULT_VERSIONS_LIMIT : positiveInteger(params.limit, 'limit', MAX_VERSIONS_LIMIT);
     const cursor = params.cursor === undefined ? undefined : decodeVersionsCursor(params.cursor);
@@ -72,14 +74,14 @@ export function createVersionsRouter(deps: VersionsRouterDeps): Router {
     });
   });
 
-  router.get('/versions/*revision', async (req, res) => {
+  router.get('/versions/*revision', requireRole('viewer'), async (req, res) => {
     readQuery(req.query, []);
-    const revision = await resolveRevisionParam(resolver, req.params.revision.join('/'), 'revision');
+    const revision = await resolveRevisionParam(resolver, wildcardParam(req, 'revision'), 'revision');
     const [version, head] = await Promise.all([store.show(revision), store.head()]);
     res.set('Cache-Control', 'no-store').json(toVersionView(version, { head, active: resolver.active() }));
   });
 
-  router.get('/diff', async (req, res) => {
+  router.get('/diff', requireRole('viewer'), async (req, res) => {
     const params = readQuery(req.query, ['from', 'to', 'format']);
     const fromRef = required(params.from, 'from');
     const toRef = required(params.to, 'to');

@@ -1,0 +1,132 @@
+import { Router, type Request, type Response } from 'express';
+import { InputError } from '../../domain/errors.js';
+import type { PolicyChangeService } from '../../domain/policies/policy-change-service.js';
+import type { PolicyReadService } from '../../domain/policies/policy-read-service.js';
+import { generateRbacModule } from '../../domain/policies/rbac-module-generator.js';
+import type { FileChange } from '../../domain/store/policy-store.js';
+import type { RevisionResolver } from '../../domain/store/revision-resolver.js';
+import { requireRole } from '../middleware/require-role.js';
+import { oneOf, readQuery } from './query-params.js';
+import { baseRevisionOf, bodyOf, jsonBody, principalOf, requestIdOf, stringField, wildcardParam } from './request-context.js';
+
+export interface PoliciesRouterDeps {
+  reads: PolicyReadService;
+  changes: PolicyChangeService;
+  resolver: RevisionResolver;
+  maxBodyBytes: number;
+}
+
+const CONTENT_TYPES: ReadonlyArray<[RegExp, string]> = [
+  [/\.rego$/, 'text/plain; charset=utf-8'],
+  [/\.json$/, 'application/json; charset=utf-8'],
+  [/\.ya?ml$/, 'application/yaml; charset=utf-8'],
+];
+
+/**
+ * Policies at any revision (viewer), and changes to them (admin): one file, several files atomically,
+ * a generated RBAC module, a dry-run validation (editor), evaluation of a query (editor).
+ */
+export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
+  const router = Router();
+  const json = jsonBody(deps.maxBodyBytes);
+
+  router.get('/policies', requireRole('viewer'), async (req, res) => {
+    const { revision } = readQuery(req.query, ['revision']);
+    res.json(await deps.reads.list(revision ?? 'head'));
+  });
+
+  router.get('/policies/*path', requireRole('viewer'), async (req, res) => {
+    const { revision, format } = readQuery(req.query, ['revision', 'format']);
+    if (format !== undefined) oneOf(format, 'format', ['json', 'raw']);
+    const file = await deps.reads.read(revision ?? 'head', pathOf(req));
+    res.setHeader('ETag', `"${file.blobId}"`);
+    res.setHeader('X-Regent-Revision', file.revision);
+    if (format === 'json') {
+      res.json({ revision: file.revision, path: file.path, blobId: file.blobId, size: file.size, content: file.content.toString('utf8') });
+      return;
+    }
+    res.type(CONTENT_TYPES.find(([pattern]) => pattern.test(file.path))?.[1] ?? 'application/octet-stream').send(file.content);
+  });
+
+  router.put('/policies/*path', requireRole('admin'), ...json, async (req, res) => {
+    const body = bodyOf(req);
+    const content = stringField(body, 'content')!;
+    await commit(req, res, body, [{ op: 'put', path: pathOf(req), content: Buffer.from(content, 'utf8') }]);
+  });
+
+  router.delete('/policies/*path', requireRole('admin'), ...json, async (req, res) => {
+    await commit(req, res, bodyOf(req), [{ op: 'delete', path: pathOf(req) }]);
+  });
+
+  router.post('/changes', requireRole('admin'), ...json, async (req, res) => {
+    const body = bodyOf(req);
+    await commit(req, res, body, changesOf(body));
+  });
+
+  router.post('/changes/validate', requireRole('editor'), ...json, async (req, res) => {
+    const body = bodyOf(req);
+    const base = body.baseRevision === undefined && req.headers['if-match'] === undefined ? await deps.resolver.resolve('head') : baseRevisionOf(req, body);
+    const report = await deps.changes.validate(base, changesOf(body));
+    res.status(report.ok ? 200 : 422).json({ baseRevision: base, ...report });
+  });
+
+  router.post('/policies/generate', requireRole('admin'), ...json, async (req, res) => {
+    const body = bodyOf(req);
+    const generated = generateRbacModule(body);
+    await commit(req, res, { ...body, message: body.message ?? generated.summary }, generated.changes);
+  });
+
+  router.post('/evaluate', requireRole('editor'), ...json, async (req, res) => {
+    const body = bodyOf(req);
+    const query = stringField(body, 'query')!;
+    const revision = stringField(body, 'revision', { optional: true }) ?? 'head';
+    res.json(await deps.reads.evaluate(revision, query, body.input));
+  });
+
+  router.post('/versions/:revision/activate', requireRole('admin'), ...json, async (req, res) => {
+    const body = bodyOf(req);
+    const target = await deps.resolver.resolve(String(req.params.revision));
+    const result = await deps.changes.rollback({
+      target,
+      baseRevision: baseRevisionOf(req, body),
+      message: stringField(body, 'message', { optional: true }),
+      principal: principalOf(res),
+      requestId: requestIdOf(res),
+    });
+    res.status(201).location(`/api/versions/${result.revision}`).json(result);
+  });
+
+  async function commit(req: Request, res: Response, body: Record<string, unknown>, changes: FileChange[]): Promise<void> {
+    const result = await deps.changes.apply({
+      changes,
+      message: stringField(body, 'message')!,
+      baseRevision: baseRevisionOf(req, body),
+      principal: principalOf(res),
+      requestId: requestIdOf(res),
+    });
+    res.status(201).location(`/api/versions/${result.revision}`).json(result);
+  }
+
+  return router;
+}
+
+function pathOf(req: Request): string {
+  return wildcardParam(req, 'path');
+}
+
+function changesOf(body: Record<string, unknown>): FileChange[] {
+  const changes = body.changes;
+  if (!Array.isArray(changes)) throw new InputError('invalid_field', "'changes' must be a list of {op, path, content?}", { field: 'changes' });
+  return changes.map((change: unknown, index): FileChange => {
+    const field = `changes[${index}]`;
+    if (typeof change !== 'object' || change === null) throw new InputError('invalid_field', `${field} must be an object`, { field });
+    const { op, path, content } = change as Record<string, unknown>;
+    if (typeof path !== 'string') throw new InputError('invalid_field', `${field}.path must be a string`, { field: `${field}.path` });
+    if (op === 'delete') return { op, path };
+    if (op === 'put') {
+      if (typeof content !== 'string') throw new InputError('invalid_field', `${field}.content must be a string`, { field: `${field}.content` });
+      return { op, path, content: Buffer.from(content, 'utf8') };
+    }
+    throw new InputError('invalid_field', `${field}.op must be 'put' or 'delete'`, { field: `${field}.op` });
+  });
+}

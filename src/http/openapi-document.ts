@@ -1,0 +1,188 @@
+/**
+ * The OpenAPI 3.1 description of Regent's HTTP interface, served at `GET /api/openapi.json`.
+ * `test/integration/openapi.test.ts` fails when a route exists that is not described here, or the reverse.
+ */
+const problem = { $ref: '#/components/responses/Problem' };
+const errors = (...statuses: number[]): Record<string, unknown> => Object.fromEntries(statuses.map((status) => [String(status), problem]));
+const json = (schema: unknown): unknown => ({ content: { 'application/json': { schema } } });
+const ref = (name: string): { $ref: string } => ({ $ref: `#/components/schemas/${name}` });
+const revisionParam = { name: 'revision', in: 'query', required: false, description: '`head` (default), `active`, a 40-hex SHA, or a branch/tag', schema: { type: 'string' } };
+const pathParam = { name: 'path', in: 'path', required: true, description: 'repository path, e.g. `rbac/policy.rego`', schema: { type: 'string' } };
+const ifMatch = { name: 'If-Match', in: 'header', required: false, description: 'the quoted revision the change is based on (or `baseRevision` in the body)', schema: { type: 'string' } };
+const write = (summary: string, body: unknown, role = 'admin'): unknown => ({
+  summary: `${summary} (role: ${role})`,
+  parameters: [ifMatch],
+  requestBody: { required: true, ...(json(body) as object) },
+  responses: { '201': { description: 'committed', ...(json(ref('ChangeResult')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415, 422, 428) },
+});
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Regent',
+    version: '0.1.0',
+    description: 'Git-backed policy store and signed OPA bundle server. Errors are application/problem+json with a stable `code` (docs/errors.md). `/api` routes need `Authorization: Bearer <JWT>`.',
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    responses: {
+      Problem: { description: 'an RFC 9457 problem', content: { 'application/problem+json': { schema: ref('Problem') } } },
+    },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'code'],
+        properties: {
+          type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, code: { type: 'string' }, detail: { type: 'string' },
+          field: { type: 'string' }, file: { type: 'string' }, line: { type: 'integer' }, column: { type: 'integer' }, head: { type: 'string' },
+          problems: { type: 'array', items: ref('GateProblem') },
+        },
+      },
+      GateProblem: {
+        type: 'object', required: ['code', 'message'],
+        properties: { code: { type: 'string' }, message: { type: 'string' }, file: { type: 'string' }, line: { type: 'integer' }, column: { type: 'integer' } },
+      },
+      FileChange: {
+        type: 'object', required: ['op', 'path'],
+        properties: { op: { enum: ['put', 'delete'] }, path: { type: 'string' }, content: { type: 'string', description: 'UTF-8 file content (put only)' } },
+      },
+      ChangeResult: {
+        type: 'object', required: ['revision', 'parent', 'paths', 'activation'],
+        properties: {
+          revision: { type: 'string' }, parent: { type: 'string' }, paths: { type: 'array', items: { type: 'string' } },
+          activation: { type: 'object', properties: { state: { enum: ['active', 'rejected', 'superseded', 'pending'] }, failure: { type: 'object' } } },
+        },
+      },
+      ValidationReport: {
+        type: 'object',
+        properties: {
+          baseRevision: { type: 'string' }, ok: { type: 'boolean' }, problems: { type: 'array', items: ref('GateProblem') },
+          tests: { type: 'object', properties: { passed: { type: 'integer' }, failed: { type: 'integer' }, errored: { type: 'integer' } } },
+          bundles: { type: 'array', items: { type: 'string' } },
+        },
+      },
+      PolicyListing: {
+        type: 'object',
+        properties: {
+          revision: { type: 'string' },
+          files: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                path: { type: 'string' }, kind: { enum: ['module', 'test', 'data', 'bundle_definition', 'other'] }, size: { type: 'integer' }, blobId: { type: 'string' },
+                package: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      Version: {
+        type: 'object',
+        properties: {
+          revision: { type: 'string' }, parents: { type: 'array', items: { type: 'string' } }, tree: { type: 'string' },
+          author: ref('Signature'), committer: ref('Signature'), message: { type: 'string' }, subject: { type: 'string' },
+          trailers: { type: 'object', additionalProperties: { type: 'string' } },
+          files: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, status: { type: 'string' } } } },
+          active: { type: 'boolean' }, head: { type: 'boolean' },
+        },
+      },
+      Signature: { type: 'object', properties: { name: { type: 'string' }, email: { type: 'string' }, date: { type: 'string' } } },
+      AuditRecord: {
+        type: 'object',
+        properties: {
+          seq: { type: 'integer' }, at: { type: 'string' }, prev: { type: 'string' }, action: { type: 'string' }, outcome: { type: 'string' },
+          subject: { type: 'string' }, role: { type: 'string' }, requestId: { type: 'string' }, revision: { type: 'string' }, baseRevision: { type: 'string' },
+          paths: { type: 'array', items: { type: 'string' } }, reason: { type: 'string' }, detail: { type: 'string' },
+        },
+      },
+    },
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/bundles/{name}': {
+      get: {
+        summary: 'A signed OPA bundle (long polling with Prefer: wait=N)', security: [],
+        parameters: [
+          { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },
+          { name: 'Prefer', in: 'header', description: 'OPA sends `modes=snapshot,delta;wait=N`', schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': { description: 'the bundle', content: { 'application/vnd.openpolicyagent.bundles': { schema: { type: 'string', format: 'binary' } } } },
+          '304': { description: 'unchanged (after holding a long poll)' }, ...errors(400, 404, 405, 503),
+        },
+      },
+      head: { summary: 'Bundle headers only', security: [], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 404, 503) } },
+    },
+    '/status': { get: { summary: 'Head, active revision, served bundles, last error', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } } },
+    '/health/live': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
+    '/health/ready': { get: { summary: 'Readiness: a revision is active', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
+    '/api/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+    '/api/whoami': { get: { summary: 'The verified principal (any role)', responses: { '200': { description: 'principal' }, ...errors(401) } } },
+    '/api/policies': {
+      get: { summary: 'Files at a revision, with packages and METADATA titles (role: viewer)', parameters: [revisionParam], responses: { '200': { description: 'listing', ...(json(ref('PolicyListing')) as object) }, ...errors(400, 401, 403, 404) } },
+    },
+    '/api/policies/{path}': {
+      get: {
+        summary: 'One file at a revision (role: viewer); `?format=json` for an envelope', parameters: [pathParam, revisionParam, { name: 'format', in: 'query', schema: { enum: ['json', 'raw'] } }],
+        responses: { '200': { description: 'the file' }, ...errors(400, 401, 403, 404) },
+      },
+      put: { ...(write('Create or update one file', { type: 'object', required: ['content', 'message'], properties: { content: { type: 'string' }, message: { type: 'string' }, baseRevision: { type: 'string' } } }) as object), parameters: [pathParam, ifMatch] },
+      delete: { ...(write('Delete one file', { type: 'object', required: ['message'], properties: { message: { type: 'string' }, baseRevision: { type: 'string' } } }) as object), parameters: [pathParam, ifMatch] },
+    },
+    '/api/changes': {
+      post: write('Apply several file operations as one commit', { type: 'object', required: ['changes', 'message'], properties: { changes: { type: 'array', items: ref('FileChange') }, message: { type: 'string' }, baseRevision: { type: 'string' } } }),
+    },
+    '/api/changes/validate': {
+      post: {
+        summary: 'Dry-run validation of a change with OPA and the bundle builder (role: editor)',
+        requestBody: { required: true, ...(json({ type: 'object', required: ['changes'], properties: { changes: { type: 'array', items: ref('FileChange') }, baseRevision: { type: 'string' } } }) as object) },
+        responses: { '200': { description: 'valid', ...(json(ref('ValidationReport')) as object) }, '422': { description: 'invalid', ...(json(ref('ValidationReport')) as object) }, ...errors(400, 401, 403, 404, 413, 415) },
+      },
+    },
+    '/api/policies/generate': {
+      post: write('Generate an RBAC module for a service from role → actions', {
+        type: 'object', required: ['service_name', 'resource_type', 'actions'],
+        properties: { service_name: { type: 'string' }, resource_type: { type: 'string' }, actions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } }, message: { type: 'string' }, baseRevision: { type: 'string' } },
+      }),
+    },
+    '/api/evaluate': {
+      post: {
+        summary: 'Evaluate a data reference on a revision with an input (role: editor)',
+        requestBody: { required: true, ...(json({ type: 'object', required: ['query'], properties: { query: { type: 'string', examples: ['data.rbac.allow'] }, revision: { type: 'string' }, input: {} } }) as object) },
+        responses: { '200': { description: 'result', ...(json({ type: 'object', properties: { revision: { type: 'string' }, result: {}, defined: { type: 'boolean' }, durationMs: { type: 'number' } } }) as object) }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    '/api/versions': {
+      get: {
+        summary: 'History of the tracked branch, newest first (role: viewer)',
+        parameters: [
+          { name: 'path', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { '200': { description: 'versions', ...(json({ type: 'object', properties: { versions: { type: 'array', items: ref('Version') }, nextCursor: { type: ['string', 'null'] } } }) as object) }, ...errors(400, 401, 403) },
+      },
+    },
+    '/api/versions/{revision}': {
+      get: { summary: 'One version (`head`, `active`, SHA, branch or tag) (role: viewer)', parameters: [{ name: 'revision', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'version', ...(json(ref('Version')) as object) }, ...errors(400, 401, 403, 404) } },
+    },
+    '/api/versions/{revision}/activate': {
+      post: { ...(write('Roll back: a new commit whose tree equals this revision\'s', { type: 'object', properties: { message: { type: 'string' }, baseRevision: { type: 'string' } } }) as object), parameters: [{ name: 'revision', in: 'path', required: true, schema: { type: 'string' } }, ifMatch] },
+    },
+    '/api/diff': {
+      get: {
+        summary: 'Diff between two revisions (role: viewer); Accept: text/x-diff for the patch',
+        parameters: [{ name: 'from', in: 'query', required: true, schema: { type: 'string' } }, { name: 'to', in: 'query', required: true, schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { enum: ['json', 'patch'] } }],
+        responses: { '200': { description: 'diff' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    '/api/audit': {
+      get: {
+        summary: 'The audit log, newest first (role: auditor)',
+        parameters: ['subject', 'path', 'action', 'since', 'until', 'before', 'limit'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+        responses: { '200': { description: 'records', ...(json({ type: 'object', properties: { records: { type: 'array', items: ref('AuditRecord') }, nextBefore: { type: 'integer' } } }) as object) }, ...errors(400, 401, 403) },
+      },
+    },
+  },
+} as const;
