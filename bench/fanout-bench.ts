@@ -1,0 +1,141 @@
+/**
+ * Fan-out benchmark: one Regent (built, separate process, dev mode, example policies) holding 10,000
+ * long polls from a separate client process (raw sockets, `If-None-Match` + `Prefer: ...;wait=60`);
+ * then a `git push` into `<dataDir>/store.git`, which Regent watches, and the time from push completion
+ * until 50%, 95% and 100% of the clients got their 200, with Regent's memory while holding and after.
+ * Target: all 10,000 within 2 s, under 1 GB. Run by hand:
+ *
+ *   node --import tsx bench/fanout-bench.ts [--clients 10000] [--sources 1] [--log-level info] [--skip-build]
+ */
+import { fork } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  arg, BENCH_DIR, buildRegent, EXAMPLE_POLICIES, fmtMs, fmtNum, lineSplitter, memoryOf, nowAbs, onCleanup, openFileLimit, percentile, printTable,
+  runBenchmark, runOrFail, SetupError, sleep, startRegentProcess, waitFor, workDir,
+} from './lib/harness.js';
+
+const CLIENTS = Number(arg('clients', '10000'));
+const SOURCES = Number(arg('sources', '1'));
+const LOG_LEVEL = arg('log-level', 'info');
+const WAIT_SECONDS = 60;
+const SKIP_BUILD = process.argv.includes('--skip-build');
+
+interface ClientReport {
+  type: 'report';
+  times: number[];
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+  closedEarly: number;
+}
+
+runBenchmark('fanout-bench: one push, 10,000 held long polls', async () => {
+  const limit = openFileLimit();
+  if (!(limit >= CLIENTS + 500)) {
+    throw new SetupError(`open-file limit is ${limit}; ${CLIENTS} clients need about ${CLIENTS + 500} in the client and in Regent: run 'ulimit -n ${CLIENTS + 1000}' first`);
+  }
+  const ports = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const ephemeral = (ports[1] ?? 0) - (ports[0] ?? 0) + 1;
+  if (ephemeral * SOURCES < CLIENTS + 1000) throw new SetupError(`only ${ephemeral} ephemeral ports per source address; pass --sources ${Math.ceil((CLIENTS + 1000) / ephemeral)}`);
+  console.log(`open-file limit ${limit}, ephemeral ports ${ports.join('-')}, source addresses ${SOURCES}, Regent log level ${LOG_LEVEL}\n`);
+
+  const work = workDir('fanout');
+  if (!SKIP_BUILD) await buildRegent();
+  const problems: string[] = [];
+  const releases: Array<{ released: number; ms: number }> = [];
+  const regent = await startRegentProcess({
+    dataDir: join(work, 'data'),
+    seedDir: EXAMPLE_POLICIES,
+    logLevel: LOG_LEVEL,
+    onOutput: lineSplitter((line) => {
+      if (!line.startsWith('{')) return;
+      if (line.includes('"long-poll waiters released"')) {
+        const entry = JSON.parse(line) as { released: number; ms: number };
+        releases.push({ released: entry.released, ms: entry.ms });
+      }
+      if (/"level":(4|5|6)0/.test(line) && !line.includes('development mode') && !line.includes('"/health/ready","status":503')) problems.push(line);
+    }),
+  });
+  const bundle = await fetch(`${regent.url}/bundles/rbac`);
+  const etag = bundle.headers.get('etag');
+  if (bundle.status !== 200 || !etag) throw new SetupError(`Regent answered ${bundle.status} for /bundles/rbac`);
+  await bundle.arrayBuffer();
+
+  // A clone to push from, prepared before the clients connect.
+  const clone = join(work, 'clone');
+  const git = (args: string[], cwd = clone) => runOrFail('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', ...args], { cwd, timeoutMs: 60_000 });
+  await git(['clone', '--quiet', join(regent.dataDir, 'store.git'), clone], work);
+  const dataPath = join(clone, 'rbac', 'data.json');
+  const data = JSON.parse(readFileSync(dataPath, 'utf8')) as { users: Record<string, unknown> };
+  data.users['fanout-bench'] = { active: true };
+  writeFileSync(dataPath, `${JSON.stringify(data, null, 2)}\n`);
+  await git(['commit', '--quiet', '-am', 'bench: add user fanout-bench']);
+  const memBefore = memoryOf(regent.pid);
+
+  // The clients, in their own process.
+  const client = fork(join(BENCH_DIR, 'lib', 'fanout-client.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  onCleanup(() => {
+    if (client.exitCode === null) client.kill('SIGKILL');
+  });
+  const inbox: Array<Record<string, unknown>> = [];
+  client.on('message', (message: Record<string, unknown>) => inbox.push(message));
+  const receive = async (type: string, timeoutMs: number): Promise<Record<string, unknown>> => {
+    let found: Record<string, unknown> | undefined;
+    await waitFor(`client message '${type}'`, async () => {
+      if (client.exitCode !== null) throw new SetupError(`the client process exited with ${client.exitCode}`);
+      const index = inbox.findIndex((message) => message.type === type);
+      if (index >= 0) found = inbox.splice(index, 1)[0];
+      return found !== undefined;
+    }, timeoutMs, 20);
+    return found!;
+  };
+  client.send({ type: 'connect', port: Number(new URL(regent.url).port), path: '/bundles/rbac', etag, count: CLIENTS, waitSeconds: WAIT_SECONDS, sources: SOURCES, batch: 500, deadlineMs: 180_000 });
+  const connected = await receive('connected', 120_000);
+  console.log(`clients connected: ${fmtNum(connected.count as number)} in ${fmtMs(connected.ms as number)}; connect errors: ${JSON.stringify(connected.errors)}`);
+  let waiters = 0;
+  await waitFor(`${CLIENTS} long polls held (GET /status longPollWaiters)`, async () => {
+    waiters = ((await (await fetch(`${regent.url}/status`)).json()) as { longPollWaiters: number }).longPollWaiters;
+    return waiters >= CLIENTS;
+  }, 30_000, 100);
+  await sleep(500);
+  const memHolding = memoryOf(regent.pid);
+  console.log(`Regent holds ${fmtNum(waiters)} long polls; RSS ${memHolding.rssMiB} MiB\n`);
+
+  // The change: a push into the store Regent watches.
+  const pushStart = nowAbs();
+  await git(['push', '--quiet', 'origin', 'HEAD:main']);
+  const pushEnd = nowAbs();
+  let report: ClientReport | undefined;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    client.send({ type: 'report' });
+    report = (await receive('report', 10_000)) as unknown as ClientReport;
+    if (report.times.length >= CLIENTS) break;
+    await sleep(100);
+  }
+  await sleep(1000);
+  const memAfter = memoryOf(regent.pid);
+  const status = (await (await fetch(`${regent.url}/status`)).json()) as { lastActivation?: { revision: string; timings: Record<string, number> }; longPollWaiters: number };
+  client.send({ type: 'close' });
+
+  const times = (report?.times ?? []).map((time) => time - pushEnd);
+  const at = (p: number): string => (times.length >= Math.ceil((p / 100) * CLIENTS) ? fmtMs(percentile(times, (p * CLIENTS) / times.length)) : 'not reached');
+  console.log(`push took ${fmtMs(pushEnd - pushStart)}; activation of the pushed revision: ${JSON.stringify(status.lastActivation?.timings ?? null)}`);
+  console.log(`client statuses: ${JSON.stringify(report?.statuses)}, errors: ${JSON.stringify(report?.errors)}, closed before an answer: ${report?.closedEarly}\n`);
+  printTable(['measure', 'value'], [
+    ['clients holding a long poll', fmtNum(waiters)],
+    ['clients that got their 200', `${fmtNum(times.length)} of ${fmtNum(CLIENTS)}`],
+    ['push done -> first 200', times.length > 0 ? fmtMs(Math.min(...times)) : '-'],
+    ['push done -> 50% got 200', at(50)],
+    ['push done -> 95% got 200', at(95)],
+    ['push done -> 100% got 200', at(100)],
+    ['first -> last 200 (release window)', times.length > 0 ? fmtMs(Math.max(...times) - Math.min(...times)) : '-'],
+    ['Regent "long-poll waiters released" log', releases.length > 0 ? releases.map((r) => `${fmtNum(r.released)} in ${r.ms} ms`).join('; ') : `(not logged at level ${LOG_LEVEL})`],
+    ['Regent RSS before clients', `${memBefore.rssMiB} MiB`],
+    ['Regent RSS holding', `${memHolding.rssMiB} MiB`],
+    ['Regent RSS after fan-out', `${memAfter.rssMiB} MiB`],
+    ['Regent VmHWM (peak RSS)', `${memAfter.hwmMiB} MiB`],
+    ['target: 100% within 2 s, under 1 GB', times.length >= CLIENTS && Math.max(...times) <= 2000 && memAfter.hwmMiB < 1024 ? 'met' : 'NOT met'],
+  ]);
+  console.log(problems.length > 0 ? `Regent logged ${problems.length} warnings/errors, first:\n${problems.slice(0, 3).join('\n')}` : 'Regent logged no warnings or errors besides the dev-key notice and startup readiness probes.');
+});
