@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { configSchema } from '../src/config/schema.js';
 import { BundleBuilder, type BuiltBundle } from '../src/domain/bundles/bundle-builder.js';
 import { BundleSigner } from '../src/domain/bundles/bundle-signer.js';
+import { CanonicalFormMemo } from '../src/domain/bundles/canonical-form-memo.js';
 import { BundleVerifier } from '../src/domain/bundles/bundle-verifier.js';
 import { policyFileKind, preparePolicyFile } from '../src/domain/bundles/policy-file.js';
 import { generateSigningKey, verificationKeyFor } from '../src/domain/bundles/signing-key.js';
@@ -78,11 +79,13 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
   const limits = configSchema.parse({}).bundles;
   const newBuilder = (): BundleBuilder => {
     const signer = BundleSigner.create({ key: generatedKey.key });
-    const verifier = BundleVerifier.create([verificationKeyFor(generatedKey.key)]);
+    const canonicalForms = new CanonicalFormMemo();
+    const verifier = BundleVerifier.create([verificationKeyFor(generatedKey.key)], { canonicalForms });
     return BundleBuilder.create({
       signerFor: (keyId) => (keyId === generatedKey.key.keyId ? signer : undefined),
       defaultKeyId: generatedKey.key.keyId,
       verifier,
+      canonicalForms,
       limits: { maxFiles: limits.maxFiles, maxFileBytes: limits.maxFileBytes, maxBundleBytes: limits.maxBundleBytes },
       logger,
     });

@@ -5,6 +5,7 @@ import { MANIFEST_PATH, SIGNATURES_PATH, type Manifest } from './bundle.js';
 import { DEFAULT_BUNDLES, isUnder, parseBundleDefinitions, REGENT_YAML, type BundleDefinition } from './bundle-definition.js';
 import type { BundleSigner, FileInfo } from './bundle-signer.js';
 import type { BundleVerifier } from './bundle-verifier.js';
+import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import { canonicalJsonFromValue } from './canonical-json.js';
 import { checkFileUnderRoots, checkPackageLocation, checkRootsDisjoint } from './ownership-checks.js';
 import { policyFileKind, preparePolicyFile, sha256Hex, type PreparedPolicyFile } from './policy-file.js';
@@ -37,6 +38,8 @@ export interface BundleBuilderOptions {
   verifier: BundleVerifier;
   limits: BuildLimits;
   logger: Logger;
+  /** Told which shipped data files are canonical (the verifier given the same memo skips re-canonicalizing them). */
+  canonicalForms?: CanonicalFormMemo;
 }
 
 /** Reads blob contents by id (the store's `readBlobs`). */
@@ -111,6 +114,7 @@ export class BundleBuilder {
         file = preparePolicyFile(entry.path, content);
         if (file.kind === 'module') checkPackageLocation(file);
       }
+      if (file.kind === 'data') this.options.canonicalForms?.remember(file.sha256);
       next.set(key(entry), file);
       prepared.push(file);
     }
@@ -140,6 +144,7 @@ export class BundleBuilder {
     const manifest: Manifest = { revision, roots: definition.roots, rego_version: 1 };
     if (definition.metadata) manifest.metadata = definition.metadata;
     const manifestBytes = Buffer.from(canonicalJsonFromValue(manifest), 'utf8');
+    this.options.canonicalForms?.remember(sha256Hex(manifestBytes));
 
     const ordered = [...byBundlePath.values()].sort((a, b) => Buffer.compare(Buffer.from(a.bundlePath), Buffer.from(b.bundlePath)));
     const infos: FileInfo[] = [

@@ -1,6 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { BuildError, InputError } from '../errors.js';
 import { SIGNATURES_PATH } from './bundle.js';
+import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import type { FileInfo } from './bundle-signer.js';
 import { JsonNumber, parseJsonData, type JsonValue } from './canonical-json.js';
 import { hashBundleFile, isHashAlgorithm } from './file-hash.js';
@@ -55,17 +56,22 @@ function fail(code: string, message: string, details: Record<string, unknown> = 
   throw new BuildError(code, message, details, cause === undefined ? undefined : { cause });
 }
 
+export interface BundleVerifierOptions {
+  /** Shared with the builder: structured files it shipped in canonical form are not re-canonicalized. */
+  canonicalForms?: CanonicalFormMemo;
+}
+
 export class BundleVerifier {
-  private constructor(private readonly keys: ReadonlyMap<string, VerificationKey>) {}
+  private constructor(private readonly keys: ReadonlyMap<string, VerificationKey>, private readonly canonicalForms: CanonicalFormMemo | undefined) {}
 
   /** Keys by id, as in the agents' `keys:` config. A repeated key id is an `InputError`. */
-  static create(keys: readonly VerificationKey[]): BundleVerifier {
+  static create(keys: readonly VerificationKey[], options: BundleVerifierOptions = {}): BundleVerifier {
     const byId = new Map<string, VerificationKey>();
     for (const key of keys) {
       if (byId.has(key.keyId)) throw new InputError('invalid_signing_key', `verification key id '${key.keyId}' is configured twice`, { keyId: key.keyId });
       byId.set(key.keyId, key);
     }
-    return new BundleVerifier(byId);
+    return new BundleVerifier(byId, options.canonicalForms);
   }
 
   /** Reads a tar.gz (see `readTarball`) and verifies its files. */
@@ -98,7 +104,7 @@ export class BundleVerifier {
       if (file.path === SIGNATURES_PATH) continue;
       const entry = listed.get(file.path);
       if (!entry) fail('file_not_signed', `file ${file.path} not included in bundle signature`, { file: file.path });
-      checked.push(verifyDigest(file.path, file.content, entry));
+      checked.push(verifyDigest(file.path, file.content, entry, this.canonicalForms));
       listed.delete(file.path);
     }
     if (listed.size > 0) {
@@ -155,12 +161,12 @@ export class BundleVerifier {
   }
 }
 
-function verifyDigest(path: string, content: Buffer, entry: DecodedSignature['files'][number]): FileInfo {
+function verifyDigest(path: string, content: Buffer, entry: DecodedSignature['files'][number], canonicalForms: CanonicalFormMemo | undefined): FileInfo {
   if (entry.algorithm === '') fail('hash_algorithm_unsupported', `no hashing algorithm provided for file ${path}`, { file: path });
   if (!isHashAlgorithm(entry.algorithm)) fail('hash_algorithm_unsupported', `unsupported hashing algorithm: ${entry.algorithm}`, { file: path });
   let actual: string;
   try {
-    actual = hashBundleFile(path, content, entry.algorithm);
+    actual = hashBundleFile(path, content, entry.algorithm, canonicalForms);
   } catch (error) {
     return fail('signed_file_invalid', `${path}: cannot be hashed as OPA would: ${(error as Error).message}`, { file: path }, error);
   }

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, onTestFinished, test } from 'vitest';
 import { opaPath } from '../../../test/helpers/opa-path.js';
 import { InputError } from '../errors.js';
+import { CanonicalFormMemo } from './canonical-form-memo.js';
 import { HASH_ALGORITHMS, hashBundleFile, hashedBytes, isHashAlgorithm, isStructuredFile, type HashAlgorithm } from './file-hash.js';
 
 const run = promisify(execFile);
@@ -45,6 +46,38 @@ describe('isStructuredFile', () => {
     ['rbac/policy.rego', false],
   ])('%s -> %s', (path, expected) => {
     expect(isStructuredFile(path)).toBe(expected);
+  });
+});
+
+describe('hashBundleFile with a canonical-form memo', () => {
+  test('gives the same digests as without it, and remembers only canonical files', () => {
+    const memo = new CanonicalFormMemo();
+    const canonical = Buffer.from('{"a":1,"b":[true,null]}');
+    const pretty = Buffer.from('{ "b": [true, null], "a": 1 }');
+    for (const content of [canonical, pretty]) {
+      expect(hashBundleFile('x/data.json', content, 'SHA-256', memo)).toBe(hashBundleFile('x/data.json', content, 'SHA-256'));
+    }
+    expect(memo.has(digest('sha256', canonical))).toBe(true);
+    expect(memo.has(digest('sha256', pretty))).toBe(false);
+    // Raw files are never looked up: their digest is always over the bytes.
+    expect(hashBundleFile('x/policy.rego', pretty, 'SHA-256', memo)).toBe(digest('sha256', pretty));
+  });
+
+  test('trusts a remembered digest (that is its job): the structured file is then hashed as raw bytes', () => {
+    const memo = new CanonicalFormMemo();
+    const pretty = Buffer.from('{ "a": 1 }');
+    memo.remember(digest('sha256', pretty));
+    expect(hashBundleFile('data.json', pretty, 'SHA-256', memo)).toBe(digest('sha256', pretty));
+    expect(hashBundleFile('data.json', pretty, 'SHA-256')).toBe(digest('sha256', '{"a":1}'));
+  });
+
+  test('forgets the oldest entries beyond its bound', () => {
+    const memo = new CanonicalFormMemo(2);
+    memo.remember('a');
+    memo.remember('b');
+    memo.remember('a');
+    memo.remember('c');
+    expect([memo.has('a'), memo.has('b'), memo.has('c')]).toEqual([true, false, true]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isScalar, parseDocument, visit } from 'yaml';
 import { InputError } from '../errors.js';
+import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import { canonicalJsonFromText, canonicalJsonFromValue } from './canonical-json.js';
 
 /**
@@ -44,10 +45,22 @@ export function isStructuredFile(path: string): boolean {
   return STRUCTURED_BASE_NAMES.has(base);
 }
 
-/** Lower-case hex digest of a bundle file as OPA computes it to compare with the signed `hash`. */
-export function hashBundleFile(path: string, content: Buffer, algorithm: HashAlgorithm = 'SHA-256'): string {
+/**
+ * Lower-case hex digest of a bundle file as OPA computes it to compare with the signed `hash`. With a
+ * `memo`, a structured file whose bytes are known to be canonical is hashed as it is, and one found to
+ * be canonical is remembered.
+ */
+export function hashBundleFile(path: string, content: Buffer, algorithm: HashAlgorithm = 'SHA-256', memo?: CanonicalFormMemo): string {
   if (!isHashAlgorithm(algorithm)) throw new InputError('hash_algorithm_unsupported', `unsupported hashing algorithm: ${String(algorithm)}`);
-  return createHash(NODE_HASH[algorithm]).update(hashedBytes(path, content)).digest('hex');
+  if (!memo || algorithm !== 'SHA-256' || !isStructuredFile(path)) return createHash(NODE_HASH[algorithm]).update(hashedBytes(path, content)).digest('hex');
+  const raw = createHash('sha256').update(content).digest('hex');
+  if (memo.has(raw)) return raw;
+  const canonical = hashedBytes(path, content);
+  if (canonical.equals(content)) {
+    memo.remember(raw);
+    return raw;
+  }
+  return createHash('sha256').update(canonical).digest('hex');
 }
 
 /**
