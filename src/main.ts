@@ -14,6 +14,7 @@ import { AdminTokenVerifier } from './domain/auth/admin-token-verifier.js';
 import { BundleBuilder } from './domain/bundles/bundle-builder.js';
 import { BundleSigner } from './domain/bundles/bundle-signer.js';
 import { BundleVerifier } from './domain/bundles/bundle-verifier.js';
+import { CanonicalFormMemo } from './domain/bundles/canonical-form-memo.js';
 import { verificationKeyFor } from './domain/bundles/signing-key.js';
 import type { Logger } from './domain/logger.js';
 import { ChangeValidator } from './domain/policies/change-validator.js';
@@ -91,11 +92,13 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   const gate = OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp') });
 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
-  const verifier = BundleVerifier.create([{ ...verificationKeyFor(signingKey.key), scope: config.signing.scope }]);
+  const canonicalForms = new CanonicalFormMemo();
+  const verifier = BundleVerifier.create([{ ...verificationKeyFor(signingKey.key), scope: config.signing.scope }], { canonicalForms });
   const builder = BundleBuilder.create({
     signerFor: (keyId) => (keyId === signingKey.key.keyId ? signer : undefined),
     defaultKeyId: signingKey.key.keyId,
     verifier,
+    canonicalForms,
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
