@@ -9,6 +9,7 @@ import { loadConfig } from './config/load-config.js';
 import type { RegentConfig } from './config/schema.js';
 import { ActivationPipeline } from './domain/activation/activation-pipeline.js';
 import { BundleCatalog } from './domain/activation/bundle-catalog.js';
+import { MemoizedPolicyGate } from './domain/activation/memoized-policy-gate.js';
 import type { AuditRecordInput } from './domain/audit/audit-log.js';
 import { AdminTokenVerifier } from './domain/auth/admin-token-verifier.js';
 import { BundleBuilder } from './domain/bundles/bundle-builder.js';
@@ -89,7 +90,8 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
 
   const opa = await OpaCli.create({ path: config.opa.path ?? defaultOpaPath(PROJECT_ROOT), timeoutMs: config.opa.timeoutMs, logger });
   const capabilitiesPath = await writeRestrictedCapabilities(opa, join(dataDir, 'opa'));
-  const gate = OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp') });
+  // One OPA verdict per candidate tree: an API write is checked before its commit, not again at activation.
+  const gate = new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp') }));
 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
   const canonicalForms = new CanonicalFormMemo();

@@ -226,7 +226,7 @@ export class ActivationPipeline {
       };
       this.lastSuccess = result;
       if (this.lastFailure && this.lastFailure.revision !== revision) this.lastFailure = undefined;
-      log.info({ ...result.timings, bundles: result.bundles, etags: built.value.map((b) => b.etag) }, 'revision activated');
+      log.info({ ...result.timings, gateCached: report.value.cached === true, bundles: result.bundles, etags: built.value.map((b) => b.etag) }, 'revision activated');
       this.emit({ type: 'activated', result });
     } catch (error) {
       const failure = this.describeFailure(revision, error);

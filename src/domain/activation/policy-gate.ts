@@ -16,6 +16,8 @@ export interface GateReport {
   tests: { passed: number; failed: number; errored: number };
   /** Milliseconds spent, for the activation log. */
   durationMs: number;
+  /** True when the verdict was remembered from an earlier check of the same files. */
+  cached?: boolean;
 }
 
 export interface GateInput {
