@@ -22,4 +22,7 @@ ENV REGENT_HOST=0.0.0.0 REGENT_DATA_DIR=/data REGENT_OPA_PATH=/usr/local/bin/opa
 USER node
 VOLUME /data
 EXPOSE 8080
+# Outside --dev Regent refuses to start without its keys: mount them and set
+# REGENT_SIGNING_KEY_FILE (bundle signing) and REGENT_AUTH_SECRET_FILE or REGENT_AUTH_PUBLIC_KEY_FILE
+# (admin API tokens), files of mode 0600 owned by the node user.
 CMD ["node", "dist/main.js"]

@@ -117,6 +117,17 @@ describe('admin API authentication (GET /api/whoami on a real Regent)', () => {
     expect(body).toEqual({ type: `https://regent.dev/errors/${code}`, status: 401, code, title: 'Authentication required', detail: TOKEN_MESSAGES[code] });
     const token = headers.Authorization?.split(' ')[1];
     if (token) expect(text).not.toContain(token.slice(0, 40));
+
+    // The same credentials on a write change nothing.
+    const head = await regent.store.head();
+    const write = await fetch(`${regent.url}/api/policies/rbac/attack.rego`, {
+      method: 'PUT',
+      headers: { ...headers, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ content: 'package rbac.attack\n\nallow := true\n', message: 'attack', baseRevision: head }),
+    });
+    expect(write.status).toBe(401);
+    expect(((await write.json()) as { code: string }).code).toBe(code);
+    expect(await regent.store.head()).toBe(head);
   });
 
   test("a bundle's signature JWT is refused even by a verifier expecting its kid: other key, algorithm and audience", () => {

@@ -194,6 +194,12 @@ describe('admin API: tools for editors', () => {
     expect(await response.json()).toMatchObject({ result: true, defined: true });
     const injection = await editor.post('/api/evaluate', { query: 'data.rbac.allow; http.send({})', input });
     expect(injection.status).toBe(400);
+
+    const before = (await regent.store.head())!;
+    const admin = adminClient(regent, { sub: 'alice', role: 'admin' });
+    expect((await admin.put('/api/policies/rbac/extra.rego', { content: GOOD_MODULE, message: 'Add extra', baseRevision: before })).status).toBe(201);
+    expect(await (await editor.post('/api/evaluate', { query: 'data.rbac.extra.enabled' })).json()).toMatchObject({ result: true, defined: true });
+    expect(await (await editor.post('/api/evaluate', { query: 'data.rbac.extra.enabled', revision: before })).json()).toMatchObject({ defined: false, revision: before });
   });
 });
 
