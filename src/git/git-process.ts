@@ -32,11 +32,18 @@ export interface RunGitOptions {
   okExitCodes?: readonly number[];
   /** Kill git after this long (ms). */
   timeoutMs?: number;
+  /**
+   * Run git in its own process group and kill the whole group on timeout. For network commands
+   * (`fetch`, `push`), whose helpers (`git-remote-https`, `ssh`, `upload-pack`) would outlive git itself.
+   */
+  killProcessGroup?: boolean;
 }
 
 /** stdout as bytes; `truncated` when `maxOutputBytes` cut it (git was then stopped). */
 export interface RunGitResult {
   stdout: Buffer;
+  /** The end of stderr (at most 8 KB), for commands whose failure exit is an answer (`okExitCodes`). */
+  stderr: string;
   exitCode: number;
   truncated: boolean;
 }
@@ -45,7 +52,7 @@ export interface RunGitResult {
 export function runGit(options: RunGitOptions): Promise<RunGitResult> {
   const command = options.args[0] ?? 'git';
   return new Promise<RunGitResult>((resolve, reject) => {
-    const child = spawnGit(options.dir, options.args, options.env);
+    const child = spawnGit(options.dir, options.args, options.env, { detached: options.killProcessGroup === true });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let stdoutBytes = 0;
@@ -53,6 +60,14 @@ export function runGit(options: RunGitOptions): Promise<RunGitResult> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
+      if (options.killProcessGroup && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+          return;
+        } catch {
+          // the group is already gone; fall through to the child itself
+        }
+      }
       child.kill('SIGKILL');
     }, options.timeoutMs ?? 60_000);
 
@@ -81,11 +96,11 @@ export function runGit(options: RunGitOptions): Promise<RunGitResult> {
     child.on('close', (code) => {
       clearTimeout(timer);
       const output = Buffer.concat(stdout, stdoutBytes);
-      if (truncated) return resolve({ stdout: output, exitCode: code ?? 0, truncated });
       const stderrText = Buffer.concat(stderr).toString('utf8');
+      if (truncated) return resolve({ stdout: output, stderr: stderrText.slice(-8192), exitCode: code ?? 0, truncated });
       if (timedOut) return reject(new GitCommandError(command, undefined, `timed out; ${stderrText}`));
       if (code === 0 || (code !== null && options.okExitCodes?.includes(code))) {
-        return resolve({ stdout: output, exitCode: code, truncated });
+        return resolve({ stdout: output, stderr: stderrText.slice(-8192), exitCode: code, truncated });
       }
       reject(gitCommandError(command, code ?? undefined, stderrText));
     });
@@ -98,9 +113,11 @@ export function spawnGit(
   dir: string,
   args: readonly string[],
   env?: Readonly<Record<string, string>>,
+  options: { detached?: boolean } = {},
 ): ChildProcessWithoutNullStreams {
   return spawn('git', [...args], {
     cwd: dir,
+    detached: options.detached ?? false,
     env: gitEnvironment(dir, { GIT_TEST_DISALLOW_ABBREVIATED_OPTIONS: 'true', ...env }),
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,

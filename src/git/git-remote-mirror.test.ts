@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { rename } from 'node:fs/promises';
+import { describe, expect, onTestFinished, test } from 'vitest';
+import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
+import { git, openTestStore } from '../../test/helpers/git-repo.js';
+import { gitRemote } from '../../test/helpers/git-remote.js';
+import type { RemoteOptions } from './git-remote-mirror.js';
+import { runGit } from './git-process.js';
+import { assertRemoteUrl, redactUrl, remoteEnvironment } from './remote-credentials.js';
+
+const author = { name: 'Ada Admin', email: 'ada@example.test' };
+const put = (path: string, content: string) => ({ op: 'put' as const, path, content: Buffer.from(content) });
+
+function remoteOptions(url: string, extra: Partial<RemoteOptions> = {}): RemoteOptions {
+  return { url, credentials: { kind: 'none' }, fetchTimeoutMs: 10_000, pushTimeoutMs: 10_000, ...extra };
+}
+
+async function mirroredStore(files: Record<string, string> = { 'a/policy.rego': 'package a\n' }) {
+  const remote = await gitRemote(files);
+  const { store, dir } = await openTestStore({ remote: remoteOptions(remote.dir) });
+  const first = await store.mirror!.sync();
+  return { remote, store, dir, first };
+}
+
+describe('GitRemoteMirror over a real bare remote', () => {
+  test('the first sync clones the remote branch into an empty store, later syncs fast-forward to merges', async () => {
+    const { remote, store, dir, first } = await mirroredStore();
+    expect(first).toMatchObject({ outcome: 'fast_forwarded', remoteTip: await remote.tip(), previousHead: undefined });
+    expect(await store.head()).toBe(await remote.tip());
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'up_to_date' });
+
+    const merged = await remote.merge({ 'a/policy.rego': 'package a\n\nallow := true\n' });
+    const heads: Array<string | undefined> = [];
+    store.onHeadChange((head) => heads.push(head));
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'fast_forwarded', remoteTip: merged, head: merged });
+    expect(await store.head()).toBe(merged);
+    expect(heads).toContain(merged);
+    expect((await git(['rev-parse', 'refs/regent/remote/main'], { gitDir: dir })).trim()).toBe(merged);
+  });
+
+  test('a force-pushed remote is reported as diverged and head stays; accepting it archives the old head', async () => {
+    const { remote, store, dir } = await mirroredStore();
+    const kept = await remote.merge({ 'a/b.rego': 'package a.b\n' });
+    await store.mirror!.sync();
+    expect(await store.head()).toBe(kept);
+
+    const rewritten = await remote.forcePush({ 'a/c.rego': 'package a.c\n' });
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'diverged', remoteTip: rewritten, head: kept });
+    expect(await store.head()).toBe(kept);
+
+    const wrongTip = kept;
+    await expect(store.mirror!.accept(wrongTip)).rejects.toSatisfy((error) => error instanceof PreconditionFailedError && error.code === 'remote_tip_changed' && error.details.remoteTip === rewritten);
+    expect(await store.head()).toBe(kept);
+
+    const accepted = await store.mirror!.accept(rewritten);
+    expect(accepted).toMatchObject({ previousHead: kept, head: rewritten });
+    expect(accepted.archiveRef).toMatch(new RegExp(`^refs/regent/archive/\\d{8}T\\d{6}Z-${kept}$`));
+    expect(await store.head()).toBe(rewritten);
+    expect((await git(['rev-parse', accepted.archiveRef!], { gitDir: dir })).trim()).toBe(kept);
+  });
+
+  test('a remote that loses its branch is missing_ref, and head stays', async () => {
+    const { remote, store } = await mirroredStore();
+    const head = await store.head();
+    await remote.git(['update-ref', '-d', 'refs/heads/main']);
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'missing_ref', head });
+    expect(await store.head()).toBe(head);
+  });
+
+  test('a commit is pushed to the remote before the local branch moves', async () => {
+    const { remote, store } = await mirroredStore();
+    const base = (await store.head())!;
+    const result = await store.commit({ changes: [put('a/new.rego', 'package a.new\n')], message: 'Add a.new', author, expectedHead: base });
+    expect(await remote.tip()).toBe(result.revision);
+    expect(await store.head()).toBe(result.revision);
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'up_to_date' });
+  });
+
+  test('a push the remote refuses (it moved) leaves nothing on either branch, fetches, and reports remote_moved with the new head', async () => {
+    const { remote, store } = await mirroredStore();
+    const base = (await store.head())!;
+    const merged = await remote.merge({ 'a/other.rego': 'package a.other\n' });
+    const error = await store.commit({ changes: [put('a/new.rego', 'package a.new\n')], message: 'Add a.new', author, expectedHead: base }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect((error as ConflictError).code).toBe('remote_moved');
+    expect((error as ConflictError).details.head).toBe(merged);
+    expect(await remote.tip()).toBe(merged);
+    expect(await store.head()).toBe(merged);
+    // The same change on the new head goes through.
+    const retried = await store.commit({ changes: [put('a/new.rego', 'package a.new\n')], message: 'Add a.new', author, expectedHead: merged });
+    expect(await remote.tip()).toBe(retried.revision);
+  });
+
+  test('a commit on a force-pushed remote is refused as remote_diverged and head stays', async () => {
+    const { remote, store } = await mirroredStore();
+    await remote.merge({ 'a/b.rego': 'package a.b\n' });
+    await store.mirror!.sync();
+    const head = (await store.head())!;
+    const rewritten = await remote.forcePush({ 'a/c.rego': 'package a.c\n' });
+    const error = await store.commit({ changes: [put('a/new.rego', 'package a.new\n')], message: 'Add a.new', author, expectedHead: head }).catch((e: unknown) => e);
+    expect((error as ConflictError).code).toBe('remote_diverged');
+    expect(await store.head()).toBe(head);
+    expect(await remote.tip()).toBe(rewritten);
+  });
+
+  test('an unreachable remote fails syncs and commits (remote_unavailable) without touching head, until it is back', async () => {
+    const { remote, store } = await mirroredStore();
+    const head = (await store.head())!;
+    const moved = `${remote.dir}.away`;
+    await rename(remote.dir, moved);
+    await expect(store.mirror!.sync()).rejects.toThrow(/does not appear to be a git repository|not found|fatal/i);
+    const error = await store.commit({ changes: [put('a/new.rego', 'package a.new\n')], message: 'Add a.new', author, expectedHead: head }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as UnavailableError).code).toBe('remote_unavailable');
+    expect(await store.head()).toBe(head);
+    await rename(moved, remote.dir);
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'up_to_date' });
+  });
+
+  test('a remote that accepts the connection and never answers is abandoned at the fetch timeout', async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    onTestFinished(() => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    });
+    const { port } = server.address() as { port: number };
+    const { store } = await openTestStore({ remote: remoteOptions(`ssh://git@127.0.0.1:${port}/policies.git`, { fetchTimeoutMs: 1500 }) });
+    await expect(store.mirror!.sync()).rejects.toThrow();
+    expect(await store.head()).toBeUndefined();
+    expect(sockets.size).toBeGreaterThan(0);
+  });
+});
+
+describe('remote credentials and URLs', () => {
+  test('a token travels as an http.extraHeader in the environment, never in argv or the URL', () => {
+    const env = remoteEnvironment({ kind: 'token', token: 's3cret-token', username: 'x-access-token' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 });
+    expect(env).toMatchObject({ GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_TERMINAL_PROMPT: '0' });
+    expect(Buffer.from(env.GIT_CONFIG_VALUE_0!.replace('Authorization: Basic ', ''), 'base64').toString()).toBe('x-access-token:s3cret-token');
+    expect(env.GIT_SSH_COMMAND).not.toContain('s3cret');
+  });
+
+  test('real git sends the token header from that environment to an https remote, and puts nothing of it in argv or the URL', async () => {
+    const testdata = join(import.meta.dirname, '..', 'domain', 'bundles', 'testdata');
+    const seen: Array<{ url?: string; authorization?: string }> = [];
+    const server = createHttpsServer({ cert: readFileSync(join(testdata, 'cert.pem')), key: readFileSync(join(testdata, 'cert-key.pem')) }, (req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization });
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as { port: number };
+    const { dir } = await openTestStore();
+    const env = { ...remoteEnvironment({ kind: 'token', token: 'tok-123', username: 'oauth2' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 }), GIT_SSL_NO_VERIFY: '1' };
+    await expect(runGit({ dir, args: ['ls-remote', '--end-of-options', `https://127.0.0.1:${port}/acme/policies.git`], env, timeoutMs: 10_000 })).rejects.toThrow();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[0]!.url).toBe('/acme/policies.git/info/refs?service=git-upload-pack');
+    expect(seen[0]!.authorization).toBe(`Basic ${Buffer.from('oauth2:tok-123').toString('base64')}`);
+  });
+
+  test('an SSH key is named in GIT_SSH_COMMAND with IdentitiesOnly and host key checking', () => {
+    const env = remoteEnvironment({ kind: 'ssh', keyFile: '/keys/id_ed25519', knownHostsFile: '/keys/known_hosts', strictHostKeyChecking: 'yes' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 });
+    expect(env.GIT_SSH_COMMAND).toBe("ssh -o BatchMode=yes -o ConnectTimeout=5 -i '/keys/id_ed25519' -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile='/keys/known_hosts'");
+    expect(() => remoteEnvironment({ kind: 'ssh', keyFile: "/keys/x' -oProxyCommand=evil", strictHostKeyChecking: 'yes' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 })).toThrow(/quotes/);
+  });
+
+  test.each([
+    ['https://github.com/acme/policies.git', true],
+    ['ssh://git@gitlab.example.com:2222/acme/policies.git', true],
+    ['git@github.com:acme/policies.git', true],
+    ['/srv/git/policies.git', true],
+    ['file:///srv/git/policies.git', true],
+    ['https://user:pass@github.com/acme/policies.git', false],
+    ['https://token@github.com/acme/policies.git', false],
+    ['http://github.com/acme/policies.git', false],
+    ['ext::sh -c touch% /tmp/pwned', false],
+    ['--upload-pack=touch /tmp/pwned', false],
+    ['-oProxyCommand=x', false],
+  ])('remote URL %s accepted: %s', (url, ok) => {
+    if (ok) expect(() => assertRemoteUrl(url)).not.toThrow();
+    else expect(() => assertRemoteUrl(url)).toThrow(expect.objectContaining({ code: 'invalid_remote_url' }));
+  });
+
+  test('URLs are redacted before they are shown', () => {
+    expect(redactUrl('https://user:pass@github.com/acme/p.git')).toBe('https://***@github.com/acme/p.git');
+    expect(redactUrl('git@github.com:acme/p.git')).toBe('git@github.com:acme/p.git');
+  });
+});

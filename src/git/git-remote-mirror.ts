@@ -1,0 +1,200 @@
+import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
+import type { Logger } from '../domain/logger.js';
+import type { AcceptResult, RemoteMirror, SyncResult } from '../domain/mirror/remote-mirror.js';
+import type { Revision } from '../domain/store/policy-store.js';
+import { GitCommandError } from './git-errors.js';
+import { runGit } from './git-process.js';
+import { isSha, isValidBranchName } from './git-validation.js';
+import { assertRemoteUrl, isHttpsUrl, redactUrl, remoteEnvironment, type RemoteCredentials } from './remote-credentials.js';
+import { WriteLock } from './write-lock.js';
+
+const ZERO_OID = '0'.repeat(40);
+
+/** The remote part of {@link OpenPolicyRepositoryOptions}: where the store mirrors from and pushes to. */
+export interface RemoteOptions {
+  url: string;
+  /** The remote branch; the local tracked branch by default. */
+  branch?: string;
+  credentials: RemoteCredentials;
+  /** Kill a fetch that takes longer (ms). */
+  fetchTimeoutMs: number;
+  /** Kill a push that takes longer (ms). */
+  pushTimeoutMs: number;
+}
+
+/** What the mirror needs of the repository it belongs to (its lock, its head, its watcher). */
+export interface MirrorStoreAccess {
+  dir: string;
+  branch: string;
+  /** Runs `task` under the store's write lock (never interleaved with a commit). */
+  exclusive<T>(task: () => Promise<T>): Promise<T>;
+  head(): Promise<Revision | undefined>;
+  /** Tells head listeners (activation) that the branch moved. */
+  moved(head: Revision): void;
+  /** Committer identity for reflog entries. */
+  reflogEnv: Readonly<Record<string, string>>;
+  logger: Logger;
+}
+
+/**
+ * Mirrors one branch of a Git host into the store, and pushes the store's own commits through to it.
+ *
+ * - A sync fetches the remote branch into the private ref `refs/regent/remote/<branch>` (forced, so a
+ *   rewritten remote is seen rather than failing the fetch), then, under the store's write lock, moves
+ *   the tracked branch to it by compare-and-swap only when it descends from head. Anything else is
+ *   reported as `diverged` and head stays: the store never follows a rewritten history on its own.
+ * - {@link pushThrough} runs inside a commit, before the local branch moves: the new commit is pushed
+ *   without force; a refusal fetches and fast-forwards, then throws `ConflictError` `remote_moved`
+ *   (`details.head`), so nothing the remote refused is ever on the local branch.
+ *
+ * Network commands run with {@link remoteEnvironment} (credentials in the environment only), in their
+ * own process group killed on timeout, with the URL after `--end-of-options`.
+ */
+export class GitRemoteMirror implements RemoteMirror {
+  readonly description: { url: string; branch: string };
+  private readonly remoteBranch: string;
+  private readonly trackingRef: string;
+  private readonly env: Record<string, string>;
+  /** Successful pushes so far: a fetch that overlapped one may have read the remote from before it. */
+  private pushes = 0;
+  /** One fetch at a time (a scheduled sync and a push-through would otherwise race for the private ref's lock). */
+  private readonly fetchLock = new WriteLock();
+
+  constructor(private readonly store: MirrorStoreAccess, private readonly options: RemoteOptions) {
+    assertRemoteUrl(options.url);
+    this.remoteBranch = options.branch ?? store.branch;
+    if (!isValidBranchName(this.remoteBranch)) throw new Error(`'${this.remoteBranch}' is not a valid remote branch name`);
+    if (options.credentials.kind === 'token' && !isHttpsUrl(options.url)) {
+      throw new Error('a token needs an https remote URL (hint: use remote.sshKeyFile for ssh remotes)');
+    }
+    this.trackingRef = `refs/regent/remote/${this.remoteBranch}`;
+    this.env = remoteEnvironment(options.credentials, {
+      connectTimeoutSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
+      lowSpeedSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
+    });
+    this.description = { url: redactUrl(options.url), branch: this.remoteBranch };
+  }
+
+  async sync(): Promise<SyncResult> {
+    const pushesBefore = this.pushes;
+    const remoteTip = await this.fetch();
+    return this.store.exclusive(() => this.reconcile(remoteTip, this.pushes !== pushesBefore));
+  }
+
+  async accept(remoteTip: Revision): Promise<AcceptResult> {
+    return this.store.exclusive(async () => {
+      const fetched = await this.readRef(this.trackingRef);
+      if (fetched !== remoteTip) {
+        throw new PreconditionFailedError('remote_tip_changed', `the last fetched remote tip is ${fetched ?? '(none)'}, not ${remoteTip} (hint: read GET /status and accept the tip shown there)`, { remoteTip: fetched ?? null, field: 'remoteTip' });
+      }
+      const previousHead = await this.store.head();
+      let archiveRef: string | undefined;
+      if (previousHead !== undefined && previousHead !== remoteTip) {
+        const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+        archiveRef = `refs/regent/archive/${stamp}-${previousHead}`;
+        await runGit({ dir: this.store.dir, args: ['update-ref', '-m', 'regent: archive before accepting remote history', '--end-of-options', archiveRef, previousHead, ZERO_OID], env: this.store.reflogEnv });
+      }
+      await this.moveBranch(remoteTip, previousHead, 'regent: accept remote history');
+      this.store.logger.warn({ previousHead, head: remoteTip, archiveRef }, 'remote history accepted');
+      return { previousHead, head: remoteTip, archiveRef };
+    });
+  }
+
+  /**
+   * Pushes `revision` (whose parent is head, which has not moved yet) to the remote branch without force.
+   * Called by the repository under its write lock. Throws `ConflictError` `remote_moved` (the remote
+   * refused: head is then the fetched tip if it could fast-forward) or `remote_diverged`, and
+   * `UnavailableError` `remote_unavailable` when the remote cannot be reached.
+   */
+  async pushThrough(revision: Revision): Promise<void> {
+    const refspec = `${revision}:refs/heads/${this.remoteBranch}`;
+    let result;
+    try {
+      result = await runGit({
+        dir: this.store.dir, args: ['push', '--porcelain', '--no-verify', '--end-of-options', this.options.url, refspec],
+        env: this.env, timeoutMs: this.options.pushTimeoutMs, killProcessGroup: true, okExitCodes: [1],
+      });
+    } catch (error) {
+      throw this.unavailable('push', error);
+    }
+    const porcelain = result.stdout.toString('utf8');
+    if (result.exitCode === 0) {
+      this.pushes += 1;
+      await runGit({ dir: this.store.dir, args: ['update-ref', '-m', 'regent: pushed', '--end-of-options', this.trackingRef, revision], env: this.store.reflogEnv });
+      return;
+    }
+    if (!/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
+    this.store.logger.info({ revision, remote: this.description.url }, 'push refused by the remote; fetching');
+    const remoteTip = await this.fetch().catch((error: unknown) => {
+      throw this.unavailable('fetch', error);
+    });
+    const synced = await this.reconcile(remoteTip);
+    if (synced.outcome === 'diverged' || synced.outcome === 'missing_ref') {
+      throw new ConflictError('remote_diverged', `the remote branch ${this.remoteBranch} no longer continues head's history (${synced.outcome}); an admin must accept it first (POST /api/mirror/accept)`, { head: synced.head ?? null, remoteTip: synced.remoteTip ?? null });
+    }
+    throw new ConflictError('remote_moved', `the remote branch ${this.remoteBranch} moved to ${synced.remoteTip}; head is now ${synced.head}`, { head: synced.head ?? null, remoteTip: synced.remoteTip ?? null });
+  }
+
+  /** Fetches the remote branch into the private ref; undefined when the remote has no such branch. */
+  private fetch(): Promise<Revision | undefined> {
+    return this.fetchLock.run(() => this.fetchNow());
+  }
+
+  private async fetchNow(): Promise<Revision | undefined> {
+    try {
+      await runGit({
+        dir: this.store.dir,
+        args: ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--end-of-options', this.options.url, `+refs/heads/${this.remoteBranch}:${this.trackingRef}`],
+        env: this.env, timeoutMs: this.options.fetchTimeoutMs, killProcessGroup: true,
+      });
+    } catch (error) {
+      if (error instanceof GitCommandError && /couldn't find remote ref/i.test(error.stderr)) return undefined;
+      throw error;
+    }
+    return this.readRef(this.trackingRef);
+  }
+
+  /**
+   * Under the write lock: compares the fetched tip with head and fast-forwards when it descends from it.
+   * `overlappedPush`: one of our pushes completed while the fetch ran, so a tip behind head may just be
+   * the remote as it was before that push, not a rewrite.
+   */
+  private async reconcile(remoteTip: Revision | undefined, overlappedPush = false): Promise<SyncResult> {
+    const head = await this.store.head();
+    if (remoteTip === undefined) return { outcome: 'missing_ref', previousHead: head, head };
+    if (remoteTip === head) return { outcome: 'up_to_date', remoteTip, previousHead: head, head };
+    if (overlappedPush && head !== undefined && (await this.isAncestor(remoteTip, head))) {
+      return { outcome: 'up_to_date', remoteTip: head, previousHead: head, head };
+    }
+    if (head !== undefined && !(await this.isAncestor(head, remoteTip))) {
+      return { outcome: 'diverged', remoteTip, previousHead: head, head };
+    }
+    await this.moveBranch(remoteTip, head, 'regent: fast-forward from remote');
+    return { outcome: 'fast_forwarded', remoteTip, previousHead: head, head: remoteTip };
+  }
+
+  private async moveBranch(to: Revision, from: Revision | undefined, reason: string): Promise<void> {
+    await runGit({
+      dir: this.store.dir,
+      args: ['update-ref', '-m', reason, '--end-of-options', `refs/heads/${this.store.branch}`, to, from ?? ZERO_OID],
+      env: this.store.reflogEnv,
+    });
+    this.store.moved(to);
+  }
+
+  private async isAncestor(ancestor: Revision, descendant: Revision): Promise<boolean> {
+    const { exitCode } = await runGit({ dir: this.store.dir, args: ['merge-base', '--is-ancestor', '--end-of-options', ancestor, descendant], okExitCodes: [1] });
+    return exitCode === 0;
+  }
+
+  private async readRef(ref: string): Promise<Revision | undefined> {
+    const { stdout } = await runGit({ dir: this.store.dir, args: ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], okExitCodes: [1] });
+    const sha = stdout.toString('utf8').trim();
+    return isSha(sha) ? sha : undefined;
+  }
+
+  private unavailable(command: string, error: unknown): UnavailableError {
+    const detail = error instanceof GitCommandError ? error.stderr.slice(0, 500) : String((error as Error)?.message ?? error);
+    return new UnavailableError('remote_unavailable', `git ${command} to ${this.description.url} failed: ${redactUrl(detail)}`, { remote: this.description.url }, { cause: error });
+  }
+}

@@ -1,0 +1,94 @@
+import { InputError } from '../domain/errors.js';
+
+/**
+ * How Regent authenticates to the Git host. Secrets never reach argv, the store's config or the remote
+ * URL: a token travels as a per-command `http.extraHeader` through the environment
+ * (`GIT_CONFIG_COUNT/KEY/VALUE`, which git reads as command-line scope config and never prints), an SSH
+ * key as a file named in `GIT_SSH_COMMAND`.
+ */
+export type RemoteCredentials =
+  | { kind: 'none' }
+  /** HTTPS Basic with `username:token` (GitHub: `x-access-token`, GitLab: `oauth2`, Gitea: any user). */
+  | { kind: 'token'; token: string; username: string }
+  | {
+    kind: 'ssh';
+    /** Private key file (mode 0600). */
+    keyFile: string;
+    /** known_hosts to check the host key against; ssh's default file when absent. */
+    knownHostsFile?: string;
+    /** `yes` refuses unknown hosts; `accept-new` trusts on first use. */
+    strictHostKeyChecking: 'yes' | 'accept-new';
+  };
+
+const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!\/\/)[^\s]+$/;
+// Characters that could escape the single quotes of GIT_SSH_COMMAND, or confuse ssh's option parser.
+const UNSAFE_PATH = /['\n\r\0]/;
+
+/**
+ * Accepts `https://host/path`, `ssh://[user@]host[:port]/path`, scp-like `user@host:path`, `file:///path`
+ * or an absolute local path; refuses options (`-...`), helpers (`ext::`), plain `http`, control
+ * characters and any password in the URL (`InputError` `invalid_remote_url`, field `remote.url`).
+ */
+export function assertRemoteUrl(url: string, field = 'remote.url'): void {
+  const refuse = (why: string): never => {
+    throw new InputError('invalid_remote_url', `the remote URL ${redactUrl(url)} ${why}`, { field });
+  };
+  // eslint-disable-next-line no-control-regex
+  if (url.length === 0 || url.length > 2048 || /[\x00-\x20\x7f]/.test(url)) refuse('is empty, too long or contains whitespace or control characters');
+  if (url.startsWith('-')) refuse('must not start with -');
+  if (url.startsWith('/')) return;
+  if (SCP_LIKE.test(url)) return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return refuse('is not a URL, an scp-like user@host:path or an absolute path');
+  }
+  if (!['https:', 'ssh:', 'file:'].includes(parsed.protocol)) refuse('must use https, ssh or file (hint: plain http would send the token in clear)');
+  if (parsed.password !== '') refuse('must not carry a password (hint: use remote.tokenFile or REGENT_REMOTE_TOKEN)');
+  if (parsed.protocol === 'https:' && parsed.username !== '') refuse('must not carry a user name (hint: remote.tokenUsername)');
+}
+
+/** The URL with any `user:password@` replaced, for logs and status. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, '$1***@');
+}
+
+/** True for URLs git reaches over HTTP(S), where a token can be used. */
+export function isHttpsUrl(url: string): boolean {
+  return url.startsWith('https://');
+}
+
+/**
+ * The environment that makes one network git command (fetch, push) authenticate and fail fast instead of
+ * prompting or hanging: no terminal or askpass prompt, ssh in batch mode with a connect timeout, HTTP
+ * aborted when slower than 1 KB/s for `lowSpeedSeconds`.
+ */
+export function remoteEnvironment(credentials: RemoteCredentials, options: { connectTimeoutSeconds: number; lowSpeedSeconds: number }): Record<string, string> {
+  const env: Record<string, string> = {
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: 'false',
+    SSH_ASKPASS: 'false',
+    GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+    GIT_HTTP_LOW_SPEED_TIME: String(options.lowSpeedSeconds),
+  };
+  const ssh = ['ssh', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${options.connectTimeoutSeconds}`];
+  if (credentials.kind === 'token') {
+    const basic = Buffer.from(`${credentials.username}:${credentials.token}`, 'utf8').toString('base64');
+    env.GIT_CONFIG_COUNT = '1';
+    env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
+    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`;
+  } else if (credentials.kind === 'ssh') {
+    for (const path of [credentials.keyFile, credentials.knownHostsFile]) {
+      if (path !== undefined && UNSAFE_PATH.test(path)) throw new InputError('invalid_ssh_key_file', 'SSH key and known_hosts paths must not contain quotes or newlines', { field: 'remote.sshKeyFile' });
+    }
+    ssh.push('-i', quote(credentials.keyFile), '-o', 'IdentitiesOnly=yes', '-o', `StrictHostKeyChecking=${credentials.strictHostKeyChecking}`);
+    if (credentials.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${quote(credentials.knownHostsFile)}`);
+  }
+  env.GIT_SSH_COMMAND = ssh.join(' ');
+  return env;
+}
+
+function quote(value: string): string {
+  return `'${value}'`;
+}
