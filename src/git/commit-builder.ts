@@ -8,6 +8,8 @@ export interface WriteCommitOptions {
   dir: string;
   tree: string;
   parent: string | null;
+  /** Further parents of a merge commit (full commit ids), after `parent`. */
+  extraParents?: readonly string[];
   author: Identity;
   committer: Identity;
   date: Date;
@@ -23,11 +25,13 @@ export interface WriteCommitOptions {
  */
 export async function writeCommit(options: WriteCommitOptions): Promise<string> {
   const { tree, parent } = options;
-  if (!isSha(tree) || (parent !== null && !isSha(parent))) throw new Error('writeCommit needs full object ids');
+  const extraParents = options.extraParents ?? [];
+  if (!isSha(tree) || (parent !== null && !isSha(parent)) || !extraParents.every(isSha)) throw new Error('writeCommit needs full object ids');
+  if (parent === null && extraParents.length > 0) throw new Error('writeCommit: a merge commit needs a first parent');
   const date = gitDate(options.date);
   const { stdout } = await runGit({
     dir: options.dir,
-    args: ['commit-tree', tree, ...(parent ? ['-p', parent] : [])],
+    args: ['commit-tree', tree, ...(parent ? ['-p', parent] : []), ...extraParents.flatMap((extra) => ['-p', extra])],
     input: options.message,
     env: {
       GIT_AUTHOR_NAME: options.author.name,

@@ -114,7 +114,8 @@ function pathOf(req: Request): string {
   return wildcardParam(req, 'path');
 }
 
-function changesOf(body: Record<string, unknown>): FileChange[] {
+/** The `changes` list of a body as file changes (`invalid_field` naming the entry otherwise). */
+export function changesOf(body: Record<string, unknown>): FileChange[] {
   const changes = body.changes;
   if (!Array.isArray(changes)) throw new InputError('invalid_field', "'changes' must be a list of {op, path, content?}", { field: 'changes' });
   return changes.map((change: unknown, index): FileChange => {
