@@ -28,7 +28,18 @@ import { seedFromDirectory } from './git/seed-from-directory.js';
 import { createAdminRouter } from './http/admin/create-admin-router.js';
 import { createAuditRouter } from './http/admin/audit-router.js';
 import { createPoliciesRouter } from './http/admin/policies-router.js';
+import { createChangeRequestsRouter } from './http/admin/change-requests-router.js';
+import { ChangeRequestChecks } from './domain/change-requests/change-request-checks.js';
+import { ChangeRequestService } from './domain/change-requests/change-request-service.js';
+import { GitChangeRequestBranches } from './git/change-request-branches.js';
+import { FileChangeRequestStore } from './storage/file-change-request-store.js';
 import { createVersionsRouter } from './http/admin/versions-router.js';
+import { createMirrorRouter } from './http/admin/mirror-router.js';
+import { createWebhookRouter } from './http/hooks/webhook-router.js';
+import { MirrorService } from './domain/mirror/mirror-service.js';
+import { WebhookReceiver } from './domain/mirror/webhook-receiver.js';
+import { loadRemoteSettings } from './keys/load-remote-settings.js';
+import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import { createBundleHandler } from './http/bundles/bundle-handler.js';
 import { LongPollWaiters } from './http/bundles/long-poll-waiters.js';
 import { createApp } from './http/create-app.js';
@@ -69,6 +80,8 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const signingKey = loadSigningKey(config.signing, { dataDir, dev: config.dev, logger });
   const adminTokenKey = loadAdminTokenKey(config.auth, { dataDir, dev: config.dev, logger, signingKey: signingKey.key });
+  // Remote mode: mirror a Git host's branch and push our own commits there (undefined in local mode).
+  const remoteSettings = loadRemoteSettings(config, dataDir);
 
   const systemIdentity = { name: config.store.systemName, email: config.store.systemEmail };
   const store = await GitPolicyRepository.open({
@@ -77,8 +90,10 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     systemIdentity,
     logger: logger.child({ component: 'store' }),
     watchIntervalMs: config.store.watchIntervalMs,
+    remote: remoteSettings?.remote,
   });
-  if (!(await store.head())) {
+  const emptyStore = !(await store.head());
+  if (emptyStore && !remoteSettings) {
     const seedDir = resolve(config.store.seedDir);
     if (existsSync(seedDir)) {
       const seeded = await seedFromDirectory(store, seedDir, systemIdentity);
@@ -118,6 +133,12 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   });
 
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), { logger });
+  const mirror = store.mirror && remoteSettings
+    ? MirrorService.create({ mirror: store.mirror, audit, logger: logger.child({ component: 'mirror' }), backoffInitialMs: config.remote.backoffInitialMs, backoffMaxMs: config.remote.backoffMaxMs })
+    : undefined;
+  const webhooks = mirror && remoteSettings?.webhookSecret
+    ? WebhookReceiver.create({ secret: remoteSettings.webhookSecret, requestSync: (trigger) => mirror.request(trigger), logger: logger.child({ component: 'webhooks' }) })
+    : undefined;
   activation.onEvent((event) => {
     const record: AuditRecordInput = event.type === 'activated'
       ? { action: 'activation.succeeded', outcome: 'success', subject: 'system', revision: event.result.revision, detail: `bundles ${event.result.bundles.join(', ')} in ${event.result.timings.totalMs} ms` }
@@ -136,6 +157,20 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     audit,
     limits: { maxFileBytes: config.api.maxFileBytes, maxFilesPerChange: config.api.maxFilesPerChange, activationWaitMs: config.api.activationWaitMs },
     logger: logger.child({ component: 'changes' }),
+    requireApproval: config.changeRequests.requireApproval,
+  });
+  // Change requests: proposals on refs/regent/change-requests/<id>, records in <dataDir>/change-requests.
+  const changeRequestBranches = GitChangeRequestBranches.open({ dir: join(dataDir, 'store.git'), systemIdentity, logger });
+  const changeRequests = ChangeRequestService.create({
+    store,
+    branches: changeRequestBranches,
+    repository: FileChangeRequestStore.create(join(dataDir, 'change-requests'), logger.child({ component: 'change-requests' })),
+    checks: ChangeRequestChecks.create({ store, validator: ChangeValidator.create({ store, gate, builder }) }),
+    activation,
+    audit,
+    limits: { maxFileBytes: config.api.maxFileBytes, maxFilesPerChange: config.api.maxFilesPerChange, activationWaitMs: config.api.activationWaitMs },
+    mergeStrategy: config.changeRequests.mergeStrategy,
+    logger: logger.child({ component: 'change-requests' }),
   });
   const reads = PolicyReadService.create({
     store,
@@ -147,12 +182,20 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     authenticate: authenticate({ verifier: adminTokens, audit, logger }),
     routers: [
       createPoliciesRouter({ reads, changes, resolver, maxBodyBytes: config.api.maxBodyBytes }),
+      createChangeRequestsRouter({ changeRequests, maxBodyBytes: config.api.maxBodyBytes }),
       createVersionsRouter({ store, resolver }),
       createAuditRouter({ audit }),
+      createMirrorRouter({ mirror, maxBodyBytes: config.api.maxBodyBytes }),
     ],
   });
 
-  const app = createApp({ logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter });
+  // Records are loaded before the first request can reach them; revalidation runs in the background.
+  await changeRequests.start();
+  const app = createApp({
+    logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter,
+    webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes }),
+    mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
+  });
   const bundles = createBundleHandler({ catalog, waiters, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
   const server = createRegentServer({ bundles, app });
   await new Promise<void>((resolveListen, reject) => {
@@ -162,6 +205,26 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   logger.info({ url, dataDir, branch: config.store.branch, opa: opa.path, opaVersion: opa.version, keyId: signingKey.key.keyId, algorithm: signingKey.key.algorithm, keySource: signingKey.source }, 'regent listening');
+  let cronTask: ScheduledTask | undefined;
+  if (mirror && remoteSettings) {
+    // An empty store is cloned before activation starts (a failure is retried with backoff while Regent
+    // stays up, not ready); otherwise the last good revision is served at once and the sync runs alongside.
+    if (emptyStore) await mirror.requestAndWait('start');
+    else mirror.request('start');
+    const cronLog = logger.child({ component: 'cron' });
+    cronTask = scheduleCron(remoteSettings.syncSchedule, () => mirror.request('cron'), {
+      name: 'regent-remote-sync',
+      noOverlap: true,
+      // node-cron's own messages (missed ticks under load) as JSON log lines, not console output.
+      logger: {
+        info: (message) => cronLog.debug({ detail: message }, 'cron'),
+        warn: (message) => cronLog.warn({ detail: message }, 'cron'),
+        error: (message, err) => cronLog.error({ err: err ?? message }, 'cron'),
+        debug: (message, err) => cronLog.debug({ err: err ?? message }, 'cron'),
+      },
+    });
+    logger.info({ remote: store.mirror!.description, schedule: remoteSettings.syncSchedule, webhooks: webhooks !== undefined }, 'remote mode');
+  }
   await activation.start();
 
   let closing: Promise<void> | undefined;
@@ -174,7 +237,11 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       const force = setTimeout(() => server.closeAllConnections(), 5000);
       await new Promise<void>((done) => server.once('close', () => done()));
       clearTimeout(force);
+      await cronTask?.destroy();
+      await mirror?.stop();
       await activation.idle();
+      await changeRequests.stop();
+      await changeRequestBranches.close();
       await store.close();
       await audit.close();
     })();

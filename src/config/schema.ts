@@ -72,6 +72,13 @@ export const configSchema = z.strictObject({
     /** How long a write waits for its revision to become active before answering. */
     activationWaitMs: z.number().int().min(0).max(60_000).default(10_000),
   }).prefault({}),
+  /** Change requests (four-eyes review inside Regent). */
+  changeRequests: z.strictObject({
+    /** `merge-commit` (default) merges onto whatever head is now; `fast-forward` moves the branch to the request's own commits, only when it sits on head. */
+    mergeStrategy: z.enum(['fast-forward', 'merge-commit']).default('merge-commit'),
+    /** When true, direct writes through the API (PUT/DELETE /api/policies/*, POST /api/changes, /api/policies/generate, rollback) are refused: only approved change requests move the branch. */
+    requireApproval: z.boolean().default(false),
+  }).prefault({}),
   bundles: z.strictObject({
     /** Upper bound for a long poll's `wait=N`; larger requests are held this long (Preference-Applied says so). */
     longPollMaxSeconds: z.number().int().min(1).max(3600).default(300),
@@ -80,6 +87,37 @@ export const configSchema = z.strictObject({
     maxFileBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     maxBundleBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
     maxFiles: z.number().int().min(1).default(100_000),
+  }).prefault({}),
+  /**
+   * Remote mode: mirror the tracked branch of a Git host (GitHub, GitLab, Gitea or a bare repository).
+   * Without `url` Regent runs on its local store alone. Credentials come from a file or the environment
+   * and are never logged, stored in the store's config, or put in the URL.
+   */
+  remote: z.strictObject({
+    /** `https://...`, `ssh://...`, `git@host:path`, `file:///...` or an absolute path; no credentials in it. */
+    url: z.string().min(1).optional(),
+    /** Remote branch; `store.branch` by default. */
+    branch: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/, 'a plain branch name').optional(),
+    /** HTTPS token, normally through REGENT_REMOTE_TOKEN; sent as Basic `tokenUsername:token`. */
+    token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    /** GitHub: `x-access-token`; GitLab: `oauth2`; Gitea: any user name. */
+    tokenUsername: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('x-access-token'),
+    /** SSH private key file (mode 0600), or the key itself (REGENT_REMOTE_SSH_KEY). */
+    sshKeyFile: z.string().min(1).optional(),
+    sshKey: z.string().min(1).optional(),
+    knownHostsFile: z.string().min(1).optional(),
+    strictHostKeyChecking: z.enum(['yes', 'accept-new']).default('yes'),
+    /** node-cron expression (6 fields = with seconds): the safety net for missed webhooks. */
+    syncSchedule: z.string().min(1).default('*/30 * * * * *'),
+    /** Shared secret of the Git host's webhook (`POST /hooks/git`); webhooks are refused without one. */
+    webhookSecret: z.string().min(16).optional(),
+    webhookSecretFile: z.string().min(1).optional(),
+    webhookMaxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024),
+    fetchTimeoutMs: z.number().int().min(500).max(600_000).default(30_000),
+    pushTimeoutMs: z.number().int().min(500).max(600_000).default(30_000),
+    backoffInitialMs: z.number().int().min(10).max(600_000).default(1000),
+    backoffMaxMs: z.number().int().min(10).max(3_600_000).default(60_000),
   }).prefault({}),
 });
 

@@ -13,6 +13,7 @@ import { LOOSE_OBJECT_THRESHOLD, packLooseObjects } from './git-maintenance.js';
 import { parseLsTree } from './git-output-parsers.js';
 import { runGit } from './git-process.js';
 import { assertIdentity, assertPolicyPath, isSha, isValidBranchName, printable } from './git-validation.js';
+import { GitRemoteMirror, type RemoteOptions } from './git-remote-mirror.js';
 import { HeadWatcher } from './head-watcher.js';
 import { HistoryReader } from './history-reader.js';
 import { RevisionResolver } from './revision-resolver.js';
@@ -31,6 +32,11 @@ export interface OpenPolicyRepositoryOptions {
   logger: Logger;
   /** Safety poll for outside branch moves (ms); default 1000. */
   watchIntervalMs?: number;
+  /**
+   * Remote mode: the Git host this store mirrors. Commits are then pushed there before the branch moves
+   * (see {@link GitRemoteMirror}), and {@link GitPolicyRepository.mirror} syncs from it.
+   */
+  remote?: RemoteOptions;
 }
 
 /** Largest tree `listTree` returns; beyond it `InputError` `tree_too_large`. */
@@ -53,6 +59,8 @@ export class GitPolicyRepository implements PolicyStore {
   private objectsSincePack = 0;
   /** Who the store's reflog names for our branch moves. */
   private readonly reflogIdentity: Record<string, string>;
+  /** The remote this store mirrors and pushes to (remote mode), else undefined. */
+  mirror: GitRemoteMirror | undefined;
 
   private constructor(
     readonly branch: string,
@@ -89,7 +97,16 @@ export class GitPolicyRepository implements PolicyStore {
       intervalMs: options.watchIntervalMs ?? 1000, logger,
     });
     const history = new HistoryReader({ dir, git, objects });
-    return new GitPolicyRepository(options.branch, dir, options.systemIdentity, logger, git, objects, revisions, history, watcher);
+    const repository = new GitPolicyRepository(options.branch, dir, options.systemIdentity, logger, git, objects, revisions, history, watcher);
+    if (options.remote) {
+      repository.mirror = new GitRemoteMirror({
+        dir, branch: options.branch, reflogEnv: repository.reflogIdentity, logger: logger.child({ component: 'remote-mirror' }),
+        exclusive: (task) => repository.writeLock.run(task),
+        head: () => revisions.head(),
+        moved: (head) => watcher.notify(head),
+      }, options.remote);
+    }
+    return repository;
   }
 
   async head(): Promise<Revision | undefined> {
@@ -143,6 +160,11 @@ export class GitPolicyRepository implements PolicyStore {
    * `head_moved` (details.head = current head) when the branch is not at `expectedHead`, before or at the
    * swap; `InputError` `no_changes` when the tree would not change; `NotFoundError` `file_not_found` for
    * deleting a missing file. Listeners hear about the new head before this resolves.
+   *
+   * In remote mode the commit is pushed to the remote branch first (no force) and the local branch only
+   * moves once the remote took it: `ConflictError` `remote_moved` (details.head = the fetched remote tip,
+   * now head) or `remote_diverged` when the remote refused it, `UnavailableError` `remote_unavailable`
+   * when the remote cannot be reached. Nothing the remote refused is ever on the branch.
    */
   async commit(options: CommitOptions): Promise<CommitResult> {
     assertIdentity(options.author, 'author');
@@ -157,7 +179,12 @@ export class GitPolicyRepository implements PolicyStore {
     if (tree !== undefined && (!isSha(tree) || changes.length > 0)) {
       throw new InputError('invalid_tree', 'tree must be a full tree id, given without changes', { field: 'tree' });
     }
+    const extraParents = options.extraParents ?? [];
+    if ((extraParents.length > 0 && expectedHead === null) || !extraParents.every(isSha)) {
+      throw new InputError('invalid_revision', 'extraParents must be full commit SHAs, on top of an expectedHead', { field: 'extraParents' });
+    }
     return this.writeLock.run(async () => {
+      for (const extra of extraParents) await this.resolveCommit(extra, 'extraParents');
       const current = await this.head();
       if ((current ?? null) !== expectedHead) throw this.headMoved(current, expectedHead);
       const parentTree = expectedHead ? await this.revisions.treeOfCommit(expectedHead) : undefined;
@@ -168,14 +195,36 @@ export class GitPolicyRepository implements PolicyStore {
         throw new InputError('no_changes', 'the change leaves the files exactly as they are', { field: 'changes' });
       }
       const revision = await writeCommit({
-        dir: this.dir, tree: newTree, parent: expectedHead, author: options.author, committer,
+        dir: this.dir, tree: newTree, parent: expectedHead, extraParents, author: options.author, committer,
         date: options.date ?? new Date(), message,
       });
+      if (this.mirror) await this.mirror.pushThrough(revision);
       await this.swapHead(revision, expectedHead);
       this.logger.info({ revision, parent: expectedHead, tree: newTree }, 'commit written');
       this.watcher.notify(revision);
       await this.packIfNeeded(changes.length + 2);
       return { revision, parent: expectedHead, tree: newTree };
+    });
+  }
+
+  /** A fast-forward to an existing descendant of head (a change request's tip), by the same compare-and-swap as `commit`. */
+  async fastForward(options: { revision: Revision; expectedHead: Revision }): Promise<CommitResult> {
+    const { revision, expectedHead } = options;
+    if (!isSha(revision) || !isSha(expectedHead)) {
+      throw new InputError('invalid_revision', 'a fast-forward needs full commit SHAs', { field: 'revision' });
+    }
+    return this.writeLock.run(async () => {
+      const current = await this.head();
+      if (current !== expectedHead) throw this.headMoved(current, expectedHead);
+      if (revision === expectedHead || !(await this.isAncestor(expectedHead, revision))) {
+        throw new InputError('not_fast_forward', `${revision} does not descend from ${expectedHead}`, { field: 'revision' });
+      }
+      const tree = await this.revisions.treeOfCommit(revision);
+      if (this.mirror) await this.mirror.pushThrough(revision);
+      await this.swapHead(revision, expectedHead);
+      this.logger.info({ revision, parent: expectedHead, tree }, 'branch fast-forwarded');
+      this.watcher.notify(revision);
+      return { revision, parent: expectedHead, tree };
     });
   }
 

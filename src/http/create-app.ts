@@ -9,6 +9,8 @@ export interface AppDeps extends StatusRouterDeps {
   logger: Logger;
   /** The admin API (`createAdminRouter`), mounted at `/api`. */
   adminRouter?: RequestHandler;
+  /** Git host webhooks (`createWebhookRouter`), mounted at `/hooks`: signed by the host, no bearer token. */
+  webhookRouter?: RequestHandler;
 }
 
 /** The Express application for everything but the bundle hot path. No `listen` here. */
@@ -27,6 +29,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument);
   });
+  if (deps.webhookRouter) app.use('/hooks', deps.webhookRouter);
   if (deps.adminRouter) app.use('/api', deps.adminRouter);
   app.use(notFoundHandler);
   app.use(createErrorHandler(logger));

@@ -52,7 +52,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const problem = toProblem(error);
-    if (error instanceof AuthenticationError) res.setHeader('WWW-Authenticate', bearerChallenge(error));
+    // Webhooks are authenticated by the Git host's signature, not a bearer token: no Bearer challenge for them.
+    if (error instanceof AuthenticationError && !error.code.startsWith('webhook_')) res.setHeader('WWW-Authenticate', bearerChallenge(error));
     if (problem.status >= 500) logger.error({ err: error, reqId: res.locals.reqId, method: req.method, url: req.originalUrl }, 'request failed');
     res.status(problem.status).type(PROBLEM_CONTENT_TYPE).json({ type: `https://regent.dev/errors/${problem.code}`, ...problem });
   };

@@ -8,6 +8,8 @@ const json = (schema: unknown): unknown => ({ content: { 'application/json': { s
 const ref = (name: string): { $ref: string } => ({ $ref: `#/components/schemas/${name}` });
 const revisionParam = { name: 'revision', in: 'query', required: false, description: '`head` (default), `active`, a 40-hex SHA, or a branch/tag', schema: { type: 'string' } };
 const pathParam = { name: 'path', in: 'path', required: true, description: 'repository path, e.g. `rbac/policy.rego`', schema: { type: 'string' } };
+const crId = { name: 'id', in: 'path', required: true, description: 'change request number', schema: { type: 'integer', minimum: 1 } };
+const tipMatch = { name: 'If-Match', in: 'header', required: false, description: 'the quoted tip the action is based on (or `tip` in the body)', schema: { type: 'string' } };
 const ifMatch = { name: 'If-Match', in: 'header', required: false, description: 'the quoted revision the change is based on (or `baseRevision` in the body)', schema: { type: 'string' } };
 const write = (summary: string, body: unknown, role = 'admin'): unknown => ({
   summary: `${summary} (role: ${role})`,
@@ -88,11 +90,40 @@ export const openApiDocument = {
         },
       },
       Signature: { type: 'object', properties: { name: { type: 'string' }, email: { type: 'string' }, date: { type: 'string' } } },
+      ChangeRequest: {
+        type: 'object', required: ['id', 'title', 'state', 'author', 'baseRevision', 'tip'],
+        properties: {
+          id: { type: 'integer' }, title: { type: 'string' }, state: { enum: ['open', 'approved', 'rejected', 'merged'] },
+          author: ref('Signature'), contributors: { type: 'array', items: { type: 'string' }, description: 'subjects who put commits on it; none may approve it' },
+          baseRevision: { type: 'string' }, tip: { type: 'string', description: 'the commit on refs/regent/change-requests/<id>' }, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
+          approvals: { type: 'array', description: 'approvals of the current tip', items: { type: 'object', properties: { subject: { type: 'string' }, name: { type: 'string' }, revision: { type: 'string' }, at: { type: 'string' }, comment: { type: 'string' } } } },
+          commentCount: { type: 'integer' },
+          validation: {
+            type: ['object', 'null'], description: 'the request merged onto `head` and validated; `current` is false once head or tip moved (revalidation follows)',
+            properties: {
+              head: { type: 'string' }, tip: { type: 'string' }, ok: { type: 'boolean' }, current: { type: 'boolean' }, conflicts: { type: 'array', items: { type: 'string' } },
+              problems: { type: 'array', items: ref('GateProblem') }, tests: { type: 'object' }, bundles: { type: 'array', items: { type: 'string' } }, at: { type: 'string' },
+            },
+          },
+          rejection: { type: 'object' }, merge: { type: 'object', properties: { subject: { type: 'string' }, revision: { type: 'string' }, strategy: { enum: ['fast-forward', 'merge-commit', 'detected'] }, at: { type: 'string' } } },
+        },
+      },
+      ChangeRequestDetail: {
+        allOf: [ref('ChangeRequest'), {
+          type: 'object',
+          properties: {
+            description: { type: 'string' },
+            comments: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, subject: { type: 'string' }, name: { type: 'string' }, body: { type: 'string' }, at: { type: 'string' } } } },
+            commits: { type: 'array', items: { type: 'object', properties: { revision: { type: 'string' }, author: ref('Signature'), message: { type: 'string' } } } },
+            diff: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, files: { type: 'array', items: { type: 'object' } }, patch: { type: 'string' } } },
+          },
+        }],
+      },
       AuditRecord: {
         type: 'object',
         properties: {
           seq: { type: 'integer' }, at: { type: 'string' }, prev: { type: 'string' }, action: { type: 'string' }, outcome: { type: 'string' },
-          subject: { type: 'string' }, role: { type: 'string' }, requestId: { type: 'string' }, revision: { type: 'string' }, baseRevision: { type: 'string' },
+          subject: { type: 'string' }, role: { type: 'string' }, requestId: { type: 'string' }, revision: { type: 'string' }, baseRevision: { type: 'string' }, changeRequest: { type: 'string' },
           paths: { type: 'array', items: { type: 'string' } }, reason: { type: 'string' }, detail: { type: 'string' },
         },
       },
@@ -118,6 +149,19 @@ export const openApiDocument = {
     '/status': { get: { summary: 'Head, active revision, served bundles, last error', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } } },
     '/health/live': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
     '/health/ready': { get: { summary: 'Readiness: a revision is active', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
+    '/hooks/git': {
+      post: {
+        summary: 'Git host webhook (GitHub X-Hub-Signature-256, Gitea X-Gitea-Signature, GitLab X-Gitlab-Token): only asks for a sync; the payload is never parsed',
+        security: [],
+        parameters: ['X-Hub-Signature-256', 'X-GitHub-Delivery', 'X-Gitea-Signature', 'X-Gitea-Delivery', 'X-Gitlab-Token', 'X-Gitlab-Event-UUID'].map((name) => ({ name, in: 'header', required: false, schema: { type: 'string' } })),
+        requestBody: { required: false, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+        responses: {
+          '202': { description: 'signature valid; a sync was requested', ...(json({ type: 'object', properties: { status: { const: 'sync_requested' }, provider: { type: 'string' }, deliveryId: { type: 'string' } } }) as object) },
+          '200': { description: 'a delivery (id or body) seen before; nothing done', ...(json({ type: 'object', properties: { status: { const: 'duplicate' } } }) as object) },
+          ...errors(401, 404, 413, 415),
+        },
+      },
+    },
     '/api/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
     '/api/whoami': { get: { summary: 'The verified principal (any role)', responses: { '200': { description: 'principal' }, ...errors(401) } } },
     '/api/policies': {
@@ -175,6 +219,69 @@ export const openApiDocument = {
         summary: 'Diff between two revisions (role: viewer); Accept: text/x-diff for the patch',
         parameters: [{ name: 'from', in: 'query', required: true, schema: { type: 'string' } }, { name: 'to', in: 'query', required: true, schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { enum: ['json', 'patch'] } }],
         responses: { '200': { description: 'diff' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    '/api/mirror/sync': {
+      post: { summary: 'Remote mode: fetch from the remote now (role: admin)', responses: { '202': { description: 'sync requested', ...(json({ type: 'object', properties: { status: { type: 'string' }, mirror: { type: 'object' } } }) as object) }, ...errors(401, 403, 404) } },
+    },
+    '/api/mirror/accept': {
+      post: {
+        summary: 'Remote mode: move head to a remote history that diverged from it (force-push); the old head is kept under refs/regent/archive/ (role: admin)',
+        parameters: [{ name: 'If-Match', in: 'header', required: false, description: 'the quoted remote tip accepted (or `remoteTip` in the body)', schema: { type: 'string' } }],
+        requestBody: { required: false, ...(json({ type: 'object', properties: { remoteTip: { type: 'string', description: 'GET /status → mirror.diverged.remoteTip' } } }) as object) },
+        responses: { '200': { description: 'accepted', ...(json({ type: 'object', properties: { previousHead: { type: 'string' }, head: { type: 'string' }, archiveRef: { type: 'string' }, mirror: { type: 'object' } } }) as object) }, ...errors(400, 401, 403, 404, 409, 412, 415) },
+      },
+    },
+    '/api/change-requests': {
+      get: {
+        summary: 'Change requests, newest first (role: viewer)',
+        parameters: [{ name: 'state', in: 'query', schema: { enum: ['open', 'approved', 'rejected', 'merged'] } }],
+        responses: { '200': { description: 'change requests', ...(json({ type: 'object', properties: { changeRequests: { type: 'array', items: ref('ChangeRequest') } } }) as object) }, ...errors(400, 401, 403) },
+      },
+      post: {
+        summary: 'Propose a change for review: one commit on refs/regent/change-requests/<id>, validated as merged onto head (role: editor)',
+        requestBody: { required: true, ...(json({ type: 'object', required: ['title', 'changes'], properties: { title: { type: 'string' }, description: { type: 'string' }, message: { type: 'string', description: 'commit message (default: the title)' }, changes: { type: 'array', items: ref('FileChange') }, baseRevision: { type: 'string', description: 'a revision in the tracked branch\'s history (default: head)' } } }) as object) },
+        responses: { '201': { description: 'proposed', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415) },
+      },
+    },
+    '/api/change-requests/{id}': {
+      get: { summary: 'One change request with comments, commits, the diff against its base and its validation (role: viewer)', parameters: [crId], responses: { '200': { description: 'change request', ...(json(ref('ChangeRequestDetail')) as object) }, ...errors(400, 401, 403, 404) } },
+    },
+    '/api/change-requests/{id}/commits': {
+      post: {
+        summary: 'Add a commit; approvals are reset (role: editor, the author, or admin)', parameters: [crId, tipMatch],
+        requestBody: { required: true, ...(json({ type: 'object', required: ['message', 'changes'], properties: { message: { type: 'string' }, changes: { type: 'array', items: ref('FileChange') }, tip: { type: 'string' } } }) as object) },
+        responses: { '201': { description: 'added', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415) },
+      },
+    },
+    '/api/change-requests/{id}/comments': {
+      post: {
+        summary: 'Comment (role: editor)', parameters: [crId],
+        requestBody: { required: true, ...(json({ type: 'object', required: ['body'], properties: { body: { type: 'string' } } }) as object) },
+        responses: { '201': { description: 'the comment' }, ...errors(400, 401, 403, 404, 413, 415) },
+      },
+    },
+    '/api/change-requests/{id}/approve': {
+      post: {
+        summary: 'Approve the current tip; never by an admin who put commits on it (403 self_approval) (role: admin)', parameters: [crId, tipMatch],
+        requestBody: { required: false, ...(json({ type: 'object', properties: { comment: { type: 'string' }, tip: { type: 'string', description: 'the tip reviewed; 409 change_request_moved when it moved' } } }) as object) },
+        responses: { '200': { description: 'approved', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 415) },
+      },
+    },
+    '/api/change-requests/{id}/reject': {
+      post: {
+        summary: 'Reject (role: admin, or the author withdrawing it)', parameters: [crId],
+        requestBody: { required: false, ...(json({ type: 'object', properties: { reason: { type: 'string' } } }) as object) },
+        responses: { '200': { description: 'rejected', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 415) },
+      },
+    },
+    '/api/change-requests/{id}/merge': {
+      post: {
+        summary: 'Merge an approved request valid on the current head: fast-forward or merge commit, per changeRequests.mergeStrategy (role: admin)', parameters: [crId],
+        responses: {
+          '200': { description: 'merged', ...(json({ type: 'object', properties: { revision: { type: 'string' }, strategy: { enum: ['fast-forward', 'merge-commit'] }, activation: { type: 'object' }, changeRequest: ref('ChangeRequest') } }) as object) },
+          ...errors(400, 401, 403, 404, 409, 415, 422),
+        },
       },
     },
     '/api/audit': {

@@ -9,6 +9,8 @@ export interface StatusRouterDeps {
   waiters: LongPollWaiters;
   branch: string;
   version: string;
+  /** Remote mode: the mirror's state (fresh/stale/diverged, since when, last error, syncs, webhooks). */
+  mirrorStatus?: () => Record<string, unknown>;
 }
 
 /**
@@ -44,6 +46,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       longPollWaiters: deps.waiters.size,
       lastActivation: status.lastSuccess ?? null,
       lastError: status.lastFailure ?? null,
+      ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
     });
   });
   router.get('/health/live', (_req, res) => {

@@ -7,7 +7,16 @@ export type AuditAction =
   | 'write.refused'
   | 'auth.refused'
   | 'activation.succeeded'
-  | 'activation.rejected';
+  | 'activation.rejected'
+  | 'change_request.created'
+  | 'change_request.updated'
+  | 'change_request.commented'
+  | 'change_request.approved'
+  | 'change_request.rejected'
+  | 'change_request.merged'
+  | 'change_request.refused'
+  | 'mirror.diverged'
+  | 'mirror.accepted';
 
 const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'policy.write': true,
@@ -16,6 +25,15 @@ const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'auth.refused': true,
   'activation.succeeded': true,
   'activation.rejected': true,
+  'change_request.created': true,
+  'change_request.updated': true,
+  'change_request.commented': true,
+  'change_request.approved': true,
+  'change_request.rejected': true,
+  'change_request.merged': true,
+  'change_request.refused': true,
+  'mirror.diverged': true,
+  'mirror.accepted': true,
 };
 
 /** Every {@link AuditAction}, for validating filters and records at the edges (the type stays the source of truth). */
@@ -37,6 +55,8 @@ export interface AuditRecordInput {
   revision?: Revision;
   /** The revision the change was based on. */
   baseRevision?: Revision;
+  /** The change request concerned (`change_request.*` actions). */
+  changeRequest?: string;
   paths?: string[];
   message?: string;
   /** Machine-readable reason for refusals and failures (an error code). */

@@ -1,12 +1,13 @@
 import type { ActivationFailure, ActivationPipeline } from '../activation/activation-pipeline.js';
 import type { AuditAction, AuditLog } from '../audit/audit-log.js';
 import type { Principal } from '../auth/principal.js';
-import { BuildError, ConflictError, InputError, isRegentError } from '../errors.js';
+import { BuildError, ConflictError, InputError, isRegentError, NotAllowedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
 import type { ChangeValidator, ValidationReport } from './change-validator.js';
+import { checkFileChanges } from './change-limits.js';
 import { validateCommitMessage } from './commit-message.js';
-import { validateWritablePath } from './policy-path.js';
+import { commitRebasingOnRemote } from './remote-rebase.js';
 
 export interface ChangeLimits {
   maxFileBytes: number;
@@ -48,6 +49,12 @@ export interface PolicyChangeServiceOptions {
   audit: AuditLog;
   limits: ChangeLimits;
   logger: Logger;
+  /**
+   * Four-eyes mode (`changeRequests.requireApproval`): every write here (file writes, multi-file
+   * changes, generated modules, rollbacks) is refused with `NotAllowedError` `approval_required`, so
+   * the tracked branch only moves through approved change requests (or outside Regent).
+   */
+  requireApproval?: boolean;
 }
 
 /**
@@ -72,6 +79,7 @@ export class PolicyChangeService {
   async apply(request: ApplyChangeRequest): Promise<ChangeResult> {
     const paths = request.changes.map((change) => change.path);
     return this.audited('policy.write', request, paths, async () => {
+      this.checkDirectWritesAllowed();
       const message = validateCommitMessage(request.message);
       this.checkChanges(request.changes);
       await this.checkBase(request.baseRevision);
@@ -83,6 +91,7 @@ export class PolicyChangeService {
   /** A new commit whose tree equals `target`'s: history is never rewritten. */
   async rollback(request: RollbackRequest): Promise<ChangeResult> {
     return this.audited('policy.rollback', request, [], async () => {
+      this.checkDirectWritesAllowed();
       const { store } = this.options;
       const message = validateCommitMessage(request.message ?? `Roll back to ${request.target}`);
       await this.checkBase(request.baseRevision);
@@ -98,20 +107,17 @@ export class PolicyChangeService {
       });
       await this.checkValid(request.baseRevision, changes);
       const fullMessage = request.message ? message : `Roll back to ${request.target.slice(0, 12)}\n\nRestores the tree of ${request.target}.`;
-      return this.commit(request, { changes: [], tree: targetTree, message: fullMessage, paths: diff.files.map((file) => file.path), rollbackOf: request.target });
+      return this.commit(request, { changes: [], tree: targetTree, rebaseChanges: changes, message: fullMessage, paths: diff.files.map((file) => file.path), rollbackOf: request.target });
     });
   }
 
   private checkChanges(changes: readonly FileChange[]): void {
-    const { maxFileBytes, maxFilesPerChange } = this.options.limits;
-    if (changes.length === 0) throw new InputError('no_changes', 'a change needs at least one file operation', { field: 'changes' });
-    if (changes.length > maxFilesPerChange) throw new InputError('too_many_files', `a change may touch at most ${maxFilesPerChange} files`, { field: 'changes' });
-    for (const change of changes) {
-      validateWritablePath(change.path);
-      if (change.op === 'put') {
-        if (change.content.length > maxFileBytes) throw new InputError('file_too_large', `'${change.path}' is ${change.content.length} bytes; the limit is ${maxFileBytes}`, { file: change.path, field: 'content' });
-        if (!isUtf8(change.content)) throw new InputError('invalid_encoding', `'${change.path}' is not valid UTF-8`, { file: change.path, field: 'content' });
-      }
+    checkFileChanges(changes, this.options.limits);
+  }
+
+  private checkDirectWritesAllowed(): void {
+    if (this.options.requireApproval) {
+      throw new NotAllowedError('approval_required', 'changes to the tracked branch need an approved change request here (hint: POST /api/change-requests)', { field: 'changeRequests.requireApproval' });
     }
   }
 
@@ -130,7 +136,7 @@ export class PolicyChangeService {
     }
   }
 
-  private async commit(context: ChangeContext & { baseRevision: Revision }, commit: { changes: readonly FileChange[]; tree?: string; message: string; paths: string[]; rollbackOf?: Revision }): Promise<ChangeResult> {
+  private async commit(context: ChangeContext & { baseRevision: Revision }, commit: { changes: readonly FileChange[]; tree?: string; rebaseChanges?: readonly FileChange[]; message: string; paths: string[]; rollbackOf?: Revision }): Promise<ChangeResult> {
     const { store, activation, limits } = this.options;
     const { principal } = context;
     const trailers: Record<string, string> = {
@@ -138,16 +144,18 @@ export class PolicyChangeService {
       'Regent-Actor': `${principal.subject} (${principal.role})`,
     };
     if (commit.rollbackOf) trailers['Regent-Rollback-Of'] = commit.rollbackOf;
-    const result = await store.commit({
+    // In remote mode a push the remote refused (it moved) is retried on its new tip when this change's files are untouched there.
+    const changes = commit.rebaseChanges ?? commit.changes;
+    const result = await commitRebasingOnRemote(store, {
       changes: commit.changes,
       tree: commit.tree,
       message: commit.message,
       author: { name: principal.name, email: principal.email },
       expectedHead: context.baseRevision,
       trailers,
-    });
+    }, { paths: [...commit.paths, ...changes.map((change) => change.path)], changes, revalidate: (base) => this.checkValid(base, changes) });
     const outcome = await activation.awaitOutcome(result.revision, limits.activationWaitMs);
-    return { revision: result.revision, parent: context.baseRevision, paths: commit.paths, activation: outcome };
+    return { revision: result.revision, parent: result.parent ?? context.baseRevision, paths: commit.paths, activation: outcome };
   }
 
   private async audited(action: AuditAction, context: ChangeContext & { baseRevision: Revision }, paths: string[], run: () => Promise<ChangeResult>): Promise<ChangeResult> {
@@ -165,14 +173,5 @@ export class PolicyChangeService {
     await audit.append({ ...base, action, outcome: 'success', revision: result.revision, paths: result.paths });
     logger.info({ ...base, action, revision: result.revision, paths: result.paths, activation: result.activation.state }, 'policy change committed');
     return result;
-  }
-}
-
-function isUtf8(bytes: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
   }
 }

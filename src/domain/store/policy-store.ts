@@ -45,6 +45,11 @@ export interface CommitOptions {
   trailers?: Readonly<Record<string, string>>;
   /** Commit tree to use instead of applying `changes` to the parent's tree (rollback). */
   tree?: string;
+  /**
+   * Further parents after `expectedHead` (a merge commit, e.g. of a change request's tip). They must be
+   * commits in the store; the tree is still `expectedHead`'s with `changes` applied (or `tree`).
+   */
+  extraParents?: readonly Revision[];
   /** Commit time; defaults to now. */
   date?: Date;
 }
@@ -107,7 +112,19 @@ export interface PolicyStore {
   readBlobs(blobIds: readonly string[]): Promise<Map<string, Buffer>>;
   /** The commit's tree id. */
   treeOf(revision: Revision): Promise<string>;
+  /**
+   * One commit on top of `expectedHead` (see {@link CommitOptions}). In remote mode the commit is first
+   * pushed to the remote branch, and the branch only moves once the remote took it: `ConflictError`
+   * `remote_moved` (details.head = the remote's new tip, now head) or `remote_diverged` when it refused,
+   * `UnavailableError` `remote_unavailable` when it cannot be reached.
+   */
   commit(options: CommitOptions): Promise<CommitResult>;
+  /**
+   * Moves the branch from `expectedHead` to `revision`, an existing descendant of it (a fast-forward),
+   * by the same compare-and-swap as {@link commit}: `ConflictError` `head_moved` when head is no longer
+   * `expectedHead`, `InputError` `not_fast_forward` when `revision` does not descend from it.
+   */
+  fastForward(options: { revision: Revision; expectedHead: Revision }): Promise<CommitResult>;
   log(options?: LogOptions): Promise<VersionInfo[]>;
   show(revision: Revision): Promise<VersionInfo>;
   diff(from: Revision, to: Revision): Promise<Diff>;
