@@ -49,10 +49,12 @@ export const openApiDocument = {
         properties: { op: { enum: ['put', 'delete'] }, path: { type: 'string' }, content: { type: 'string', description: 'UTF-8 file content (put only)' } },
       },
       ChangeResult: {
-        type: 'object', required: ['revision', 'parent', 'paths', 'activation'],
+        type: 'object', required: ['revision', 'parent', 'paths', 'activation', 'timings'],
+        description: 'The same timings are sent as `Server-Timing: validate;dur=.., commit;dur=.., activate;dur=..`.',
         properties: {
           revision: { type: 'string' }, parent: { type: 'string' }, paths: { type: 'array', items: { type: 'string' } },
           activation: { type: 'object', properties: { state: { enum: ['active', 'rejected', 'superseded', 'pending'] }, failure: { type: 'object' } } },
+          timings: { type: 'object', properties: { validateMs: { type: 'number' }, commitMs: { type: 'number' }, activateMs: { type: 'number' } } },
         },
       },
       ValidationReport: {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InputError } from '../domain/errors.js';
 import type { PolicyEvaluator } from '../domain/policies/policy-inspector.js';
 import type { OpaCli } from './opa-cli.js';
-import { withPolicyWorkspace } from './policy-workspace.js';
+import { withPolicyBundle } from './policy-bundle-file.js';
 
 const QUERY = /^data(\.[A-Za-z_][A-Za-z0-9_]*){0,16}$/;
 
@@ -21,8 +21,8 @@ export class OpaPolicyEvaluator implements PolicyEvaluator {
   async evaluate(files: ReadonlyArray<{ path: string; content: Buffer }>, query: string, input: unknown): Promise<{ result: unknown; defined: boolean; durationMs: number }> {
     if (!QUERY.test(query)) throw new InputError('invalid_query', `'query' must be a data reference such as data.rbac.allow`, { field: 'query' });
     const started = performance.now();
-    return withPolicyWorkspace(files.map((file) => ({ path: `policy/${file.path}`, content: file.content })), this.workDir, async (dir) => {
-      const args = ['eval', '--format', 'json', '--capabilities', this.capabilitiesPath, '--data', 'policy'];
+    return withPolicyBundle(files, this.workDir, async (dir, bundle) => {
+      const args = ['eval', '--format', 'json', '--capabilities', this.capabilitiesPath, '--bundle', bundle];
       if (input !== undefined) {
         await writeFile(join(dir, 'input.json'), JSON.stringify(input));
         args.push('--input', 'input.json');
@@ -32,7 +32,7 @@ export class OpaPolicyEvaluator implements PolicyEvaluator {
       const output = parse(result.stdout) ?? parse(result.stderr);
       if (result.exitCode !== 0 || !output || output.errors) {
         const first = output?.errors?.[0];
-        throw new InputError('evaluation_failed', `opa eval failed: ${first?.message ?? (result.stderr.trim().slice(0, 500) || 'unknown error')}`, { field: 'query', file: first?.location?.file?.replace(/^policy\//, ''), line: first?.location?.row });
+        throw new InputError('evaluation_failed', `opa eval failed: ${first?.message ?? (result.stderr.trim().slice(0, 500) || 'unknown error')}`, { field: 'query', file: first?.location?.file?.replace(/^\//, ''), line: first?.location?.row });
       }
       const value = output.result?.[0]?.expressions?.[0]?.value;
       return { result: value, defined: output.result !== undefined && output.result.length > 0, durationMs: Math.round(performance.now() - started) };

@@ -2,7 +2,7 @@ import type { GateInput, GateProblem, GateReport, PolicyGate } from '../domain/a
 import type { Logger } from '../domain/logger.js';
 import { FORBIDDEN_BUILTINS } from './capabilities.js';
 import type { OpaCli } from './opa-cli.js';
-import { withPolicyWorkspace } from './policy-workspace.js';
+import { withPolicyBundle } from './policy-bundle-file.js';
 
 export interface OpaPolicyGateOptions {
   opa: OpaCli;
@@ -27,9 +27,9 @@ interface OpaTestResult {
 }
 
 /**
- * The gate backed by the real OPA binary: `opa check` against the restricted capabilities (parse,
- * compile, types, forbidden built-ins) and `opa test` for the `*_test.rego` files, both over the
- * candidate tree written to a private temp dir. OPA's findings come back as file/row/column problems.
+ * The gate backed by the real OPA binary: parse, compile, types and forbidden built-ins against the
+ * restricted capabilities, and the `*_test.rego` tests (`opa test --capabilities`, or `opa check` when
+ * there are no tests), over the candidate tree packed as one bundle tarball in a private temp dir. OPA's findings come back as file/row/column problems.
  */
 export class OpaPolicyGate implements PolicyGate {
   private constructor(private readonly options: OpaPolicyGateOptions) {}
@@ -40,31 +40,35 @@ export class OpaPolicyGate implements PolicyGate {
 
   async check(input: GateInput): Promise<GateReport> {
     const started = performance.now();
-    return withPolicyWorkspace(input.files, this.options.workDir, async (dir) => {
-      const hasTests = input.files.some((file) => file.path.endsWith('_test.rego'));
-      const [check, test] = await Promise.all([
-        this.options.opa.run(['check', '--format', 'json', '--capabilities', this.options.capabilitiesPath, '.'], { cwd: dir }),
-        hasTests ? this.options.opa.run(['test', '--format', 'json', '.'], { cwd: dir }) : Promise.resolve(undefined),
-      ]);
+    return withPolicyBundle(input.files, this.options.workDir, async (dir, bundle) => {
       const problems: GateProblem[] = [];
-      if (check.exitCode !== 0) problems.push(...parseCheckErrors(check.stderr || check.stdout));
       const tests = { passed: 0, failed: 0, errored: 0 };
-      if (test && problems.length === 0) {
-        const results = parseTestResults(test.stdout);
-        for (const result of results) {
-          if (result.error) {
-            tests.errored++;
-            const message = typeof result.error === 'string' ? result.error : result.error.message ?? 'error';
-            problems.push({ code: 'rego_test_error', message: `${result.package ?? ''}.${result.name ?? ''}: ${message}`, ...location(result.location) });
-          } else if (result.fail) {
-            tests.failed++;
-            problems.push({ code: 'rego_test_failed', message: `test ${result.package ?? ''}.${result.name ?? ''} failed`, ...location(result.location) });
-          } else {
-            tests.passed++;
-          }
-        }
-        if (test.exitCode !== 0 && results.length === 0) {
-          problems.push(...parseCheckErrors(test.stderr || test.stdout, 'rego_test_error'));
+      const check = () => this.options.opa.run(['check', '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle], { cwd: dir });
+      const hasTests = input.files.some((file) => file.path.endsWith('_test.rego'));
+      if (!hasTests) {
+        const checked = await check();
+        if (checked.exitCode !== 0) problems.push(...parseCheckErrors(checked.stderr || checked.stdout));
+        return { ok: problems.length === 0, problems, tests, durationMs: Math.round(performance.now() - started) };
+      }
+      // One OPA run in the common case: `opa test` compiles every module against the same restricted
+      // capabilities `opa check` uses, then runs the tests. Only when it cannot compile (its errors are
+      // plain text) is `opa check` asked for the same errors as structured JSON.
+      const test = await this.options.opa.run(['test', '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle], { cwd: dir });
+      const results = parseTestResults(test.stdout);
+      if (test.exitCode !== 0 && results.length === 0) {
+        const checked = await check();
+        problems.push(...(checked.exitCode !== 0 ? parseCheckErrors(checked.stderr || checked.stdout) : parseCheckErrors(test.stderr || test.stdout, 'rego_test_error')));
+      }
+      for (const result of results) {
+        if (result.error) {
+          tests.errored++;
+          const message = typeof result.error === 'string' ? result.error : result.error.message ?? 'error';
+          problems.push({ code: 'rego_test_error', message: `${result.package ?? ''}.${result.name ?? ''}: ${message}`, ...location(result.location) });
+        } else if (result.fail) {
+          tests.failed++;
+          problems.push({ code: 'rego_test_failed', message: `test ${result.package ?? ''}.${result.name ?? ''} failed`, ...location(result.location) });
+        } else {
+          tests.passed++;
         }
       }
       return { ok: problems.length === 0, problems, tests, durationMs: Math.round(performance.now() - started) };
@@ -74,7 +78,7 @@ export class OpaPolicyGate implements PolicyGate {
 
 function location(loc: OpaError['location']): Pick<GateProblem, 'file' | 'line' | 'column'> {
   if (!loc) return {};
-  return { file: loc.file?.replace(/^\.\//, ''), line: loc.row, column: loc.col };
+  return { file: loc.file?.replace(/^\.?\//, ''), line: loc.row, column: loc.col };
 }
 
 function parseCheckErrors(output: string, fallbackCode = 'rego_check_error'): GateProblem[] {

@@ -1,7 +1,7 @@
 import type { Logger } from '../domain/logger.js';
 import type { ModuleInfo, PolicyInspector } from '../domain/policies/policy-inspector.js';
 import type { OpaCli } from './opa-cli.js';
-import { withPolicyWorkspace } from './policy-workspace.js';
+import { withPolicyBundle } from './policy-bundle-file.js';
 
 interface InspectOutput {
   namespaces?: Record<string, string[]>;
@@ -20,8 +20,8 @@ export class OpaPolicyInspector implements PolicyInspector {
     const modules = files.filter((file) => file.path.endsWith('.rego'));
     const infos = new Map<string, ModuleInfo>();
     if (modules.length === 0) return infos;
-    const output = await withPolicyWorkspace(modules, this.workDir, async (dir) => {
-      const result = await this.opa.run(['inspect', '--format', 'json', '--annotations', '.'], { cwd: dir });
+    const output = await withPolicyBundle(modules, this.workDir, async (dir, bundle) => {
+      const result = await this.opa.run(['inspect', '--format', 'json', '--annotations', bundle], { cwd: dir });
       if (result.exitCode !== 0) {
         // Inspection is informational: a tree OPA cannot parse still lists, without packages.
         this.logger.warn({ stderr: result.stderr.slice(0, 500) }, 'opa inspect failed');

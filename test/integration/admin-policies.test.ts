@@ -61,6 +61,7 @@ describe('admin API: writing policies', () => {
     expect(log).toContain('Regent-Request-Id: req-42');
     expect(log).toContain('Regent-Actor: alice (admin)');
     expect(regent.activation.status().active).toBe(result.revision);
+    expect(response.headers.get('server-timing')).toMatch(/^validate;dur=[0-9.]+, commit;dur=[0-9.]+, activate;dur=[0-9.]+$/);
     const audit = (await (await admin.get('/api/audit?subject=alice')).json()) as { records: Array<Record<string, unknown>> };
     expect(audit.records[0]).toMatchObject({ action: 'policy.write', outcome: 'success', subject: 'alice', revision: result.revision, requestId: 'req-42', paths: ['rbac/extra.rego'] });
   });

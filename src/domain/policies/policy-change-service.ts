@@ -40,6 +40,26 @@ export interface ChangeResult {
   paths: string[];
   /** Whether the revision is serving yet (`active`), still activating (`pending`), or failed at activation. */
   activation: { state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure };
+  /** Where the time went, in milliseconds (also sent as `Server-Timing`). */
+  timings: WriteTimings;
+}
+
+export interface WriteTimings {
+  /** Real OPA (check, tests) and the bundle builder's dry run on the candidate tree. */
+  validateMs: number;
+  /** The git commit and compare-and-swap (and in remote mode the push, and any re-creation on a moved remote). */
+  commitMs: number;
+  /** From the commit until the revision was active (or the wait ended). */
+  activateMs: number;
+}
+
+async function timed<T>(timings: WriteTimings, step: keyof WriteTimings, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await run();
+  } finally {
+    timings[step] += Math.round((performance.now() - started) * 10) / 10;
+  }
 }
 
 export interface PolicyChangeServiceOptions {
@@ -83,8 +103,9 @@ export class PolicyChangeService {
       const message = validateCommitMessage(request.message);
       this.checkChanges(request.changes);
       await this.checkBase(request.baseRevision);
-      await this.checkValid(request.baseRevision, request.changes);
-      return this.commit(request, { changes: request.changes, message, paths });
+      const timings: WriteTimings = { validateMs: 0, commitMs: 0, activateMs: 0 };
+      await timed(timings, 'validateMs', () => this.checkValid(request.baseRevision, request.changes));
+      return this.commit(request, { changes: request.changes, message, paths }, timings);
     });
   }
 
@@ -105,9 +126,10 @@ export class PolicyChangeService {
         const removed: FileChange[] = file.oldPath && !targetEntries.has(file.oldPath) ? [{ op: 'delete', path: file.oldPath }] : [];
         return entry ? [...removed, { op: 'put', path: file.path, content: blobs.get(entry.blobId)! }] : [...removed, { op: 'delete', path: file.path }];
       });
-      await this.checkValid(request.baseRevision, changes);
+      const timings: WriteTimings = { validateMs: 0, commitMs: 0, activateMs: 0 };
+      await timed(timings, 'validateMs', () => this.checkValid(request.baseRevision, changes));
       const fullMessage = request.message ? message : `Roll back to ${request.target.slice(0, 12)}\n\nRestores the tree of ${request.target}.`;
-      return this.commit(request, { changes: [], tree: targetTree, rebaseChanges: changes, message: fullMessage, paths: diff.files.map((file) => file.path), rollbackOf: request.target });
+      return this.commit(request, { changes: [], tree: targetTree, rebaseChanges: changes, message: fullMessage, paths: diff.files.map((file) => file.path), rollbackOf: request.target }, timings);
     });
   }
 
@@ -136,7 +158,7 @@ export class PolicyChangeService {
     }
   }
 
-  private async commit(context: ChangeContext & { baseRevision: Revision }, commit: { changes: readonly FileChange[]; tree?: string; rebaseChanges?: readonly FileChange[]; message: string; paths: string[]; rollbackOf?: Revision }): Promise<ChangeResult> {
+  private async commit(context: ChangeContext & { baseRevision: Revision }, commit: { changes: readonly FileChange[]; tree?: string; rebaseChanges?: readonly FileChange[]; message: string; paths: string[]; rollbackOf?: Revision }, timings: WriteTimings): Promise<ChangeResult> {
     const { store, activation, limits } = this.options;
     const { principal } = context;
     const trailers: Record<string, string> = {
@@ -146,16 +168,16 @@ export class PolicyChangeService {
     if (commit.rollbackOf) trailers['Regent-Rollback-Of'] = commit.rollbackOf;
     // In remote mode a push the remote refused (it moved) is retried on its new tip when this change's files are untouched there.
     const changes = commit.rebaseChanges ?? commit.changes;
-    const result = await commitRebasingOnRemote(store, {
+    const result = await timed(timings, 'commitMs', () => commitRebasingOnRemote(store, {
       changes: commit.changes,
       tree: commit.tree,
       message: commit.message,
       author: { name: principal.name, email: principal.email },
       expectedHead: context.baseRevision,
       trailers,
-    }, { paths: [...commit.paths, ...changes.map((change) => change.path)], changes, revalidate: (base) => this.checkValid(base, changes) });
-    const outcome = await activation.awaitOutcome(result.revision, limits.activationWaitMs);
-    return { revision: result.revision, parent: result.parent ?? context.baseRevision, paths: commit.paths, activation: outcome };
+    }, { paths: [...commit.paths, ...changes.map((change) => change.path)], changes, revalidate: (base) => this.checkValid(base, changes) }));
+    const outcome = await timed(timings, 'activateMs', () => activation.awaitOutcome(result.revision, limits.activationWaitMs));
+    return { revision: result.revision, parent: result.parent ?? context.baseRevision, paths: commit.paths, activation: outcome, timings };
   }
 
   private async audited(action: AuditAction, context: ChangeContext & { baseRevision: Revision }, paths: string[], run: () => Promise<ChangeResult>): Promise<ChangeResult> {
@@ -171,7 +193,7 @@ export class PolicyChangeService {
       throw error;
     }
     await audit.append({ ...base, action, outcome: 'success', revision: result.revision, paths: result.paths });
-    logger.info({ ...base, action, revision: result.revision, paths: result.paths, activation: result.activation.state }, 'policy change committed');
+    logger.info({ ...base, action, revision: result.revision, paths: result.paths, activation: result.activation.state, ...result.timings }, 'policy change committed');
     return result;
   }
 }

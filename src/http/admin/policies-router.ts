@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { InputError } from '../../domain/errors.js';
-import type { PolicyChangeService } from '../../domain/policies/policy-change-service.js';
+import type { ChangeResult, PolicyChangeService } from '../../domain/policies/policy-change-service.js';
 import type { PolicyReadService } from '../../domain/policies/policy-read-service.js';
 import { generateRbacModule } from '../../domain/policies/rbac-module-generator.js';
 import type { FileChange } from '../../domain/store/policy-store.js';
@@ -93,7 +93,7 @@ export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
       principal: principalOf(res),
       requestId: requestIdOf(res),
     });
-    res.status(201).location(`/api/versions/${result.revision}`).json(result);
+    sendCommitted(res, result);
   });
 
   async function commit(req: Request, res: Response, body: Record<string, unknown>, changes: FileChange[]): Promise<void> {
@@ -104,10 +104,17 @@ export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
       principal: principalOf(res),
       requestId: requestIdOf(res),
     });
-    res.status(201).location(`/api/versions/${result.revision}`).json(result);
+    sendCommitted(res, result);
   }
 
   return router;
+}
+
+/** 201 with the new revision's location, and where the time went as `Server-Timing` (RFC: W3C Server Timing). */
+function sendCommitted(res: Response, result: ChangeResult): void {
+  const { validateMs, commitMs, activateMs } = result.timings;
+  res.set('Server-Timing', `validate;dur=${validateMs}, commit;dur=${commitMs}, activate;dur=${activateMs}`);
+  res.status(201).location(`/api/versions/${result.revision}`).json(result);
 }
 
 function pathOf(req: Request): string {
