@@ -162,7 +162,9 @@ runBenchmark('latency-bench: commit -> decision flipped in long-polling OPA agen
   for (let round = 1; round <= COMMITS; round++) {
     const allowed = round % 2 === 1;
     const data = structuredClone(seedData);
-    data.users[SUBJECT] = { active: true };
+    // A different tree every round (the user's display name carries the round), so no commit repeats an
+    // earlier tree and the gate's verdict memory never answers for OPA.
+    data.users[SUBJECT] = { active: true, name: `bench round ${round}` };
     if (allowed) data.assignments[SUBJECT] = [{ role: 'viewer', project: 'apollo' }];
     const content = Buffer.from(`${JSON.stringify(data, null, 2)}\n`);
 
@@ -198,7 +200,7 @@ runBenchmark('latency-bench: commit -> decision flipped in long-polling OPA agen
     row('  2. head moved -> activation starts (~0: synchronous)', queued),
     row('  3. activation totalMs (log)', field('totalMs')),
     row('       snapshotMs', field('snapshotMs')),
-    row('       gateMs (opa check + opa test)', field('gateMs')),
+    row('       gateMs (OPA: compile with capabilities + tests)', field('gateMs')),
     row('       buildMs (until gate and build both done)', field('buildMs')),
     row('       publishMs (catalog swap + state save)', field('publishMs')),
     row('  4. catalog swapped (waiters released) -> agent answers', publishedToAgent),

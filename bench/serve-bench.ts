@@ -198,6 +198,6 @@ http {
   const lines = regent.output().split('\n').filter((line) => /"level":(4|5|6)0/.test(line) && !line.includes('development mode'));
   const readiness = lines.filter((line) => line.includes('"route":"/health/ready","status":503'));
   const problems = lines.filter((line) => !readiness.includes(line));
-  if (readiness.length > 0) console.log(`note: Regent logged ${readiness.length} startup readiness probes (503 before the first activation) at level error`);
+  if (readiness.length > 0) console.log(`note: Regent logged ${readiness.length} startup readiness probes (503 before the first activation) at level warn`);
   console.log(problems.length > 0 ? `Regent logged ${problems.length} other warnings/errors, first:\n${problems.slice(0, 3).join('\n')}` : 'Regent logged no other warnings or errors besides the dev-key notice.');
 });

@@ -26,12 +26,15 @@ export interface Completion {
 }
 
 /**
- * One completion line per request; 499 when the client went away first. Unchanged-bundle answers (304)
+ * One completion line per request; 499 when the client went away first; 5xx at error, but 503 (not
+ * ready yet, remote unavailable) at warn. Unchanged-bundle answers (304)
  * are logged at debug: they are the fleet's heartbeat, tens of thousands a second at scale.
  */
 export function logCompletion(logger: Logger, completion: Completion): void {
   const fields = { ...completion, ms: Math.round(completion.ms * 100) / 100 };
-  if (completion.status >= 500) logger.error(fields, 'request completed');
+  // 503 is Regent saying "not yet" (no active revision, remote unreachable): expected, not a fault.
+  if (completion.status >= 500 && completion.status !== 503) logger.error(fields, 'request completed');
+  else if (completion.status === 503) logger.warn(fields, 'request completed');
   else if (completion.status === 304) logger.debug(fields, 'request completed');
   else logger.info(fields, 'request completed');
 }
