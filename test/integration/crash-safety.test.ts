@@ -1,4 +1,3 @@
-// eslint-disable-next-line no-restricted-imports -- the test runs Regent as a separate process so it can kill it
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { describe, expect, onTestFinished, test } from 'vitest';
