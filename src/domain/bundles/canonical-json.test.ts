@@ -28,6 +28,7 @@ describe('canonicalJsonFromText', () => {
     ['whitespace is dropped', ' {\r\n\t"a" :\n [ true , false , null ] }\n', '{"a":[true,false,null]}'],
     ['keys are sorted, nested objects too', '{"b": {"y": 1, "x": [ {"d": 1, "c": 2} ]}, "a": 0}', '{"a":0,"b":{"x":[{"c":2,"d":1}],"y":1}}'],
     ['U+2028 and U+2029 are escaped', '["a\u2028b\u2029c", "\\u2028"]', '["a\\u2028b\\u2029c","\\u2028"]'],
+    ['keys are escaped like values (raw U+2028, an escaped quote, a raw emoji)', '{"k\u2028": 1, "q\\"": 2, "😀": 3}', '{"k\\u2028":1,"q\\"":2,"😀":3}'],
     ['short escapes as Go writes them', '"\\"\\\\\\/\\b\\f\\n\\r\\t"', '"\\"\\\\/\\b\\f\\n\\r\\t"'],
     ['other control characters as lower-case \\u00xx', '"\\u0000\\u0001\\u001F\\u000b"', '"\\u0000\\u0001\\u001f\\u000b"'],
     ['HTML characters and slash stay raw', '"<a href=\\"/x?a&b\\">"', '"<a href=\\"/x?a&b\\">"'],
