@@ -122,6 +122,14 @@ describe('kill -9 in the middle of admin API writes', () => {
     await ready(second.url);
     const status = (await (await fetch(`${second.url}/status`)).json()) as { active?: string; head?: string };
     expect(status.head).toBe(branchHead);
+    // Every commit made through the API is in the audit log, including one written just before the kill.
+    const requestCommits = (await git(['log', '--format=%H %(trailers:key=Regent-Request-Id,valueonly,separator=)', 'refs/heads/main'], { gitDir }))
+      .split('\n').map((line) => line.trim().split(' ')).filter((parts) => parts.length === 2 && parts[1] !== '').map((parts) => parts[0]!);
+    expect(requestCommits.length).toBeGreaterThanOrEqual(acknowledged.length);
+    const writes = (await (await fetch(`${second.url}/api/audit?limit=500`, { headers })).json()) as { records: AuditRecord[] };
+    const audited = new Set(writes.records.filter((record) => record.action === 'policy.write' && record.outcome === 'success').map((record) => record.revision));
+    for (const revision of requestCommits) expect(audited.has(revision), revision).toBe(true);
+
     const after = await fetch(`${second.url}/api/policies/rbac/crash/after/policy.rego`, {
       method: 'PUT', headers, body: JSON.stringify({ content: 'package rbac.crash.after\n\nok := true\n', message: 'after the crash', baseRevision: branchHead }),
     });
