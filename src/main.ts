@@ -11,6 +11,7 @@ import { ActivationPipeline } from './domain/activation/activation-pipeline.js';
 import { BundleCatalog } from './domain/activation/bundle-catalog.js';
 import { MemoizedPolicyGate } from './domain/activation/memoized-policy-gate.js';
 import type { AuditRecordInput } from './domain/audit/audit-log.js';
+import { reconcileAuditWithHistory } from './domain/audit/audit-reconciler.js';
 import { AdminTokenVerifier } from './domain/auth/admin-token-verifier.js';
 import { BundleBuilder } from './domain/bundles/bundle-builder.js';
 import { BundleSigner } from './domain/bundles/bundle-signer.js';
@@ -35,12 +36,16 @@ import { GitChangeRequestBranches } from './git/change-request-branches.js';
 import { FileChangeRequestStore } from './storage/file-change-request-store.js';
 import { createVersionsRouter } from './http/admin/versions-router.js';
 import { createMirrorRouter } from './http/admin/mirror-router.js';
+import { createEnvironmentsRouter } from './http/admin/environments-router.js';
+import { environmentsStatus } from './http/environment-views.js';
+import { EnvironmentService, type Environment } from './domain/environments/environment-service.js';
+import { environmentRefName, GitRefFollower } from './git/git-ref-follower.js';
 import { createWebhookRouter } from './http/hooks/webhook-router.js';
 import { MirrorService } from './domain/mirror/mirror-service.js';
 import { WebhookReceiver } from './domain/mirror/webhook-receiver.js';
 import { loadRemoteSettings } from './keys/load-remote-settings.js';
 import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
-import { createBundleHandler } from './http/bundles/bundle-handler.js';
+import { createBundleHandler, type BundleSet } from './http/bundles/bundle-handler.js';
 import { LongPollWaiters } from './http/bundles/long-poll-waiters.js';
 import { createApp } from './http/create-app.js';
 import { authenticate } from './http/middleware/authenticate.js';
@@ -67,6 +72,8 @@ export interface RunningRegent {
   store: PolicyStore;
   activation: ActivationPipeline;
   catalog: BundleCatalog;
+  /** Configured environments (empty when none): their refs, pipelines and promotion. */
+  environments: EnvironmentService;
   signingKey: LoadedSigningKey;
   /** The key admin API tokens are verified with (in dev mode, the generated secret's file). */
   adminTokenKey: LoadedAdminTokenKey;
@@ -83,6 +90,8 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   // Remote mode: mirror a Git host's branch and push our own commits there (undefined in local mode).
   const remoteSettings = loadRemoteSettings(config, dataDir);
 
+  // Environment refs are checked before anything else starts: a bad one stops start-up naming its key.
+  config.environments.forEach((environment, index) => environmentRefName(environment.ref, config.store.branch, `environments.${index}.ref`));
   const systemIdentity = { name: config.store.systemName, email: config.store.systemEmail };
   const store = await GitPolicyRepository.open({
     dir: join(dataDir, 'store.git'),
@@ -90,7 +99,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     systemIdentity,
     logger: logger.child({ component: 'store' }),
     watchIntervalMs: config.store.watchIntervalMs,
-    remote: remoteSettings?.remote,
+    remote: remoteSettings ? { ...remoteSettings.remote, environmentRefs: config.environments.map((environment) => `refs/${environment.ref}`) } : undefined,
   });
   const emptyStore = !(await store.head());
   if (emptyStore && !remoteSettings) {
@@ -116,6 +125,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     defaultKeyId: signingKey.key.keyId,
     verifier,
     canonicalForms,
+    reservedNames: new Set(config.environments.map((environment) => environment.name)),
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
@@ -132,19 +142,49 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     logger: logger.child({ component: 'activation' }),
   });
 
+  // Environments: each follows its own tag or branch through its own pipeline (same gate, builder and
+  // signer, so the same revision gives the same bytes everywhere), catalog, waiters and last-good state.
+  const environmentSets = new Map<string, BundleSet>();
+  const environmentList: Array<Environment & { activation: ActivationPipeline; ref: GitRefFollower }> = [];
+  for (const { name, ref } of config.environments) {
+    const follower = await GitRefFollower.open({
+      dir: join(dataDir, 'store.git'), ref, trackedBranch: config.store.branch, store, systemIdentity,
+      intervalMs: config.store.watchIntervalMs, logger: logger.child({ component: 'environment', environment: name }), pusher: store.mirror,
+    });
+    const envCatalog = BundleCatalog.create();
+    const envWaiters = LongPollWaiters.create({ batchSize: config.bundles.releaseBatchSize, logger: logger.child({ component: 'long-poll', environment: name }) });
+    envCatalog.onChange((changed) => envWaiters.release(changed));
+    const envActivation = ActivationPipeline.create({
+      store: follower,
+      gate,
+      builder,
+      publishers: [envCatalog],
+      state: FileActivationStateStore.create(join(dataDir, 'state', 'environments', `${name}.json`)),
+      logger: logger.child({ component: 'activation', environment: name }),
+    });
+    environmentSets.set(name, { catalog: envCatalog, waiters: envWaiters });
+    environmentList.push({ name, ref: follower, activation: envActivation });
+  }
+
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), { logger });
+  // A crash between a commit and its audit record leaves the commit unrecorded: record it now.
+  await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
   const mirror = store.mirror && remoteSettings
     ? MirrorService.create({ mirror: store.mirror, audit, logger: logger.child({ component: 'mirror' }), backoffInitialMs: config.remote.backoffInitialMs, backoffMaxMs: config.remote.backoffMaxMs })
     : undefined;
   const webhooks = mirror && remoteSettings?.webhookSecret
     ? WebhookReceiver.create({ secret: remoteSettings.webhookSecret, requestSync: (trigger) => mirror.request(trigger), logger: logger.child({ component: 'webhooks' }) })
     : undefined;
-  activation.onEvent((event) => {
-    const record: AuditRecordInput = event.type === 'activated'
-      ? { action: 'activation.succeeded', outcome: 'success', subject: 'system', revision: event.result.revision, detail: `bundles ${event.result.bundles.join(', ')} in ${event.result.timings.totalMs} ms` }
-      : { action: 'activation.rejected', outcome: 'failed', subject: 'system', revision: event.failure.revision, reason: event.failure.code, detail: `${event.failure.step}: ${event.failure.message}`.slice(0, 2000) };
-    audit.append(record).catch((error: unknown) => logger.error({ err: error, revision: record.revision }, 'could not record an activation in the audit log'));
-  });
+  const auditActivations = (pipeline: ActivationPipeline, environment?: string): void => {
+    pipeline.onEvent((event) => {
+      const record: AuditRecordInput = event.type === 'activated'
+        ? { action: 'activation.succeeded', outcome: 'success', subject: 'system', environment, revision: event.result.revision, detail: `bundles ${event.result.bundles.join(', ')} in ${event.result.timings.totalMs} ms` }
+        : { action: 'activation.rejected', outcome: 'failed', subject: 'system', environment, revision: event.failure.revision, reason: event.failure.code, detail: `${event.failure.step}: ${event.failure.message}`.slice(0, 2000) };
+      audit.append(record).catch((error: unknown) => logger.error({ err: error, revision: record.revision }, 'could not record an activation in the audit log'));
+    });
+  };
+  auditActivations(activation);
+  for (const environment of environmentList) auditActivations(environment.activation, environment.name);
 
   // Admin API (/api): every route behind authenticate(); each resource router checks its role.
   const { algorithms, keyId: adminKeyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds } = config.auth;
@@ -172,6 +212,15 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     mergeStrategy: config.changeRequests.mergeStrategy,
     logger: logger.child({ component: 'change-requests' }),
   });
+  const environments = EnvironmentService.create({
+    environments: environmentList,
+    store,
+    resolver,
+    validator: ChangeValidator.create({ store, gate, builder }),
+    audit,
+    activationWaitMs: config.api.activationWaitMs,
+    logger: logger.child({ component: 'environments' }),
+  });
   const reads = PolicyReadService.create({
     store,
     resolver,
@@ -186,6 +235,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       createVersionsRouter({ store, resolver }),
       createAuditRouter({ audit }),
       createMirrorRouter({ mirror, maxBodyBytes: config.api.maxBodyBytes }),
+      createEnvironmentsRouter({ environments, sets: environmentSets, maxBodyBytes: config.api.maxBodyBytes }),
     ],
   });
 
@@ -195,8 +245,9 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter,
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes }),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
+    environmentsStatus: environmentList.length > 0 ? () => environmentsStatus(environments, environmentSets) : undefined,
   });
-  const bundles = createBundleHandler({ catalog, waiters, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
+  const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
   const server = createRegentServer({ bundles, app });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -226,13 +277,16 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     logger.info({ remote: store.mirror!.description, schedule: remoteSettings.syncSchedule, webhooks: webhooks !== undefined }, 'remote mode');
   }
   await activation.start();
+  await Promise.all(environmentList.map((environment) => environment.activation.start()));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       activation.stop();
+      for (const environment of environmentList) environment.activation.stop();
       server.close();
       waiters.expireAll();
+      for (const set of environmentSets.values()) set.waiters.expireAll();
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), 5000);
       await new Promise<void>((done) => server.once('close', () => done()));
@@ -240,6 +294,10 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       await cronTask?.destroy();
       await mirror?.stop();
       await activation.idle();
+      for (const environment of environmentList) {
+        await environment.activation.idle();
+        environment.ref.close();
+      }
       await changeRequests.stop();
       await changeRequestBranches.close();
       await store.close();
@@ -247,7 +305,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     })();
     return closing;
   };
-  return { url, server, app, store, activation, catalog, signingKey, adminTokenKey, close };
+  return { url, server, app, store, activation, catalog, environments, signingKey, adminTokenKey, close };
 }
 
 export function createLogger(level: string): pino.Logger {

@@ -89,6 +89,28 @@ export const configSchema = z.strictObject({
     maxFiles: z.number().int().min(1).default(100_000),
   }).prefault({}),
   /**
+   * Environments: further bundle sets, each following a tag or a branch of the store instead of the
+   * tracked branch's head (served at `/bundles/<name>/<bundle>`). Promotion moves the ref; rollback moves
+   * it back. None by default.
+   */
+  environments: z.array(z.strictObject({
+    /** URL path segment of the environment's bundles; no default-set bundle may start with it. */
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case name: a letter, then letters, digits or -, at most 32'),
+    /** `tags/<name>` or `heads/<name>` (not the tracked branch); checked against git's ref rules at start. */
+    ref: z.string().regex(/^(tags|heads)\/[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/, "'tags/<name>' or 'heads/<name>'"),
+  })).max(32).default([]).superRefine((environments, context) => {
+    const seen = new Set<string>();
+    environments.forEach((environment, index) => {
+      if (seen.has(environment.name)) context.addIssue({ code: 'custom', path: [index, 'name'], message: `environment '${environment.name}' is configured twice` });
+      seen.add(environment.name);
+    });
+    const refs = new Set<string>();
+    environments.forEach((environment, index) => {
+      if (refs.has(environment.ref)) context.addIssue({ code: 'custom', path: [index, 'ref'], message: `ref '${environment.ref}' is followed by two environments` });
+      refs.add(environment.ref);
+    });
+  }),
+  /**
    * Remote mode: mirror the tracked branch of a Git host (GitHub, GitLab, Gitea or a bare repository).
    * Without `url` Regent runs on its local store alone. Credentials come from a file or the environment
    * and are never logged, stored in the store's config, or put in the URL.

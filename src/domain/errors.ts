@@ -53,6 +53,9 @@ export class NotAllowedError extends RegentError {}
 /** The service cannot answer yet (no active revision, a dependency is down); retry later. */
 export class UnavailableError extends RegentError {}
 
+/** The request is well-formed but names something that cannot be used for it (a revision outside the tracked history). */
+export class UnprocessableError extends RegentError {}
+
 /** A policy revision cannot be turned into bundles (bad data, roots, signing, verification). */
 export class BuildError extends RegentError {}
 

@@ -4,7 +4,8 @@ import type { AcceptResult, RemoteMirror, SyncResult } from '../domain/mirror/re
 import type { Revision } from '../domain/store/policy-store.js';
 import { GitCommandError } from './git-errors.js';
 import { runGit } from './git-process.js';
-import { isSha, isValidBranchName } from './git-validation.js';
+import { isSha, isValidBranchName, isValidRefName } from './git-validation.js';
+import type { EnvironmentRefPusher } from './git-ref-follower.js';
 import { assertRemoteUrl, isHttpsUrl, redactUrl, remoteEnvironment, type RemoteCredentials } from './remote-credentials.js';
 import { WriteLock } from './write-lock.js';
 
@@ -20,6 +21,12 @@ export interface RemoteOptions {
   fetchTimeoutMs: number;
   /** Kill a push that takes longer (ms). */
   pushTimeoutMs: number;
+  /**
+   * Environment refs (`refs/tags/<name>`, `refs/heads/<name>`, validated): every sync fetches them from
+   * the remote straight into the same local refs (forced: the remote is the source of truth, so a
+   * developer's `git push -f origin prod` promotes too), and moves through the API are pushed first.
+   */
+  environmentRefs?: readonly string[];
 }
 
 /** What the mirror needs of the repository it belongs to (its lock, its head, its watcher). */
@@ -50,7 +57,7 @@ export interface MirrorStoreAccess {
  * Network commands run with {@link remoteEnvironment} (credentials in the environment only), in their
  * own process group killed on timeout, with the URL after `--end-of-options`.
  */
-export class GitRemoteMirror implements RemoteMirror {
+export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
   readonly description: { url: string; branch: string };
   private readonly remoteBranch: string;
   private readonly trackingRef: string;
@@ -68,6 +75,9 @@ export class GitRemoteMirror implements RemoteMirror {
       throw new Error('a token needs an https remote URL (hint: use remote.sshKeyFile for ssh remotes)');
     }
     this.trackingRef = `refs/regent/remote/${this.remoteBranch}`;
+    for (const ref of options.environmentRefs ?? []) {
+      if (!/^refs\/(tags|heads)\//.test(ref) || !isValidRefName(ref)) throw new Error(`'${ref}' is not a valid environment ref`);
+    }
     this.env = remoteEnvironment(options.credentials, {
       connectTimeoutSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
       lowSpeedSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
@@ -135,6 +145,44 @@ export class GitRemoteMirror implements RemoteMirror {
     throw new ConflictError('remote_moved', `the remote branch ${this.remoteBranch} moved to ${synced.remoteTip}; head is now ${synced.head}`, { head: synced.head ?? null, remoteTip: synced.remoteTip ?? null });
   }
 
+  /**
+   * Pushes an environment ref's move, then runs `moveLocal`, both under the fetch lock (so a sync cannot
+   * fetch the remote's old value between the push and the local move and put it back). A tag is moved
+   * with a force push of that one ref only, leased on its old value (`--force-with-lease=<ref>:<old>`,
+   * empty = must not exist); a branch only without force, so it only moves forward in remote mode.
+   * Refused: the environment refs are fetched again, then `ConflictError` `environment_moved`.
+   */
+  async pushEnvironmentRef(options: { ref: string; kind: 'tag' | 'branch'; newOid: string; oldOid: string | null }, moveLocal: () => Promise<void>): Promise<void> {
+    const { ref, kind, newOid, oldOid } = options;
+    if (!(this.options.environmentRefs ?? []).includes(ref) || !isSha(newOid) || (oldOid !== null && !isSha(oldOid))) {
+      throw new Error(`pushEnvironmentRef: '${ref}' is not a configured environment ref, or the object ids are not full SHAs`);
+    }
+    await this.fetchLock.run(async () => {
+      if (kind === 'branch' && oldOid !== null && oldOid !== newOid && !(await this.isAncestor(oldOid, newOid))) {
+        throw new ConflictError('environment_not_fast_forward', `in remote mode ${ref} only moves forward (a push without force); ${newOid} does not descend from ${oldOid} (hint: follow a tag for environments that roll back)`, { field: 'revision', revision: oldOid });
+      }
+      const lease = kind === 'tag' ? [`--force-with-lease=${ref}:${oldOid ?? ''}`] : [];
+      let result;
+      try {
+        result = await runGit({
+          dir: this.store.dir, args: ['push', '--porcelain', '--no-verify', ...lease, '--end-of-options', this.options.url, `${newOid}:${ref}`],
+          env: this.env, timeoutMs: this.options.pushTimeoutMs, killProcessGroup: true, okExitCodes: [1],
+        });
+      } catch (error) {
+        throw this.unavailable('push', error);
+      }
+      if (result.exitCode !== 0) {
+        if (!/^!\t/m.test(result.stdout.toString('utf8'))) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
+        this.store.logger.info({ ref, remote: this.description.url }, 'environment push refused by the remote; fetching');
+        await this.fetchEnvironmentRefs().catch((error: unknown) => {
+          throw this.unavailable('fetch', error);
+        });
+        throw new ConflictError('environment_moved', `the remote refused moving ${ref}: it no longer names what this Regent saw (hint: read GET /api/environments and promote again)`, { field: 'If-Match' });
+      }
+      await moveLocal();
+    });
+  }
+
   /** Fetches the remote branch into the private ref; undefined when the remote has no such branch. */
   private fetch(): Promise<Revision | undefined> {
     return this.fetchLock.run(() => this.fetchNow());
@@ -151,7 +199,36 @@ export class GitRemoteMirror implements RemoteMirror {
       if (error instanceof GitCommandError && /couldn't find remote ref/i.test(error.stderr)) return undefined;
       throw error;
     }
+    await this.fetchEnvironmentRefs();
     return this.readRef(this.trackingRef);
+  }
+
+  /**
+   * Fetches the environment refs into the same local refs (forced). One fetch for all; when one of them
+   * is missing on the remote (git then fails the whole fetch), each one alone, skipping the missing.
+   */
+  private async fetchEnvironmentRefs(): Promise<void> {
+    const refs = this.options.environmentRefs ?? [];
+    if (refs.length === 0) return;
+    const fetchRefs = (some: readonly string[]): Promise<unknown> => runGit({
+      dir: this.store.dir,
+      args: ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--end-of-options', this.options.url, ...some.map((ref) => `+${ref}:${ref}`)],
+      env: this.env, timeoutMs: this.options.fetchTimeoutMs, killProcessGroup: true,
+    });
+    const missing = (error: unknown): boolean => error instanceof GitCommandError && /couldn't find remote ref/i.test(error.stderr);
+    try {
+      await fetchRefs(refs);
+    } catch (error) {
+      if (!missing(error) || refs.length === 1) {
+        if (missing(error)) return;
+        throw error;
+      }
+      for (const ref of refs) {
+        await fetchRefs([ref]).catch((one: unknown) => {
+          if (!missing(one)) throw one;
+        });
+      }
+    }
   }
 
   /**

@@ -8,6 +8,8 @@ export interface HeadWatcherOptions {
   /** The store (bare repository) directory. */
   dir: string;
   branch: string;
+  /** The full ref to watch (`refs/tags/prod`); `refs/heads/<branch>` by default. */
+  ref?: string;
   /** Reads the branch head now (undefined when the branch does not exist). */
   readHead: () => Promise<Revision | undefined>;
   /** The head as last known, so the first change is detected against it. */
@@ -67,7 +69,7 @@ export class HeadWatcher {
 
   private start(): void {
     const { dir, branch, intervalMs, logger } = this.options;
-    const refFile = join(dir, 'refs', 'heads', branch);
+    const refFile = join(dir, ...(this.options.ref ?? `refs/heads/${branch}`).split('/'));
     this.watchDirectory(dirname(refFile), (name) => name === basename(refFile) || name === `${basename(refFile)}.lock`);
     this.watchDirectory(dir, (name) => name.startsWith('packed-refs'));
     this.pollTimer = setInterval(() => void this.check(), intervalMs);

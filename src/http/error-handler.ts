@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   AuthenticationError, BuildError, ConflictError, InputError, NotAllowedError, NotFoundError,
-  PreconditionFailedError, PreconditionRequiredError, RegentError, UnavailableError, UnsupportedMediaTypeError,
+  PreconditionFailedError, PreconditionRequiredError, RegentError, UnavailableError, UnprocessableError, UnsupportedMediaTypeError,
 } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import { PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
@@ -16,6 +16,7 @@ const STATUS_BY_CLASS: ReadonlyArray<[new (...args: never[]) => RegentError, num
   [UnsupportedMediaTypeError, 415, 'Unsupported media type'],
   [PreconditionRequiredError, 428, 'Precondition required'],
   [BuildError, 422, 'Policy cannot be built'],
+  [UnprocessableError, 422, 'Unprocessable request'],
   [UnavailableError, 503, 'Unavailable'],
 ];
 

@@ -121,11 +121,22 @@ export const openApiDocument = {
           },
         }],
       },
+      Environment: {
+        type: 'object', required: ['name', 'ref', 'kind', 'revision', 'active'],
+        properties: {
+          name: { type: 'string' }, ref: { type: 'string', description: '`refs/tags/<name>` or `refs/heads/<name>`' }, kind: { enum: ['tag', 'branch'] },
+          revision: { type: ['string', 'null'], description: 'the commit the ref names (null: the ref does not exist yet)' },
+          active: { type: ['string', 'null'], description: 'the revision served at /bundles/<environment>/<bundle>' },
+          activatedAt: { type: ['string', 'null'] }, revisionDiffersFromActive: { type: 'boolean' }, inProgress: { type: ['string', 'null'] },
+          bundles: { type: 'object' }, longPollWaiters: { type: 'integer' }, lastActivation: { type: ['object', 'null'] }, lastError: { type: ['object', 'null'] },
+        },
+      },
       AuditRecord: {
         type: 'object',
         properties: {
           seq: { type: 'integer' }, at: { type: 'string' }, prev: { type: 'string' }, action: { type: 'string' }, outcome: { type: 'string' },
           subject: { type: 'string' }, role: { type: 'string' }, requestId: { type: 'string' }, revision: { type: 'string' }, baseRevision: { type: 'string' }, changeRequest: { type: 'string' },
+          environment: { type: 'string', description: 'environment.* actions (baseRevision = from, revision = to), and activations of an environment' },
           paths: { type: 'array', items: { type: 'string' } }, reason: { type: 'string' }, detail: { type: 'string' },
         },
       },
@@ -137,7 +148,7 @@ export const openApiDocument = {
       get: {
         summary: 'A signed OPA bundle (long polling with Prefer: wait=N)', security: [],
         parameters: [
-          { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'name', in: 'path', required: true, description: '`<bundle>` (tracked branch), or `<environment>/<bundle>` (the environment\'s ref)', schema: { type: 'string' } },
           { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },
           { name: 'Prefer', in: 'header', description: 'OPA sends `modes=snapshot,delta;wait=N`', schema: { type: 'string' } },
         ],
@@ -148,7 +159,7 @@ export const openApiDocument = {
       },
       head: { summary: 'Bundle headers only', security: [], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 404, 503) } },
     },
-    '/status': { get: { summary: 'Head, active revision, served bundles, last error', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } } },
+    '/status': { get: { summary: 'Head, active revision, served bundles, last error; the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } } },
     '/health/live': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
     '/health/ready': { get: { summary: 'Readiness: a revision is active', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
     '/hooks/git': {
@@ -221,6 +232,29 @@ export const openApiDocument = {
         summary: 'Diff between two revisions (role: viewer); Accept: text/x-diff for the patch',
         parameters: [{ name: 'from', in: 'query', required: true, schema: { type: 'string' } }, { name: 'to', in: 'query', required: true, schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { enum: ['json', 'patch'] } }],
         responses: { '200': { description: 'diff' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    '/api/environments': {
+      get: { summary: 'Every environment: its ref, the revision it names, the revision served, last error (role: viewer)', responses: { '200': { description: 'environments', ...(json({ type: 'object', properties: { environments: { type: 'array', items: ref('Environment') } } }) as object) }, ...errors(401, 403) } },
+    },
+    '/api/environments/{environment}': {
+      get: {
+        summary: 'One environment; `ETag` = the quoted revision its ref names (role: viewer)',
+        parameters: [{ name: 'environment', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'the environment', ...(json(ref('Environment')) as object) }, ...errors(401, 403, 404) },
+      },
+      put: {
+        summary: 'Promote or roll back: move the environment\'s tag or branch to a revision of the tracked branch\'s history that passes validation (role: admin)',
+        parameters: [
+          { name: 'environment', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'If-Match', in: 'header', required: false, description: 'the quoted revision the environment names now (409 environment_moved when it moved); one of If-Match and If-None-Match is required (428)', schema: { type: 'string' } },
+          { name: 'If-None-Match', in: 'header', required: false, description: '`*`: the environment\'s ref does not exist yet', schema: { type: 'string' } },
+        ],
+        requestBody: { required: true, ...(json({ type: 'object', required: ['revision'], properties: { revision: { type: 'string', description: 'a 40-hex SHA, `head`, `active`, or a branch/tag name' }, message: { type: 'string', description: 'the annotated tag\'s message' } } }) as object) },
+        responses: {
+          '200': { description: 'moved; answered once the environment serves it (or the wait ran out: activation.state)', ...(json({ type: 'object', properties: { environment: { type: 'string' }, ref: { type: 'string' }, from: { type: ['string', 'null'] }, revision: { type: 'string' }, activation: { type: 'object' } } }) as object) },
+          ...errors(400, 401, 403, 404, 409, 413, 415, 422, 428, 503),
+        },
       },
     },
     '/api/mirror/sync': {

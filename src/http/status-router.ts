@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { ActivationPipeline } from '../domain/activation/activation-pipeline.js';
 import type { BundleCatalog } from '../domain/activation/bundle-catalog.js';
 import type { LongPollWaiters } from './bundles/long-poll-waiters.js';
+import { bundlesOf } from './environment-views.js';
 
 export interface StatusRouterDeps {
   activation: ActivationPipeline;
@@ -11,29 +12,21 @@ export interface StatusRouterDeps {
   version: string;
   /** Remote mode: the mirror's state (fresh/stale/diverged, since when, last error, syncs, webhooks). */
   mirrorStatus?: () => Record<string, unknown>;
+  /** Environments (bundle sets following a tag or branch), keyed by name. */
+  environmentsStatus?: () => Promise<Record<string, unknown>>;
 }
 
 /**
  * `GET /status`: head, active revision, every served bundle (revision, ETag, size, build time) and the
- * last failure, so an operator sees at once when head and active differ, and why.
+ * last failure, so an operator sees at once when head and active differ, and why; the same per
+ * environment under `environments` when any are configured.
  */
 export function createStatusRouter(deps: StatusRouterDeps): Router {
   const router = Router();
-  router.get('/status', (_req, res) => {
+  router.get('/status', async (_req, res) => {
     const status = deps.activation.status();
-    const published = deps.catalog.published;
-    const bundles: Record<string, unknown> = {};
-    for (const bundle of published?.bundles.values() ?? []) {
-      bundles[bundle.name] = {
-        revision: bundle.revision,
-        etag: bundle.etag,
-        size: bundle.tarball.length,
-        files: bundle.fileCount,
-        roots: bundle.manifest.roots,
-        keyId: bundle.keyId,
-        builtAt: published!.publishedAt.toISOString(),
-      };
-    }
+    const bundles = bundlesOf(deps);
+    const environments = deps.environmentsStatus ? await deps.environmentsStatus() : undefined;
     res.json({
       version: deps.version,
       branch: deps.branch,
@@ -47,6 +40,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       lastActivation: status.lastSuccess ?? null,
       lastError: status.lastFailure ?? null,
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
+      ...(environments ? { environments } : {}),
     });
   });
   router.get('/health/live', (_req, res) => {

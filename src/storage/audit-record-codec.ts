@@ -41,7 +41,7 @@ export function sanitizeAuditInput(input: AuditRecordInput): AuditRecordInput {
   const { field } = AUDIT_LIMITS;
   const record: AuditRecordInput = { action: input.action, outcome: input.outcome };
   const optional: Array<[keyof AuditRecordInput, number]> = [
-    ['subject', field], ['role', field], ['requestId', field], ['revision', field], ['baseRevision', field], ['changeRequest', field],
+    ['subject', field], ['role', field], ['requestId', field], ['revision', field], ['baseRevision', field], ['changeRequest', field], ['environment', field],
   ];
   for (const [key, max] of optional) setIfDefined(record, key, cap(input[key], max));
   if (input.paths !== undefined) {

@@ -11,6 +11,8 @@ export interface OpaAgentOptions {
   /** Base URL of the bundle service (Regent, or a proxy in front of it). */
   serviceUrl: string;
   bundles: readonly string[];
+  /** Put before each bundle name in its resource: `prod/` asks for `bundles/prod/<name>` (an environment's set). */
+  resourcePrefix?: string;
   keyId: string;
   algorithm?: string;
   /** PEM public key (or HMAC secret) the agent verifies bundles with. */
@@ -56,7 +58,7 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
   });
   const config = {
     services: { regent: { url: options.serviceUrl } },
-    bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
+    bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
   };
   const configPath = join(dir, 'config.yaml');

@@ -63,10 +63,10 @@ describe('the OpenAPI document served by Regent', () => {
   });
 
   test('every documented admin operation is routed (an admin never gets route_not_found)', async () => {
-    const regent = await startTestRegent();
+    const regent = await startTestRegent({ config: { environments: [{ name: 'prod', ref: 'tags/prod' }] } });
     const admin = adminClient(regent, { sub: 'ada', role: 'admin' });
     const head = (await regent.store.head())!;
-    const concrete = (path: string): string => path.replace('{path}', 'rbac/policy.rego').replace('{revision}', head).replace('{name}', 'rbac');
+    const concrete = (path: string): string => path.replace('{path}', 'rbac/policy.rego').replace('{revision}', head).replace('{name}', 'rbac').replace('{environment}', 'prod');
     for (const route of documentedRoutes()) {
       const [method, path] = route.split(' ') as [string, string];
       if (method === 'GET' || method === 'HEAD') {

@@ -2,10 +2,11 @@ import type { BuiltBundle, BundleBuilder } from '../bundles/bundle-builder.js';
 import { policyFileKind } from '../bundles/policy-file.js';
 import { isRegentError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { PolicyStore, Revision } from '../store/policy-store.js';
+import type { Revision } from '../store/policy-store.js';
 import type { ActivationStateStore } from './activation-state-store.js';
 import type { BundlePublisher, PublishedRevision } from './bundle-publisher.js';
 import type { GateProblem, PolicyGate } from './policy-gate.js';
+import type { RevisionSource } from './revision-source.js';
 
 export type ActivationStep = 'snapshot' | 'gate' | 'build' | 'publish';
 
@@ -29,7 +30,7 @@ export interface ActivationSuccess {
 export type ActivationEvent = { type: 'activated'; result: ActivationSuccess } | { type: 'rejected'; failure: ActivationFailure };
 
 export interface ActivationStatus {
-  /** HEAD of the tracked branch as last seen. */
+  /** The revision the source names (HEAD of the tracked branch, or an environment's ref) as last seen. */
   head?: Revision;
   /** The revision being served. */
   active?: Revision;
@@ -42,7 +43,8 @@ export interface ActivationStatus {
 }
 
 export interface ActivationPipelineOptions {
-  store: PolicyStore;
+  /** Where revisions come from: the tracked branch, or an environment's ref. */
+  store: RevisionSource;
   gate: PolicyGate;
   builder: BundleBuilder;
   publishers: readonly BundlePublisher[];
@@ -214,10 +216,11 @@ export class ActivationPipeline {
       };
       await this.step('publish', async () => {
         for (const publisher of publishers) await publisher.publish(published);
+        // Served from here on: say so before the state file's fsync, so /status never lags the fleet.
+        this.active = published;
         await this.options.state.save({ lastGoodRevision: revision });
       });
       const publishMs = lap();
-      this.active = published;
       const result: ActivationSuccess = {
         revision,
         at: published.publishedAt.toISOString(),

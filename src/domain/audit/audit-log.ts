@@ -16,7 +16,9 @@ export type AuditAction =
   | 'change_request.merged'
   | 'change_request.refused'
   | 'mirror.diverged'
-  | 'mirror.accepted';
+  | 'mirror.accepted'
+  | 'environment.promoted'
+  | 'environment.refused';
 
 const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'policy.write': true,
@@ -34,6 +36,8 @@ const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'change_request.refused': true,
   'mirror.diverged': true,
   'mirror.accepted': true,
+  'environment.promoted': true,
+  'environment.refused': true,
 };
 
 /** Every {@link AuditAction}, for validating filters and records at the edges (the type stays the source of truth). */
@@ -57,6 +61,8 @@ export interface AuditRecordInput {
   baseRevision?: Revision;
   /** The change request concerned (`change_request.*` actions). */
   changeRequest?: string;
+  /** The environment concerned (`environment.*` actions, and activations of an environment's ref). */
+  environment?: string;
   paths?: string[];
   message?: string;
   /** Machine-readable reason for refusals and failures (an error code). */

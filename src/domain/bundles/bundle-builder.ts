@@ -38,6 +38,11 @@ export interface BundleBuilderOptions {
   verifier: BundleVerifier;
   limits: BuildLimits;
   logger: Logger;
+  /**
+   * Names of environments: a bundle whose name starts with one (`prod` or `prod/...`) would be shadowed
+   * by that environment's bundles at `/bundles/<environment>/...`, so such a revision does not build.
+   */
+  reservedNames?: ReadonlySet<string>;
   /** Told which shipped data files are canonical (the verifier given the same memo skips re-canonicalizing them). */
   canonicalForms?: CanonicalFormMemo;
 }
@@ -70,6 +75,7 @@ export class BundleBuilder {
 
   async build(revision: Revision, entries: readonly TreeEntry[], readBlobs: BlobReader): Promise<BuiltBundle[]> {
     const definitions = await this.definitions(entries, readBlobs);
+    this.checkNamesFree(definitions);
     checkRootsDisjoint(definitions);
     const files = await this.prepareFiles(entries, definitions, readBlobs);
     const bundles: BuiltBundle[] = [];
@@ -77,6 +83,15 @@ export class BundleBuilder {
       bundles.push(await this.buildOne(revision, definition, files));
     }
     return bundles;
+  }
+
+  private checkNamesFree(definitions: readonly BundleDefinition[]): void {
+    const reserved = this.options.reservedNames;
+    if (!reserved || reserved.size === 0) return;
+    const clash = definitions.find((definition) => reserved.has(definition.name.split('/')[0]!));
+    if (clash) {
+      throw new BuildError('bundle_name_reserved', `bundle '${clash.name}' starts with the name of environment '${clash.name.split('/')[0]}', whose bundles are served at /bundles/${clash.name.split('/')[0]}/<bundle> (hint: rename the bundle in ${REGENT_YAML})`, { file: REGENT_YAML, field: `bundles.${clash.name}`, bundle: clash.name });
+    }
   }
 
   private async prepareFiles(entries: readonly TreeEntry[], definitions: readonly BundleDefinition[], readBlobs: BlobReader): Promise<PreparedPolicyFile[]> {

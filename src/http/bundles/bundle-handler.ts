@@ -12,9 +12,21 @@ import type { LongPollWaiters } from './long-poll-waiters.js';
 export const BUNDLE_CONTENT_TYPE = 'application/vnd.openpolicyagent.bundles';
 export const BUNDLES_PREFIX = '/bundles/';
 
-export interface BundleHandlerOptions {
+/** The bundles of one revision source and the requests held on them. */
+export interface BundleSet {
   catalog: BundleCatalog;
   waiters: LongPollWaiters;
+}
+
+export interface BundleHandlerOptions {
+  /** The default set: the tracked branch's active revision, at `/bundles/<bundle>`. */
+  catalog: BundleCatalog;
+  waiters: LongPollWaiters;
+  /**
+   * Environment sets by environment name, at `/bundles/<environment>/<bundle>`. Unambiguous because no
+   * bundle of the default set may start with an environment's name (the builder refuses such a revision).
+   */
+  environments?: ReadonlyMap<string, BundleSet>;
   longPollMaxSeconds: number;
   logger: Logger;
 }
@@ -33,7 +45,19 @@ interface PreparedHeaders {
  * `wait=` request sends OPA straight back, in a tight loop.
  */
 export function createBundleHandler(options: BundleHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const { catalog, waiters, longPollMaxSeconds, logger } = options;
+  const { longPollMaxSeconds, logger } = options;
+  const defaultSet: BundleSet = { catalog: options.catalog, waiters: options.waiters };
+  const environments = options.environments ?? new Map<string, BundleSet>();
+  /** The set a path names, and the bundle's name within it. */
+  const route = (path: string): { set: BundleSet; bundleName: string; environment?: string } => {
+    if (environments.size > 0) {
+      const slash = path.indexOf('/');
+      const first = slash < 0 ? path : path.slice(0, slash);
+      const set = environments.get(first);
+      if (set) return { set, bundleName: slash < 0 ? '' : path.slice(slash + 1), environment: first };
+    }
+    return { set: defaultSet, bundleName: path };
+  };
   const log = logger.child({ component: 'bundles' });
   const prepared = new WeakMap<BuiltBundle, PreparedHeaders>();
   const headersOf = (bundle: BuiltBundle): PreparedHeaders => {
@@ -59,10 +83,12 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       done(405, writeProblem(res, { status: 405, code: 'method_not_allowed', title: 'Method not allowed', detail: 'bundles are read with GET or HEAD' }, { Allow: 'GET, HEAD' }));
       return;
     }
-    const bundle = catalog.get(name);
+    const { set: { catalog, waiters }, bundleName, environment } = route(name);
+    const bundle = catalog.get(bundleName);
     if (!bundle) {
       if (!catalog.published) {
-        done(503, writeProblem(res, { status: 503, code: 'no_active_revision', title: 'No active revision yet', detail: 'Regent has not activated a revision yet; retry shortly' }, { 'Retry-After': '2' }));
+        const detail = environment ? `environment '${environment}' has not activated a revision yet (does its ref exist?); retry shortly` : 'Regent has not activated a revision yet; retry shortly';
+        done(503, writeProblem(res, { status: 503, code: 'no_active_revision', title: 'No active revision yet', detail, ...(environment ? { environment } : {}) }, { 'Retry-After': '2' }));
       } else {
         done(404, writeProblem(res, { status: 404, code: 'bundle_not_found', title: 'Bundle not found', detail: `no bundle named '${name.slice(0, 200)}'`, bundle: name.slice(0, 200) }));
       }
