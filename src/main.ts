@@ -37,6 +37,9 @@ import { FileChangeRequestStore } from './storage/file-change-request-store.js';
 import { createVersionsRouter } from './http/admin/versions-router.js';
 import { createMirrorRouter } from './http/admin/mirror-router.js';
 import { createEnvironmentsRouter } from './http/admin/environments-router.js';
+import { createFleetRouter } from './http/admin/fleet-router.js';
+import { createStatusReportRouter } from './http/fleet/status-report-router.js';
+import { FleetRegistry, type ServedBundle } from './domain/fleet/fleet-registry.js';
 import { environmentsStatus } from './http/environment-views.js';
 import { EnvironmentService, type Environment } from './domain/environments/environment-service.js';
 import { environmentRefName, GitRefFollower } from './git/git-ref-follower.js';
@@ -59,6 +62,7 @@ import { OpaPolicyGate } from './opa/opa-policy-gate.js';
 import { OpaPolicyInspector } from './opa/opa-policy-inspector.js';
 import { FileActivationStateStore } from './storage/file-activation-state-store.js';
 import { FileAuditLog } from './storage/file-audit-log.js';
+import { FileFleetStore } from './storage/file-fleet-store.js';
 import { FileSignatureCache } from './storage/file-signature-cache.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -227,6 +231,25 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     inspector: OpaPolicyInspector.create({ opa, workDir: join(dataDir, 'tmp'), logger: logger.child({ component: 'inspector' }) }),
     evaluator: OpaPolicyEvaluator.create({ opa, capabilitiesPath, workDir: join(dataDir, 'tmp') }),
   });
+  // The fleet as its agents report it: restored from the data directory, written back when it changed.
+  const fleet = FleetRegistry.create({ maxAgents: config.fleet.maxAgents, staleAfterMs: config.fleet.staleAfterSeconds * 1000 });
+  const fleetStore = FileFleetStore.create(join(dataDir, 'fleet', 'agents.json'), logger);
+  fleet.restore(await fleetStore.load());
+  const saveFleet = async (): Promise<void> => {
+    const { agents, changed } = fleet.snapshot();
+    if (changed) await fleetStore.save(agents);
+  };
+  const fleetTimer = setInterval(() => void saveFleet().catch((error: unknown) => logger.error({ err: error }, 'cannot save the fleet snapshot')), config.fleet.snapshotIntervalMs);
+  fleetTimer.unref();
+  const servedBundle = (name: string): ServedBundle | undefined => {
+    const slash = name.indexOf('/');
+    const set = slash > 0 ? environmentSets.get(name.slice(0, slash)) : undefined;
+    const source = set ? set.catalog : catalog;
+    const bundle = source.get(set ? name.slice(slash + 1) : name);
+    const published = source.published;
+    return bundle && published ? { revision: bundle.revision, publishedAt: published.publishedAt } : undefined;
+  };
+
   const adminRouter = createAdminRouter({
     authenticate: authenticate({ verifier: adminTokens, audit, logger }),
     routers: [
@@ -236,6 +259,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       createAuditRouter({ audit }),
       createMirrorRouter({ mirror, maxBodyBytes: config.api.maxBodyBytes }),
       createEnvironmentsRouter({ environments, sets: environmentSets, maxBodyBytes: config.api.maxBodyBytes }),
+      createFleetRouter({ registry: fleet, served: servedBundle }),
     ],
   });
 
@@ -244,6 +268,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   const app = createApp({
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter,
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes }),
+    statusReportRouter: createStatusReportRouter({ registry: fleet, reportToken: config.fleet.reportToken, maxBodyBytes: config.fleet.maxReportBytes }),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: environmentList.length > 0 ? () => environmentsStatus(environments, environmentSets) : undefined,
   });
@@ -300,6 +325,8 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       }
       await changeRequests.stop();
       await changeRequestBranches.close();
+      clearInterval(fleetTimer);
+      await saveFleet().catch((error: unknown) => logger.error({ err: error }, 'cannot save the fleet snapshot'));
       await store.close();
       await audit.close();
     })();

@@ -88,6 +88,19 @@ export const configSchema = z.strictObject({
     maxBundleBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
     maxFiles: z.number().int().min(1).default(100_000),
   }).prefault({}),
+  /** OPA agents' status reports (`POST /status`) and the fleet view (`GET /api/fleet`). */
+  fleet: z.strictObject({
+    /** When set, agents must send it as a bearer token (OPA: `services.<name>.credentials.bearer.token`). */
+    reportToken: z.string().min(16).optional(),
+    /** Agents remembered at most; the least recently heard from is forgotten first. */
+    maxAgents: z.number().int().min(1).max(1_000_000).default(100_000),
+    /** An agent silent this long is shown as stale and left out of convergence figures. */
+    staleAfterSeconds: z.number().int().min(10).max(86_400 * 30).default(600),
+    /** OPA's reports carry Prometheus metrics: tens of kilobytes each. */
+    maxReportBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+    /** How often the registry is written to `<dataDir>/fleet/agents.json` when it changed. */
+    snapshotIntervalMs: z.number().int().min(100).max(600_000).default(5000),
+  }).prefault({}),
   /**
    * Environments: further bundle sets, each following a tag or a branch of the store instead of the
    * tracked branch's head (served at `/bundles/<name>/<bundle>`). Promotion moves the ref; rollback moves

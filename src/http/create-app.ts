@@ -11,6 +11,8 @@ export interface AppDeps extends StatusRouterDeps {
   adminRouter?: RequestHandler;
   /** Git host webhooks (`createWebhookRouter`), mounted at `/hooks`: signed by the host, no bearer token. */
   webhookRouter?: RequestHandler;
+  /** OPA agents' status reports (`POST /status`, `POST /status/<partition>`). */
+  statusReportRouter?: RequestHandler;
 }
 
 /** The Express application for everything but the bundle hot path. No `listen` here. */
@@ -25,6 +27,7 @@ export function createApp(deps: AppDeps): Express {
   const logger = deps.logger.child({ component: 'http' });
   app.use(requestLogger(logger));
   app.use(createStatusRouter(deps));
+  if (deps.statusReportRouter) app.use(deps.statusReportRouter);
   // The API's description is public, like any OpenAPI document: it names routes, never data.
   app.get('/api/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument);

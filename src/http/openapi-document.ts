@@ -18,6 +18,13 @@ const write = (summary: string, body: unknown, role = 'admin'): unknown => ({
   responses: { '201': { description: 'committed', ...(json(ref('ChangeResult')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415, 422, 428) },
 });
 
+const statusReport = {
+  summary: "An OPA agent's status report (OPA's status API: `status: {service: regent}`); feeds GET /api/fleet. With `fleet.reportToken` set, agents send it as a bearer token",
+  security: [],
+  requestBody: { required: true, ...(json({ type: 'object', required: ['labels'], properties: { labels: { type: 'object', required: ['id'] }, bundles: { type: 'object' }, plugins: { type: 'object' } } }) as object) },
+  responses: { '200': { description: 'recorded' }, ...errors(400, 401, 413) },
+};
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -159,7 +166,11 @@ export const openApiDocument = {
       },
       head: { summary: 'Bundle headers only', security: [], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 404, 503) } },
     },
-    '/status': { get: { summary: 'Head, active revision, served bundles, last error; the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } } },
+    '/status': {
+      get: { summary: 'Head, active revision, served bundles, last error; the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
+      post: statusReport,
+    },
+    '/status/{partition}': { post: { ...statusReport, parameters: [{ name: 'partition', in: 'path', required: true, description: "OPA's `status.partition_name`", schema: { type: 'string' } }] } },
     '/health/live': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
     '/health/ready': { get: { summary: 'Readiness: a revision is active', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
     '/hooks/git': {
@@ -318,6 +329,12 @@ export const openApiDocument = {
           '200': { description: 'merged', ...(json({ type: 'object', properties: { revision: { type: 'string' }, strategy: { enum: ['fast-forward', 'merge-commit'] }, activation: { type: 'object' }, changeRequest: ref('ChangeRequest') } }) as object) },
           ...errors(400, 401, 403, 404, 409, 415, 422),
         },
+      },
+    },
+    '/api/fleet': {
+      get: {
+        summary: 'The OPA agents as they last reported (per bundle: enforced revision, last download/activation/error; stale when silent), and per bundle how much of the fleet enforces the served revision and how long convergence took (role: auditor)',
+        responses: { '200': { description: 'fleet', ...(json({ type: 'object', properties: { agents: { type: 'array', items: { type: 'object' } }, bundles: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, servedRevision: { type: 'string' }, agents: { type: 'integer' }, onServedRevision: { type: 'integer' }, withErrors: { type: 'integer' }, revisions: { type: 'object' }, convergenceMs: { type: 'number' } } } } } }) as object) }, ...errors(400, 401, 403) },
       },
     },
     '/api/audit': {

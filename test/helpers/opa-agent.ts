@@ -21,6 +21,10 @@ export interface OpaAgentOptions {
   longPollSeconds?: number;
   minDelaySeconds?: number;
   maxDelaySeconds?: number;
+  /** Report status to the service (`status: {service: regent}`), as `opa-config/config.yaml` does. */
+  reportStatus?: boolean;
+  /** Bearer token the agent sends to the service (`credentials.bearer.token`). */
+  bearerToken?: string;
 }
 
 export interface OpaAgent {
@@ -57,9 +61,10 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
     ...(options.longPollSeconds ? { long_polling_timeout_seconds: options.longPollSeconds } : {}),
   });
   const config = {
-    services: { regent: { url: options.serviceUrl } },
+    services: { regent: { url: options.serviceUrl, ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}) } },
     bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
+    ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
   };
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));

@@ -8,7 +8,7 @@ const HTTP_METHODS = ['get', 'head', 'put', 'post', 'delete', 'patch', 'options'
 
 interface Layer {
   rawPath?: string | string[];
-  route?: { path: string; methods: Record<string, boolean> };
+  route?: { path: string | string[]; methods: Record<string, boolean> };
   handle: { stack?: Layer[] };
 }
 
@@ -23,8 +23,10 @@ function expressRoutes(app: Express): string[] {
   const walk = (stack: Layer[], prefix: string): void => {
     for (const layer of stack) {
       if (layer.route) {
-        for (const method of Object.keys(layer.route.methods)) {
-          if (method !== '_all') routes.push(`${method.toUpperCase()} ${toOpenApiPath(prefix + layer.route.path)}`);
+        for (const path of Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path]) {
+          for (const method of Object.keys(layer.route.methods)) {
+            if (method !== '_all') routes.push(`${method.toUpperCase()} ${toOpenApiPath(prefix + path)}`);
+          }
         }
       } else if (layer.handle.stack) {
         const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';

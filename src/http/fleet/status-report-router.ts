@@ -1,0 +1,46 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { Router } from 'express';
+import { AuthenticationError } from '../../domain/errors.js';
+import { parseAgentStatusReport } from '../../domain/fleet/agent-status-report.js';
+import type { FleetRegistry } from '../../domain/fleet/fleet-registry.js';
+
+export interface StatusReportRouterDeps {
+  registry: FleetRegistry;
+  /** When set, agents must send `Authorization: Bearer <token>` (OPA: `services.regent.credentials.bearer`). */
+  reportToken?: string;
+  maxBodyBytes: number;
+}
+
+/**
+ * `POST /status` and `POST /status/<partition>`: OPA's status API (`status: {service: regent}` in the agent
+ * config). Each report says which revision of each bundle the agent enforces, when it last downloaded
+ * and activated, and its last error; it goes into the fleet registry (`GET /api/fleet`). 200 `{}` as OPA
+ * expects; 400 `invalid_status_report` naming the field, 413 over `fleet.maxReportBytes`, 401
+ * `report_token_invalid` when a report token is configured and the agent did not send it.
+ */
+export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+  const expected = deps.reportToken === undefined ? undefined : digest(deps.reportToken);
+  const json = express.json({ limit: deps.maxBodyBytes, strict: true, inflate: true, type: () => true });
+  router.post(['/status', '/status/*partition'], (req, _res, next) => {
+    if (!expected) {
+      next();
+      return;
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+      next(new AuthenticationError('report_token_invalid', 'status reports need the fleet report token: Authorization: Bearer <fleet.reportToken>', { field: 'Authorization' }));
+      return;
+    }
+    next();
+  }, json, (req, res) => {
+    deps.registry.record(parseAgentStatusReport(req.body));
+    res.status(200).json({});
+  });
+  return router;
+}
+
+/** SHA-256 of a token: compared in constant time whatever the lengths. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
