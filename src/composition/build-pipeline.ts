@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import type { RegentConfig } from '../config/schema.js';
+import { MemoizedPolicyGate } from '../domain/activation/memoized-policy-gate.js';
+import type { PolicyGate } from '../domain/activation/policy-gate.js';
+import { BundleBuilder } from '../domain/bundles/bundle-builder.js';
+import { BundleSigner } from '../domain/bundles/bundle-signer.js';
+import { BundleVerifier } from '../domain/bundles/bundle-verifier.js';
+import { CanonicalFormMemo } from '../domain/bundles/canonical-form-memo.js';
+import { verificationKeyFor } from '../domain/bundles/signing-key.js';
+import type { Logger } from '../domain/logger.js';
+import type { LoadedSigningKey } from '../keys/load-signing-key.js';
+import { writeRestrictedCapabilities } from '../opa/capabilities.js';
+import { defaultOpaPath, OpaCli } from '../opa/opa-cli.js';
+import { OpaPolicyGate } from '../opa/opa-policy-gate.js';
+import { FileSignatureCache } from '../storage/file-signature-cache.js';
+
+export interface BuildPipeline {
+  opa: OpaCli;
+  /** OPA capabilities without `http.send`, `net.lookup_ip_addr`, `opa.runtime`. */
+  capabilitiesPath: string;
+  gate: PolicyGate;
+  builder: BundleBuilder;
+}
+
+/**
+ * What turns a tree into served bundles, shared by every bundle set: real OPA as the gate (verdicts
+ * remembered per candidate tree, so an API write runs OPA once), and the builder with its signer, its
+ * signature cache and the verifier every build is checked with before it is published.
+ */
+export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: { dataDir: string; signingKey: LoadedSigningKey; projectRoot: string; logger: Logger }): Promise<BuildPipeline> {
+  const { dataDir, signingKey, logger } = deps;
+  const opa = await OpaCli.create({ path: config.opa.path ?? defaultOpaPath(deps.projectRoot), timeoutMs: config.opa.timeoutMs, logger });
+  const capabilitiesPath = await writeRestrictedCapabilities(opa, join(dataDir, 'opa'));
+  const gate = new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp') }));
+
+  const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
+  const canonicalForms = new CanonicalFormMemo();
+  const verifier = BundleVerifier.create([{ ...verificationKeyFor(signingKey.key), scope: config.signing.scope }], { canonicalForms });
+  const builder = BundleBuilder.create({
+    signerFor: (keyId) => (keyId === signingKey.key.keyId ? signer : undefined),
+    defaultKeyId: signingKey.key.keyId,
+    verifier,
+    canonicalForms,
+    reservedNames: new Set(config.environments.map((environment) => environment.name)),
+    limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
+    logger: logger.child({ component: 'builder' }),
+  });
+  return { opa, capabilitiesPath, gate, builder };
+}
