@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import type { LoadedSigningKey } from '../../src/keys/load-signing-key.js';
 import { opaPath } from './opa-path.js';
 import { tempDirForTest } from './temp-dir.js';
 
@@ -38,6 +39,20 @@ export interface OpaAgent {
   /** Waits until OPA reports every bundle activated (`/health?bundles`). */
   waitUntilReady(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * An agent of `regent` (or of `serviceUrl` in front of it) that verifies `regent`'s signing key: both
+ * example bundles, long polling every 30 s, periodic polling slow. Spread it and override what differs.
+ */
+export function agentOptionsFor(regent: { url: string; signingKey: LoadedSigningKey }, serviceUrl = regent.url): OpaAgentOptions {
+  return {
+    serviceUrl,
+    bundles: ['rbac', 'datasets'],
+    keyId: regent.signingKey.key.keyId,
+    verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'),
+    longPollSeconds: 30,
+  };
 }
 
 export async function freePort(): Promise<number> {

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { adminClient, type AdminClient } from '../helpers/admin-client.js';
 import { git } from '../helpers/git-repo.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
 type Regent = Awaited<ReturnType<typeof startTestRegent>>;
@@ -207,13 +206,7 @@ describe('admin API: tools for editors', () => {
 describe('admin API with a real OPA agent', () => {
   test('after a write the agent enforces the new policy; after a rollback, the old one again', async () => {
     const { regent, admin, head } = await setup();
-    const agent = await startOpaAgent({
-      serviceUrl: regent.url,
-      bundles: ['rbac', 'datasets'],
-      keyId: regent.signingKey.key.keyId,
-      verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'),
-      longPollSeconds: 30,
-    });
+    const agent = await startOpaAgent(agentOptionsFor(regent));
     await agent.waitUntilReady();
     const input = { subject: 'ursula', action: 'approve', resource: { type: 'invoice', project: 'apollo' } };
     expect(await agent.query('rbac/services/billing/allow', input)).toBeUndefined();

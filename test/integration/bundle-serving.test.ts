@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { startBundleProxy } from '../helpers/bundle-proxy.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
 const BUNDLE_TYPE = 'application/vnd.openpolicyagent.bundles';
@@ -123,10 +122,9 @@ describe('determinism', () => {
 
     const proxy = await startBundleProxy(second.url);
     const agent = await startOpaAgent({
-      serviceUrl: proxy.url,
+      ...agentOptionsFor(second, proxy.url),
       bundles: ['rbac'],
-      keyId: second.signingKey.key.keyId,
-      verificationKey: readFileSync(second.signingKey.publicKeyFile!, 'utf8'),
+      longPollSeconds: undefined,
       minDelaySeconds: 1,
       maxDelaySeconds: 1,
     });

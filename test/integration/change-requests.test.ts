@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { adminClient, type AdminClient } from '../helpers/admin-client.js';
 import { git } from '../helpers/git-repo.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { EXAMPLE_POLICIES, startTestRegent, type StartTestRegentOptions } from '../helpers/start-regent.js';
 
 type Regent = Awaited<ReturnType<typeof startTestRegent>>;
@@ -69,10 +69,7 @@ function storeGit(regent: Regent, args: string[]): Promise<string> {
 describe('change requests: the four-eyes flow', () => {
   test('an editor proposes, another admin approves, an admin merges, and a real OPA agent enforces it', async () => {
     const { regent, head, eddie, alice, bob } = await setup();
-    const agent = await startOpaAgent({
-      serviceUrl: regent.url, bundles: ['rbac', 'datasets'], keyId: regent.signingKey.key.keyId,
-      verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'), longPollSeconds: 30,
-    });
+    const agent = await startOpaAgent(agentOptionsFor(regent));
     await agent.waitUntilReady();
     expect(await agent.query('rbac/allow', frankEditsOnHermes)).toBe(false);
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { adminClient } from '../helpers/admin-client.js';
 import { git } from '../helpers/git-repo.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { gitRemote, readTree } from '../helpers/git-remote.js';
 import { EXAMPLE_POLICIES, startTestRegent } from '../helpers/start-regent.js';
 
@@ -68,10 +68,7 @@ describe('environments: bundle sets following a tag or a branch', () => {
     // An annotated tag with the promoter as tagger: the promotion's own audit trail in git.
     expect(await storeGit(['cat-file', '-p', 'refs/tags/prod'])).toMatch(/^tagger Ada Admin <ada@example\.test> /m);
 
-    const agent = await startOpaAgent({
-      serviceUrl: regent.url, bundles: ['rbac'], resourcePrefix: 'prod/', keyId: regent.signingKey.key.keyId,
-      verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'), longPollSeconds: 30, minDelaySeconds: 60, maxDelaySeconds: 120,
-    });
+    const agent = await startOpaAgent({ ...agentOptionsFor(regent), bundles: ['rbac'], resourcePrefix: 'prod/', minDelaySeconds: 60, maxDelaySeconds: 120 });
     await agent.waitUntilReady();
     expect(await agent.activeRevision('rbac')).toBe(first);
     expect(await agent.query('rbac/allow', deleteOnApollo('heidi'))).toBe(false);

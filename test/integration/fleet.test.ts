@@ -2,18 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import type { FleetView } from '../../src/domain/fleet/fleet-registry.js';
 import { adminClient } from '../helpers/admin-client.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
 type Regent = Awaited<ReturnType<typeof startTestRegent>>;
 
 async function agentFor(regent: Regent, options: { bearerToken?: string } = {}) {
   const agent = await startOpaAgent({
-    serviceUrl: regent.url,
-    bundles: ['rbac', 'datasets'],
-    keyId: regent.signingKey.key.keyId,
-    verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'),
-    longPollSeconds: 30,
+    ...agentOptionsFor(regent),
     reportStatus: true,
     ...options,
   });

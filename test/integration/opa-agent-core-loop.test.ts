@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { git } from '../helpers/git-repo.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 import { tempDirForTest } from '../helpers/temp-dir.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { exampleDecisions } from './example-decisions.js';
 
 const BUNDLES = ['rbac', 'datasets'] as const;
@@ -12,10 +12,8 @@ const BUNDLES = ['rbac', 'datasets'] as const;
 async function regentWithAgent(options: { longPollSeconds?: number } = {}) {
   const regent = await startTestRegent();
   const agent = await startOpaAgent({
-    serviceUrl: regent.url,
+    ...agentOptionsFor(regent),
     bundles: BUNDLES,
-    keyId: regent.signingKey.key.keyId,
-    verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'),
     longPollSeconds: options.longPollSeconds ?? 30,
     // Periodic polling is slow on purpose: anything that arrives within seconds came by long polling.
     minDelaySeconds: 60,

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { BundleSigner } from '../../src/domain/bundles/bundle-signer.js';
 import { generateSigningKey } from '../../src/domain/bundles/signing-key.js';
 import { readTarball } from '../../src/domain/bundles/tarball-reader.js';
 import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/tarball-writer.js';
 import { startBundleProxy, type BundleRewrite } from '../helpers/bundle-proxy.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
 async function repack(files: Array<{ path: string; content: Buffer }>): Promise<Buffer> {
@@ -42,10 +41,7 @@ describe('a real OPA agent given a tampered bundle', () => {
     const regent = await startTestRegent();
     const proxy = await startBundleProxy(regent.url);
     const agent = await startOpaAgent({
-      serviceUrl: proxy.url,
-      bundles: ['rbac', 'datasets'],
-      keyId: regent.signingKey.key.keyId,
-      verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'),
+      ...agentOptionsFor(regent, proxy.url),
       longPollSeconds: 5,
       minDelaySeconds: 1,
       maxDelaySeconds: 2,

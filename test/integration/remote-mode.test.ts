@@ -14,7 +14,7 @@ import { tempDirForTest } from '../helpers/temp-dir.js';
 import { adminClient } from '../helpers/admin-client.js';
 import { git } from '../helpers/git-repo.js';
 import { gitRemote, giteaSignature, githubSignature, readTree, type GitRemote } from '../helpers/git-remote.js';
-import { eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { EXAMPLE_POLICIES, startTestRegent } from '../helpers/start-regent.js';
 
 const SECRET = 'webhook-secret-for-the-remote-mode-tests';
@@ -55,11 +55,7 @@ function postWebhook(url: string, body: string, headers: Record<string, string>)
 
 async function agentFor(regent: Awaited<ReturnType<typeof startTestRegent>>) {
   const agent = await startOpaAgent({
-    serviceUrl: regent.url,
-    bundles: ['rbac', 'datasets'],
-    keyId: regent.signingKey.key.keyId,
-    verificationKey: readFileSync(regent.signingKey.publicKeyFile!, 'utf8'),
-    longPollSeconds: 30,
+    ...agentOptionsFor(regent),
     minDelaySeconds: 60,
     maxDelaySeconds: 120,
   });
