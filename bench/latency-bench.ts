@@ -16,7 +16,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { publicKeyPem } from '../src/domain/bundles/signing-key.js';
 import { startRegent } from '../src/main.js';
 import {
-  arg, type Child, EXAMPLE_POLICIES, fmtMs, freePort, median, nowAbs, onCleanup, opaBinary, percentile, printTable, runBenchmark, SetupError, sleep, spawnChild, waitFor, workDir,
+  arg, type Child, EXAMPLE_POLICIES, fmtMs, freePort, median, nowAbs, onCleanup, opaBinary, percentile, printTable, runBenchmark, SetupError, sleep, spawnChild, trackRegentMoments, waitFor, workDir,
 } from './lib/harness.js';
 
 const COMMITS = Number(arg('commits', '20'));
@@ -94,16 +94,7 @@ runBenchmark('latency-bench: commit -> decision flipped in long-polling OPA agen
   });
   const regent = await startRegent(config, logger);
   onCleanup(() => regent.close());
-  // Moments on Regent's side, by revision: head moved (store listeners run synchronously on our
-  // commits) and the catalog swapped (long-poll waiters are released by the listener main.ts added first).
-  const headMovedAt = new Map<string, number>();
-  const publishedAt = new Map<string, number>();
-  regent.store.onHeadChange((head) => {
-    if (head) headMovedAt.set(head, nowAbs());
-  });
-  regent.catalog.onChange((_changed, published) => {
-    publishedAt.set(published.revision, nowAbs());
-  });
+  const { headMovedAt, publishedAt } = trackRegentMoments(regent);
 
   // Real agents, configured like test/helpers/opa-agent.ts.
   const agentUrls: string[] = [];

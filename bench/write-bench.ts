@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { AdminTokenIssuer } from '../src/domain/auth/admin-token-issuer.js';
 import { startRegent, type RunningRegent } from '../src/main.js';
 import { generateRepo, moduleText, serviceId } from './lib/generate-repo.js';
-import { arg, EXAMPLE_POLICIES, fmtMs, nowAbs, onCleanup, opaBinary, percentile, printTable, runBenchmark, SetupError, workDir } from './lib/harness.js';
+import { arg, EXAMPLE_POLICIES, fmtMs, nowAbs, onCleanup, opaBinary, percentile, printTable, runBenchmark, SetupError, trackRegentMoments, workDir } from './lib/harness.js';
 
 const WRITES = Number(arg('writes', '20'));
 const MODULES = Number(arg('modules', '1000'));
@@ -55,14 +55,7 @@ async function measure(regent: RunningRegent, moduleFor: (i: number) => { path: 
   const { token } = AdminTokenIssuer.create({
     algorithm: 'HS256', key: regent.adminTokenKey.key, issuer: 'regent', audience: 'regent-admin', roleClaim: 'regent_role', maxTokenLifetimeSeconds: 3600,
   }).issue({ sub: 'bench', role: 'admin', name: 'Bench Writer', email: 'bench@example.test' });
-  const headMovedAt = new Map<string, number>();
-  const publishedAt = new Map<string, number>();
-  regent.store.onHeadChange((head) => {
-    if (head) headMovedAt.set(head, nowAbs());
-  });
-  regent.catalog.onChange((_changed, published) => {
-    publishedAt.set(published.revision, nowAbs());
-  });
+  const { headMovedAt, publishedAt } = trackRegentMoments(regent);
   const samples: Sample[] = [];
   let head = (await regent.store.head())!;
   for (let i = 1; i <= WRITES; i++) {

@@ -291,3 +291,23 @@ export function arg(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 && process.argv[index + 1] !== undefined ? process.argv[index + 1]! : fallback;
 }
+
+/**
+ * Moments on an in-process Regent's side, by revision (absolute ms): head moved (store listeners run
+ * synchronously on its commits) and the catalog swapped (long-poll waiters are released by the listener
+ * main.ts added first).
+ */
+export function trackRegentMoments(regent: {
+  store: { onHeadChange(listener: (head: string | undefined) => void): unknown };
+  catalog: { onChange(listener: (changed: unknown, published: { revision: string }) => void): unknown };
+}): { headMovedAt: Map<string, number>; publishedAt: Map<string, number> } {
+  const headMovedAt = new Map<string, number>();
+  const publishedAt = new Map<string, number>();
+  regent.store.onHeadChange((head) => {
+    if (head) headMovedAt.set(head, nowAbs());
+  });
+  regent.catalog.onChange((_changed, published) => {
+    publishedAt.set(published.revision, nowAbs());
+  });
+  return { headMovedAt, publishedAt };
+}
