@@ -13,4 +13,6 @@ export interface Logger {
   warn: LogFn;
   error: LogFn;
   child(bindings: Record<string, unknown>): Logger;
+  /** pino's: lets a hot path skip building a line that would be dropped. */
+  isLevelEnabled?(level: string): boolean;
 }

@@ -72,12 +72,11 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
 
   return (req, res) => {
     const started = performance.now();
-    const reqId = requestIdOf(req);
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const name = (query < 0 ? url : url.slice(0, query)).slice(BUNDLES_PREFIX.length);
     const done = (status: number, bytes: number, extra: Record<string, unknown> = {}): void =>
-      logCompletion(log, { reqId, method: req.method ?? '', route: '/bundles/:name', bundle: name.slice(0, 200), status, bytes, ms: performance.now() - started, ...extra });
+      logCompletion(log, { reqId: requestIdOf(req), method: req.method ?? '', route: '/bundles/:name', bundle: name.slice(0, 200), status, bytes, ms: performance.now() - started, ...extra });
 
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       done(405, writeProblem(res, { status: 405, code: 'method_not_allowed', title: 'Method not allowed', detail: 'bundles are read with GET or HEAD' }, { Allow: 'GET, HEAD' }));
@@ -92,6 +91,14 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       } else {
         done(404, writeProblem(res, { status: 404, code: 'bundle_not_found', title: 'Bundle not found', detail: `no bundle named '${name.slice(0, 200)}'`, bundle: name.slice(0, 200) }));
       }
+      return;
+    }
+    if (req.headers['if-none-match'] === bundle.etag && req.headers.prefer === undefined) {
+      // The fleet's heartbeat, an unchanged bundle and no long poll: nothing to parse, and the debug
+      // line (304s are logged at debug) is only built when it would be written.
+      res.writeHead(304, headersOf(bundle).notModified);
+      res.end();
+      if (log.isLevelEnabled?.('debug') ?? true) done(304, 0);
       return;
     }
     let tags: string[] | undefined;
