@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { describe, expect, onTestFinished, test } from 'vitest';
 import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
-import { git, openTestStore } from '../../test/helpers/git-repo.js';
+import { git, openTestStore, tempDir } from '../../test/helpers/git-repo.js';
 import { gitRemote } from '../../test/helpers/git-remote.js';
 import type { RemoteOptions } from './git-remote-mirror.js';
 import { runGit } from './git-process.js';
@@ -160,6 +160,48 @@ describe('remote credentials and URLs', () => {
     expect(seen.length).toBeGreaterThan(0);
     expect(seen[0]!.url).toBe('/acme/policies.git/info/refs?service=git-upload-pack');
     expect(seen[0]!.authorization).toBe(`Basic ${Buffer.from('oauth2:tok-123').toString('base64')}`);
+  });
+
+  test('real git clones, fetches and pushes over an ssh:// URL with the configured key (a local ssh shim stands in for the network)', async () => {
+    // Like git's own test-fake-ssh: record the options ssh got, then run the remote command here.
+    const shimDir = tempDir('regent-fake-ssh-');
+    const argsLog = join(shimDir, 'ssh-args.log');
+    writeFileSync(join(shimDir, 'ssh'), [
+      '#!/bin/sh',
+      'while [ $# -gt 0 ]; do',
+      '  case "$1" in',
+      `    -o|-i|-p|-l) printf '%s %s\\n' "$1" "$2" >> '${argsLog}'; shift 2 ;;`,
+      `    -*) printf '%s\\n' "$1" >> '${argsLog}'; shift ;;`,
+      '    *) break ;;',
+      '  esac',
+      'done',
+      `printf 'host %s\\ncommand %s\\n' "$1" "$2" >> '${argsLog}'`,
+      'shift',
+      'exec sh -c "$*"',
+      '',
+    ].join('\n'));
+    chmodSync(join(shimDir, 'ssh'), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${shimDir}:${path ?? ''}`;
+    onTestFinished(() => {
+      process.env.PATH = path;
+    });
+
+    const remote = await gitRemote({ 'a/policy.rego': 'package a\n' });
+    const credentials = { kind: 'ssh' as const, keyFile: '/etc/regent/remote-ssh-key', knownHostsFile: '/etc/regent/known_hosts', strictHostKeyChecking: 'yes' as const };
+    const { store } = await openTestStore({ remote: remoteOptions(`ssh://git@git.example.test${remote.dir}`, { credentials }) });
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'fast_forwarded', remoteTip: await remote.tip() });
+    const merged = await remote.merge({ 'a/policy.rego': 'package a\n\nallow := true\n' });
+    expect(await store.mirror!.sync()).toMatchObject({ outcome: 'fast_forwarded', head: merged });
+    const committed = await store.commit({ changes: [put('a/extra.rego', 'package a.extra\n')], message: 'over ssh', author, expectedHead: merged });
+    expect(await remote.tip()).toBe(committed.revision);
+
+    const log = readFileSync(argsLog, 'utf8');
+    for (const expected of ['-i /etc/regent/remote-ssh-key', '-o IdentitiesOnly=yes', '-o StrictHostKeyChecking=yes', '-o UserKnownHostsFile=/etc/regent/known_hosts', '-o BatchMode=yes', 'host git@git.example.test']) {
+      expect(log).toContain(expected);
+    }
+    expect(log).toMatch(/command git-upload-pack '.*policies\.git'/);
+    expect(log).toMatch(/command git-receive-pack '.*policies\.git'/);
   });
 
   test('an SSH key is named in GIT_SSH_COMMAND with IdentitiesOnly and host key checking', () => {
