@@ -198,7 +198,7 @@ export class GitPolicyRepository implements PolicyStore {
         dir: this.dir, tree: newTree, parent: expectedHead, extraParents, author: options.author, committer,
         date: options.date ?? new Date(), message,
       });
-      if (this.mirror) await this.mirror.pushThrough(revision);
+      if (this.mirror) await this.mirror.pushThrough(revision, expectedHead);
       await this.swapHead(revision, expectedHead);
       this.logger.info({ revision, parent: expectedHead, tree: newTree }, 'commit written');
       this.watcher.notify(revision);
@@ -220,7 +220,7 @@ export class GitPolicyRepository implements PolicyStore {
         throw new InputError('not_fast_forward', `${revision} does not descend from ${expectedHead}`, { field: 'revision' });
       }
       const tree = await this.revisions.treeOfCommit(revision);
-      if (this.mirror) await this.mirror.pushThrough(revision);
+      if (this.mirror) await this.mirror.pushThrough(revision, expectedHead);
       await this.swapHead(revision, expectedHead);
       this.logger.info({ revision, parent: expectedHead, tree }, 'branch fast-forwarded');
       this.watcher.notify(revision);

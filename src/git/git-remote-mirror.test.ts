@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
+import { ConflictError, NotAllowedError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
 import { git, openTestStore, tempDir } from '../../test/helpers/git-repo.js';
 import { gitRemote } from '../../test/helpers/git-remote.js';
 import type { RemoteOptions } from './git-remote-mirror.js';
@@ -106,6 +106,35 @@ describe('GitRemoteMirror over a real bare remote', () => {
     expect(await remote.tip()).toBe(rewritten);
   });
 
+  test('a remote rewound behind Regent\'s back is not brought back by a write: the push is leased on head and refused', async () => {
+    const { remote, store } = await mirroredStore();
+    const removed = await remote.merge({ 'a/policy.rego': 'package a\n\nleaked := "secret"\n' });
+    await store.mirror!.sync();
+    expect(await store.head()).toBe(removed);
+    // The host owner drops the bad commit: the remote is rewound to its parent.
+    const parent = (await remote.git(['rev-parse', `${removed}^`])).trim();
+    await remote.git(['update-ref', 'refs/heads/main', parent]);
+
+    const error = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'unrelated', author, expectedHead: removed }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ code: 'remote_diverged' });
+    expect(await remote.tip()).toBe(parent);
+    expect(await store.head()).toBe(removed);
+  });
+
+  test('a push a server hook declines is remote_refused at once: no fetch-and-retry, nothing moves', async () => {
+    const { remote, store, first } = await mirroredStore();
+    const hook = join(remote.dir, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "protected branch: open a pull request" >&2\nexit 1\n');
+    chmodSync(hook, 0o755);
+    await remote.git(['config', 'core.hooksPath', join(remote.dir, 'hooks')]);
+    const error = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'direct', author, expectedHead: first.remoteTip! }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NotAllowedError);
+    expect(error).toMatchObject({ code: 'remote_refused', details: { reason: 'pre-receive hook declined' } });
+    expect(await remote.tip()).toBe(first.remoteTip);
+    expect(await store.head()).toBe(first.remoteTip);
+  });
+
   test('an unreachable remote fails syncs and commits (remote_unavailable) without touching head, until it is back', async () => {
     const { remote, store } = await mirroredStore();
     const head = (await store.head())!;
@@ -139,7 +168,7 @@ describe('GitRemoteMirror over a real bare remote', () => {
 describe('remote credentials and URLs', () => {
   test('a token travels as an http.extraHeader in the environment, never in argv or the URL', () => {
     const env = remoteEnvironment({ kind: 'token', token: 's3cret-token', username: 'x-access-token' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 });
-    expect(env).toMatchObject({ GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_TERMINAL_PROMPT: '0' });
+    expect(env).toMatchObject({ GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_KEY_1: 'http.followRedirects', GIT_CONFIG_VALUE_1: 'false', GIT_TERMINAL_PROMPT: '0' });
     expect(Buffer.from(env.GIT_CONFIG_VALUE_0!.replace('Authorization: Basic ', ''), 'base64').toString()).toBe('x-access-token:s3cret-token');
     expect(env.GIT_SSH_COMMAND).not.toContain('s3cret');
   });

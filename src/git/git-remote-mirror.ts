@@ -1,4 +1,4 @@
-import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
+import { ConflictError, NotAllowedError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { AcceptResult, RemoteMirror, SyncResult } from '../domain/mirror/remote-mirror.js';
 import type { Revision } from '../domain/store/policy-store.js';
@@ -111,28 +111,39 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
   }
 
   /**
-   * Pushes `revision` (whose parent is head, which has not moved yet) to the remote branch without force.
-   * Called by the repository under its write lock. Throws `ConflictError` `remote_moved` (the remote
-   * refused: head is then the fetched tip if it could fast-forward) or `remote_diverged`, and
-   * `UnavailableError` `remote_unavailable` when the remote cannot be reached.
+   * Pushes `revision` (whose parent is head, which has not moved yet) to the remote branch, leased on
+   * `expectedRemoteTip` (head: the remote must still be exactly where this store last saw it; `null` = the
+   * branch must not exist yet). A remote rewound or deleted behind Regent's back is therefore never
+   * silently brought back by a write. Called by the repository under its write lock. Throws
+   * `ConflictError` `remote_moved` (the remote refused: head is then the fetched tip if it could
+   * fast-forward) or `remote_diverged`, `NotAllowedError` `remote_refused` when a server hook or branch
+   * protection declined it (retrying cannot help), and `UnavailableError` `remote_unavailable` when the
+   * remote cannot be reached (unless the push is found to have landed after all).
    */
-  async pushThrough(revision: Revision): Promise<void> {
-    const refspec = `${revision}:refs/heads/${this.remoteBranch}`;
+  async pushThrough(revision: Revision, expectedRemoteTip: Revision | null): Promise<void> {
+    const ref = `refs/heads/${this.remoteBranch}`;
     let result;
     try {
       result = await runGit({
-        dir: this.store.dir, args: ['push', '--porcelain', '--no-verify', '--end-of-options', this.options.url, refspec],
+        dir: this.store.dir,
+        args: ['push', '--porcelain', '--no-verify', `--force-with-lease=${ref}:${expectedRemoteTip ?? ''}`, '--end-of-options', this.options.url, `${revision}:${ref}`],
         env: this.env, timeoutMs: this.options.pushTimeoutMs, killProcessGroup: true, okExitCodes: [1],
       });
     } catch (error) {
+      // A push killed at its timeout may still have landed: then it is a success, not "nothing committed".
+      if (await this.fetch().then((tip) => tip === revision, () => false)) {
+        this.pushes += 1;
+        return;
+      }
       throw this.unavailable('push', error);
     }
     const porcelain = result.stdout.toString('utf8');
     if (result.exitCode === 0) {
       this.pushes += 1;
-      await runGit({ dir: this.store.dir, args: ['update-ref', '-m', 'regent: pushed', '--end-of-options', this.trackingRef, revision], env: this.store.reflogEnv });
+      await this.recordPushed(revision);
       return;
     }
+    refusedByRemote(porcelain, `the remote refused the push to ${this.remoteBranch}`);
     if (!/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
     this.store.logger.info({ revision, remote: this.description.url }, 'push refused by the remote; fetching');
     const remoteTip = await this.fetch().catch((error: unknown) => {
@@ -143,6 +154,15 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       throw new ConflictError('remote_diverged', `the remote branch ${this.remoteBranch} no longer continues head's history (${synced.outcome}); an admin must accept it first (POST /api/mirror/accept)`, { head: synced.head ?? null, remoteTip: synced.remoteTip ?? null });
     }
     throw new ConflictError('remote_moved', `the remote branch ${this.remoteBranch} moved to ${synced.remoteTip}; head is now ${synced.head}`, { head: synced.head ?? null, remoteTip: synced.remoteTip ?? null });
+  }
+
+  /** Best effort: the private tracking ref follows a successful push (the next fetch sets it anyway). */
+  private async recordPushed(revision: Revision): Promise<void> {
+    try {
+      await runGit({ dir: this.store.dir, args: ['update-ref', '-m', 'regent: pushed', '--end-of-options', this.trackingRef, revision], env: this.store.reflogEnv });
+    } catch (error) {
+      this.store.logger.warn({ err: error, revision }, 'pushed, but could not update the remote tracking ref; the next fetch will');
+    }
   }
 
   /**
@@ -161,7 +181,8 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       if (kind === 'branch' && oldOid !== null && oldOid !== newOid && !(await this.isAncestor(oldOid, newOid))) {
         throw new ConflictError('environment_not_fast_forward', `in remote mode ${ref} only moves forward (a push without force); ${newOid} does not descend from ${oldOid} (hint: follow a tag for environments that roll back)`, { field: 'revision', revision: oldOid });
       }
-      const lease = kind === 'tag' ? [`--force-with-lease=${ref}:${oldOid ?? ''}`] : [];
+      // Leased on the old value for tags and branches alike: a ref moved on the remote is never run over.
+      const lease = [`--force-with-lease=${ref}:${oldOid ?? ''}`];
       let result;
       try {
         result = await runGit({
@@ -172,6 +193,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
         throw this.unavailable('push', error);
       }
       if (result.exitCode !== 0) {
+        refusedByRemote(result.stdout.toString('utf8'), `the remote refused moving ${ref}`);
         if (!/^!\t/m.test(result.stdout.toString('utf8'))) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
         this.store.logger.info({ ref, remote: this.description.url }, 'environment push refused by the remote; fetching');
         await this.fetchEnvironmentRefs().catch((error: unknown) => {
@@ -274,4 +296,16 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     const detail = error instanceof GitCommandError ? error.stderr.slice(0, 500) : String((error as Error)?.message ?? error);
     return new UnavailableError('remote_unavailable', `git ${command} to ${this.description.url} failed: ${redactUrl(detail)}`, { remote: this.description.url }, { cause: error });
   }
+}
+
+/**
+ * `git push --porcelain` reports a server-side refusal (a pre-receive hook, a protected branch or tag) as
+ * `!<TAB>src:dst<TAB>[remote rejected] (<reason>)`, and a ref that moved as `[rejected] (...)`. The first
+ * is not a race a fetch and retry could win: `NotAllowedError` `remote_refused` with the host's reason.
+ */
+function refusedByRemote(porcelain: string, what: string): void {
+  const match = /^!\t[^\t]*\t\[remote rejected\](?: \((.*)\))?$/m.exec(porcelain);
+  if (!match) return;
+  const reason = (match[1] ?? 'no reason given').slice(0, 300);
+  throw new NotAllowedError('remote_refused', `${what}: ${reason} (hint: a protected branch or a server hook; change it on the Git host, or propose the change there)`, { reason });
 }

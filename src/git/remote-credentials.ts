@@ -75,9 +75,12 @@ export function remoteEnvironment(credentials: RemoteCredentials, options: { con
   const ssh = ['ssh', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${options.connectTimeoutSeconds}`];
   if (credentials.kind === 'token') {
     const basic = Buffer.from(`${credentials.username}:${credentials.token}`, 'utf8').toString('base64');
-    env.GIT_CONFIG_COUNT = '1';
+    env.GIT_CONFIG_COUNT = '2';
     env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
     env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`;
+    // git sends http.extraHeader to wherever a redirect leads: no redirects while it carries the token.
+    env.GIT_CONFIG_KEY_1 = 'http.followRedirects';
+    env.GIT_CONFIG_VALUE_1 = 'false';
   } else if (credentials.kind === 'ssh') {
     for (const path of [credentials.keyFile, credentials.knownHostsFile]) {
       if (path !== undefined && UNSAFE_PATH.test(path)) throw new InputError('invalid_ssh_key_file', 'SSH key and known_hosts paths must not contain quotes or newlines', { field: 'remote.sshKeyFile' });

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validate as validateCron } from 'node-cron';
 import type { RegentConfig } from '../config/schema.js';
@@ -32,6 +32,8 @@ export function loadRemoteSettings(config: Readonly<RegentConfig>, dataDir: stri
     mkdirSync(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
     sshKeyFile = join(dataDir, 'keys', 'remote-ssh-key');
     writeFileSync(sshKeyFile, settings.sshKey.endsWith('\n') ? settings.sshKey : `${settings.sshKey}\n`, { mode: 0o600 });
+    // The mode option only applies when the file is created: an existing file keeps its mode otherwise.
+    chmodSync(sshKeyFile, 0o600);
   } else if (sshKeyFile !== undefined) {
     checkPrivate(sshKeyFile, 'remote.sshKeyFile');
   }

@@ -157,6 +157,8 @@ export class MirrorService {
     if (this.diverged?.remoteTip !== remoteTip) this.diverged = { remoteTip, head: result.head ?? null, since: new Date().toISOString() };
     if (this.auditedDivergence.has(remoteTip)) return;
     this.auditedDivergence.add(remoteTip);
+    // Bounded: a remote force-pushed over and over must not grow this without end.
+    if (this.auditedDivergence.size > 100) this.auditedDivergence.delete(this.auditedDivergence.values().next().value as Revision);
     this.options.logger.error({ remoteTip, head: result.head }, 'remote history diverged from head (force-push?); serving continues on head until an admin accepts it');
     await this.options.audit.append({
       action: 'mirror.diverged', outcome: 'refused', subject: 'system', revision: remoteTip, baseRevision: result.head, reason: 'remote_diverged',
