@@ -19,8 +19,18 @@ export async function openFleet(config: Readonly<RegentConfig>, dataDir: string,
     const { agents, changed } = registry.snapshot();
     if (changed) await store.save(agents);
   };
-  const saveLogged = (): Promise<void> => save().catch((error: unknown) => logger.error({ err: error }, 'cannot save the fleet snapshot'));
-  const timer = setInterval(() => void saveLogged(), config.fleet.snapshotIntervalMs);
+  // One save at a time: an interval tick while a save is still writing waits for the next tick.
+  let saving: Promise<void> | undefined;
+  const saveLogged = async (): Promise<void> => {
+    while (saving) await saving;
+    saving = save().catch((error: unknown) => logger.error({ err: error }, 'cannot save the fleet snapshot')).finally(() => {
+      saving = undefined;
+    });
+    await saving;
+  };
+  const timer = setInterval(() => {
+    if (!saving) void saveLogged();
+  }, config.fleet.snapshotIntervalMs);
   timer.unref();
   return {
     registry,

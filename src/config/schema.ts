@@ -90,10 +90,13 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   /** OPA agents' status reports (`POST /status`) and the fleet view (`GET /api/fleet`). */
   fleet: z.strictObject({
-    /** When set, agents must send it as a bearer token (OPA: `services.<name>.credentials.bearer.token`). */
+    /**
+     * Agents must send it as a bearer token (OPA: `services.<name>.credentials.bearer.token`). Without it,
+     * status reports are accepted in development mode only.
+     */
     reportToken: z.string().min(16).optional(),
     /** Agents remembered at most; the least recently heard from is forgotten first. */
-    maxAgents: z.number().int().min(1).max(1_000_000).default(100_000),
+    maxAgents: z.number().int().min(1).max(1_000_000).default(10_000),
     /** An agent silent this long is shown as stale and left out of convergence figures. */
     staleAfterSeconds: z.number().int().min(10).max(86_400 * 30).default(600),
     /** OPA's reports carry Prometheus metrics: tens of kilobytes each. */

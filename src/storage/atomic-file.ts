@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { open, rename, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -7,8 +8,9 @@ import { dirname } from 'node:path';
  */
 export async function writeFileAtomic(path: string, content: string | Buffer, mode = 0o600): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await open(temp, 'w', mode);
+  // Unique per call, created exclusively: two writes of the same file never share a temp file.
+  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(content);
     await handle.sync();

@@ -188,14 +188,14 @@ class MemoryAuditLog implements AuditLog {
 }
 
 /** A tiny app: authenticate (with an audit log) and one route per role behind requireRole, on 127.0.0.1. */
-async function roleApp(secret: KeyObject, audit: AuditLog): Promise<string> {
+async function roleApp(secret: KeyObject, audit: AuditLog, limits: { maxRecordedRefusalsPerMinute?: number; now?: () => number } = {}): Promise<string> {
   const verifier = AdminTokenVerifier.create({ ...AUTH_DEFAULTS, key: secret });
   const app = express();
   app.use((_req, res, next) => {
     res.locals.reqId = 'req-7';
     next();
   });
-  app.use(authenticate({ verifier, audit, logger: silent }));
+  app.use(authenticate({ verifier, audit, logger: silent, ...limits }));
   for (const role of ROLES) app.get(`/needs/${role}`, requireRole(role), (_req, res) => void res.json({ ok: role }));
   app.use(notFoundHandler);
   app.use(createErrorHandler(silent));
@@ -237,6 +237,23 @@ describe('requireRole: viewer < auditor < editor < admin', () => {
       { action: 'auth.refused', outcome: 'refused', subject: 'anonymous', reason: 'token_missing', detail: 'no Authorization header', requestId: 'req-7' },
       { action: 'auth.refused', outcome: 'refused', subject: 'anonymous', reason: 'token_invalid', detail: 'invalid signature', requestId: 'req-7' },
     ]);
+  });
+
+  test('a flood of junk tokens is answered 401 every time but recorded at most N times a minute; the next record counts the rest', async () => {
+    const secret = createSecretKey(randomBytes(32));
+    const audit = new MemoryAuditLog();
+    let now = 1_000_000;
+    const url = await roleApp(secret, audit, { maxRecordedRefusalsPerMinute: 3, now: () => now });
+    for (let i = 0; i < 10; i++) expect((await fetch(`${url}/needs/viewer`, { headers: bearer(`junk.${i}.token`) })).status).toBe(401);
+    expect(audit.records).toHaveLength(3);
+    now += 60_000;
+    expect((await fetch(`${url}/needs/viewer`)).status).toBe(401);
+    expect(audit.records).toHaveLength(4);
+    expect(audit.records[3]).toMatchObject({ reason: 'token_missing', detail: 'no Authorization header (and 7 more refusals in the last minute, not recorded one by one)' });
+    // Authenticated refusals (missing role) are always recorded.
+    const viewer = jwt.sign(claims({ regent_role: 'viewer' }), secret, { algorithm: 'HS256' });
+    for (let i = 0; i < 5; i++) expect((await fetch(`${url}/needs/admin`, { headers: bearer(viewer) })).status).toBe(403);
+    expect(audit.records.filter((record) => record.reason === 'missing_role')).toHaveLength(5);
   });
 
   test('answers 500 when the audit log cannot record a refusal: the audit log is the source of truth', async () => {

@@ -170,6 +170,18 @@ describe('admin API: writing policies', () => {
   });
 });
 
+describe('admin API: rollback', () => {
+  test('only to a revision in the tracked history: a commit elsewhere in the store is refused with 422', async () => {
+    const { regent, admin, head } = await setup();
+    const gitDir = `${regent.dataDir}/store.git`;
+    const side = (await git(['commit-tree', '-m', 'not on main', `${head}^{tree}`], { gitDir })).trim();
+    const response = await admin.post(`/api/versions/${side}/activate`, { baseRevision: head });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ code: 'revision_not_in_history', field: 'revision' });
+    expect(await regent.store.head()).toBe(head);
+  });
+});
+
 describe('admin API: tools for editors', () => {
   test('validates a change without committing it', async () => {
     const { regent, head } = await setup();

@@ -11,6 +11,9 @@ export interface ReconcileOptions {
   depth?: number;
 }
 
+/** The actions whose record names the commit the write produced. */
+const WRITE_ACTIONS: ReadonlySet<AuditAction> = new Set<AuditAction>(['policy.write', 'policy.rollback', 'change_request.created', 'change_request.updated', 'change_request.merged']);
+
 /** Audit records read to find which recent revisions are on record. */
 const AUDIT_WINDOW = 500;
 
@@ -28,8 +31,9 @@ export async function reconcileAuditWithHistory(options: ReconcileOptions): Prom
   const versions = await store.log({ limit: options.depth ?? 50 });
   if (versions.length === 0) return 0;
   const { records } = await audit.query({ limit: AUDIT_WINDOW });
-  // Activation records name revisions too, but say nothing of who wrote them: only writes count.
-  const onRecord = new Set(records.filter((record) => !record.action.startsWith('activation.')).map((record) => record.revision).filter((revision) => revision !== undefined));
+  // Only records of the writes that made a commit count: activations, approvals or promotions name
+  // revisions too, but say nothing of who wrote them.
+  const onRecord = new Set(records.filter((record) => WRITE_ACTIONS.has(record.action)).map((record) => record.revision).filter((revision) => revision !== undefined));
   const missing: VersionInfo[] = [];
   for (const version of versions) {
     if (onRecord.has(version.revision)) break;

@@ -11,6 +11,8 @@ export interface ChangeRequestRevalidatorOptions {
   locks: KeyedLock<number>;
   records: () => ChangeRequestRecord[];
   save: (record: ChangeRequestRecord) => Promise<void>;
+  /** Records a merge found on the branch (a crash between the merge and its record, or a merge outside Regent). */
+  recordDetectedMerge: (record: ChangeRequestRecord, head: string) => Promise<void>;
   now: () => string;
   logger: Logger;
 }
@@ -57,6 +59,7 @@ export class ChangeRequestRevalidator {
       try {
         if (await store.isAncestor(record.tip, head)) {
           await this.options.save({ ...record, status: 'merged', merge: { subject: 'system', name: 'Regent', at: this.options.now(), revision: head, strategy: 'detected' }, updatedAt: this.options.now() });
+          await this.options.recordDetectedMerge(record, head);
           logger.info({ changeRequest: id, head }, 'change request found merged into the branch');
           return;
         }

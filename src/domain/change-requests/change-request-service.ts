@@ -78,6 +78,10 @@ export class ChangeRequestService {
       store: options.store, checks: options.checks, locks: this.locks, logger: options.logger,
       records: () => [...this.records.values()],
       save: (record) => this.save(record),
+      recordDetectedMerge: (record, head) => this.options.audit.append({
+        action: 'change_request.merged', outcome: 'success', subject: 'system', revision: head, changeRequest: String(record.id), message: record.title,
+        detail: 'found merged into the branch (the merge was not recorded: Regent stopped right after it, or it was merged outside Regent)',
+      }).then(() => undefined),
       now: () => this.now(),
     });
   }

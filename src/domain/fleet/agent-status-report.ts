@@ -26,29 +26,31 @@ export interface AgentStatusReport {
   plugins: Record<string, string>;
 }
 
-const MAX_LABELS = 32;
-const MAX_BUNDLES = 200;
-const MAX_PLUGINS = 64;
+// Small on purpose: reports are unauthenticated claims unless a report token is set, and each is kept
+// per agent. An agent worst case is about 8 KiB in memory (16 bundles, 16 labels, short strings).
+const MAX_LABELS = 16;
+const MAX_BUNDLES = 16;
+const MAX_PLUGINS = 16;
 const GO_ZERO_TIME = /^0001-01-01T00:00:00/;
 
 const text = (max: number) => z.string().max(max);
 const time = z.string().max(64).optional().transform((value) => (value === undefined || GO_ZERO_TIME.test(value) ? undefined : value));
 
 const bundleSchema = z.object({
-  name: text(512).optional(),
-  active_revision: text(256).optional(),
+  name: text(128).optional(),
+  active_revision: text(128).optional(),
   last_successful_download: time,
   last_successful_activation: time,
   last_request: time,
-  code: text(128).optional(),
-  message: z.string().optional().transform((value) => value?.slice(0, 1000)),
+  code: text(64).optional(),
+  message: z.string().optional().transform((value) => value?.slice(0, 200)),
   http_code: z.number().int().optional(),
 });
 
 const reportSchema = z.object({
-  labels: z.record(z.string().max(128), z.unknown()),
-  bundles: z.record(z.string().max(512), bundleSchema).optional(),
-  plugins: z.record(z.string().max(128), z.object({ state: text(32).optional() })).optional(),
+  labels: z.record(z.string().max(64), z.unknown()),
+  bundles: z.record(z.string().max(128), bundleSchema).optional(),
+  plugins: z.record(z.string().max(64), z.object({ state: text(32).optional() })).optional(),
 });
 
 /**
@@ -74,7 +76,7 @@ export function parseAgentStatusReport(body: unknown): AgentStatusReport {
   if (Object.keys(plugins).length > MAX_PLUGINS) throw new InputError('invalid_status_report', `at most ${MAX_PLUGINS} plugins`, { field: 'plugins' });
   return {
     agentId,
-    labels: Object.fromEntries(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string').map(([key, value]) => [key, value.slice(0, 256)])),
+    labels: Object.fromEntries(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string').map(([key, value]) => [key, value.slice(0, 128)])),
     bundles: Object.entries(bundles).map(([name, bundle]) => ({
       name,
       activeRevision: bundle.active_revision || undefined,

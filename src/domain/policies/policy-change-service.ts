@@ -1,7 +1,7 @@
 import type { ActivationFailure, ActivationPipeline } from '../activation/activation-pipeline.js';
 import type { AuditAction, AuditLog } from '../audit/audit-log.js';
 import type { Principal } from '../auth/principal.js';
-import { BuildError, ConflictError, InputError, isRegentError, NotAllowedError } from '../errors.js';
+import { BuildError, ConflictError, InputError, isRegentError, NotAllowedError, UnprocessableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
 import type { ChangeValidator, ValidationReport } from './change-validator.js';
@@ -116,6 +116,9 @@ export class PolicyChangeService {
       const { store } = this.options;
       const message = validateCommitMessage(request.message ?? `Roll back to ${request.target}`);
       await this.checkBase(request.baseRevision);
+      if (!(await store.isAncestor(request.target, request.baseRevision))) {
+        throw new UnprocessableError('revision_not_in_history', `${request.target} is not in the tracked branch's history: a rollback restores an earlier version (hint: propose other trees as a change)`, { field: 'revision' });
+      }
       const [targetTree, baseTree] = await Promise.all([store.treeOf(request.target), store.treeOf(request.baseRevision)]);
       if (targetTree === baseTree) throw new InputError('no_changes', `head already has the tree of ${request.target}`, { field: 'revision' });
       const diff = await store.diff(request.baseRevision, request.target);

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router } from 'express';
-import { AuthenticationError } from '../../domain/errors.js';
+import { AuthenticationError, NotAllowedError } from '../../domain/errors.js';
 import { parseAgentStatusReport } from '../../domain/fleet/agent-status-report.js';
 import type { FleetRegistry } from '../../domain/fleet/fleet-registry.js';
 
@@ -8,6 +8,8 @@ export interface StatusReportRouterDeps {
   registry: FleetRegistry;
   /** When set, agents must send `Authorization: Bearer <token>` (OPA: `services.regent.credentials.bearer`). */
   reportToken?: string;
+  /** Whether reports without a configured token are accepted (development mode); otherwise they are refused. */
+  acceptWithoutToken: boolean;
   maxBodyBytes: number;
 }
 
@@ -16,7 +18,9 @@ export interface StatusReportRouterDeps {
  * config). Each report says which revision of each bundle the agent enforces, when it last downloaded
  * and activated, and its last error; it goes into the fleet registry (`GET /api/fleet`). 200 `{}` as OPA
  * expects; 400 `invalid_status_report` naming the field, 413 over `fleet.maxReportBytes`, 401
- * `report_token_invalid` when a report token is configured and the agent did not send it.
+ * `report_token_invalid` when a report token is configured and the agent did not send it; outside
+ * development mode, without a token configured, 403 `fleet_reports_disabled` (reports are claims anyone
+ * could make, and each is kept).
  */
 export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
   const router = Router({ caseSensitive: true, strict: true });
@@ -24,7 +28,7 @@ export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
   const json = express.json({ limit: deps.maxBodyBytes, strict: true, inflate: true, type: () => true });
   router.post(['/status', '/status/*partition'], (req, _res, next) => {
     if (!expected) {
-      next();
+      next(deps.acceptWithoutToken ? undefined : new NotAllowedError('fleet_reports_disabled', 'status reports are off: set fleet.reportToken (REGENT_FLEET_REPORT_TOKEN) and give agents the same bearer token', { field: 'fleet.reportToken' }));
       return;
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');

@@ -6,9 +6,17 @@ import type { Logger } from '../../domain/logger.js';
 
 export interface AuthenticateDeps {
   verifier: Pick<AdminTokenVerifier, 'verify'>;
-  /** When given, every refusal is recorded (`auth.refused`) before the answer; a failing append answers 500. */
+  /** When given, refusals are recorded (`auth.refused`) before the answer; a failing append answers 500. */
   audit?: AuditLog;
   logger?: Logger;
+  /**
+   * Anonymous refusals recorded per minute at most (default 300). Each record is a synced disk write in
+   * line with every other audit record, so a flood of junk tokens must not become a flood of fsyncs that
+   * real writes queue behind; beyond the limit refusals are still logged and answered 401, and the next
+   * record says how many were left out.
+   */
+  maxRecordedRefusalsPerMinute?: number;
+  now?: () => number;
 }
 
 /** `res.locals` key under which `authenticate` leaves the audit log for {@link recordAuthRefusal}. */
@@ -23,6 +31,7 @@ const AUDIT_LOCAL = 'regentAuthAudit';
  */
 export function authenticate(deps: AuthenticateDeps): RequestHandler {
   const logger = deps.logger?.child({ component: 'auth' });
+  const limiter = new RefusalLimiter(deps.maxRecordedRefusalsPerMinute ?? 300, deps.now ?? Date.now);
   return async (req, res, next) => {
     res.locals[AUDIT_LOCAL] = deps.audit;
     try {
@@ -36,7 +45,11 @@ export function authenticate(deps: AuthenticateDeps): RequestHandler {
       }
       logger?.info({ reqId: res.locals.reqId, reason: error.code, detail: error.reason }, 'authentication refused');
       try {
-        await recordAuthRefusal(res, { subject: 'anonymous', reason: error.code, detail: error.reason });
+        const left = limiter.take();
+        if (left !== undefined) {
+          const detail = left > 0 ? `${error.reason} (and ${left} more refusals in the last minute, not recorded one by one)` : error.reason;
+          await recordAuthRefusal(res, { subject: 'anonymous', reason: error.code, detail });
+        }
       } catch (auditError) {
         next(auditError);
         return;
@@ -71,4 +84,32 @@ export async function recordAuthRefusal(res: Response, record: Pick<AuditRecordI
   if (!audit) return;
   const requestId = res.locals.reqId as string | undefined;
   await audit.append({ action: 'auth.refused', outcome: 'refused', ...record, ...(requestId === undefined ? {} : { requestId }) });
+}
+
+/**
+ * A fixed one-minute window: `take()` answers how many refusals went unrecorded since the last recorded
+ * one (0 usually), or undefined when this one must not be recorded either.
+ */
+class RefusalLimiter {
+  private windowStart = -Infinity;
+  private recorded = 0;
+  private skipped = 0;
+
+  constructor(private readonly perMinute: number, private readonly now: () => number) {}
+
+  take(): number | undefined {
+    const now = this.now();
+    if (now - this.windowStart >= 60_000) {
+      this.windowStart = now;
+      this.recorded = 0;
+    }
+    if (this.recorded >= this.perMinute) {
+      this.skipped++;
+      return undefined;
+    }
+    this.recorded++;
+    const skipped = this.skipped;
+    this.skipped = 0;
+    return skipped;
+  }
 }
