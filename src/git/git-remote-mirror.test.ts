@@ -248,6 +248,8 @@ describe('remote credentials and URLs', () => {
     ['https://user:pass@github.com/acme/policies.git', false],
     ['https://token@github.com/acme/policies.git', false],
     ['http://github.com/acme/policies.git', false],
+    ['https://gitlab.example.com/acme/policies.git?private_token=abc', false],
+    ['https://gitlab.example.com/acme/policies.git#x', false],
     ['ext::sh -c touch% /tmp/pwned', false],
     ['--upload-pack=touch /tmp/pwned', false],
     ['-oProxyCommand=x', false],

@@ -47,6 +47,8 @@ export function assertRemoteUrl(url: string, field = 'remote.url'): void {
   if (!['https:', 'ssh:', 'file:'].includes(parsed.protocol)) refuse('must use https, ssh or file (hint: plain http would send the token in clear)');
   if (parsed.password !== '') refuse('must not carry a password (hint: use remote.tokenFile or REGENT_REMOTE_TOKEN)');
   if (parsed.protocol === 'https:' && parsed.username !== '') refuse('must not carry a user name (hint: remote.tokenUsername)');
+  // A query or fragment could carry a secret (`?private_token=`), and the URL is shown in /status and logs.
+  if (parsed.search !== '' || parsed.hash !== '') refuse('must not carry a query string or fragment (hint: credentials go in remote.tokenFile)');
 }
 
 /** The URL with any `user:password@` replaced, for logs and status. */

@@ -16,6 +16,9 @@ import { ChangeRequestRevalidator } from './change-request-revalidator.js';
 import { checkText, checkTitle, TEXT_LIMITS, toSummary, type ChangeRequestDetail, type ChangeRequestSummary } from './change-request-views.js';
 import { KeyedLock } from './keyed-lock.js';
 
+/** Open change requests at most (each is revalidated by OPA when head moves). */
+export const MAX_OPEN_CHANGE_REQUESTS = 100;
+
 export interface ChangeRequestContext {
   principal: Principal;
   requestId: string;
@@ -126,6 +129,11 @@ export class ChangeRequestService {
       const description = checkText(request.description, 'description', TEXT_LIMITS.description) ?? '';
       const message = validateCommitMessage(request.message ?? title, request.message === undefined ? 'title' : 'message');
       checkFileChanges(request.changes, this.options.limits);
+      // Every open request is revalidated with real OPA whenever head moves: their number is bounded.
+      const open = [...this.records.values()].filter((record) => record.status === 'open').length;
+      if (open >= MAX_OPEN_CHANGE_REQUESTS) {
+        throw new ConflictError('too_many_open_change_requests', `${open} change requests are open, the most Regent keeps; merge or reject some first`, { field: 'changes' });
+      }
       const id = this.nextId++;
       return this.locks.run(id, () => this.createRecord(id, request, { title, description, message }));
     }).then((record) => this.validateNow(record.id));
