@@ -95,6 +95,7 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
   const maxBodyBytes = config.api.maxBodyBytes;
   const router = createAdminRouter({
     authenticate: authenticate({ verifier: tokens, audit, logger }),
+    audit,
     routers: [
       createPoliciesRouter({ reads, changes, resolver, maxBodyBytes }),
       createChangeRequestsRouter({ changeRequests, maxBodyBytes }),

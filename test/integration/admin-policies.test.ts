@@ -136,6 +136,21 @@ describe('admin API: writing policies', () => {
     expect(await regent.store.head()).toBe(head);
   });
 
+  test('every refused write is in the audit log once, whether a service or the HTTP layer refused it', async () => {
+    const { admin, head } = await setup();
+    const notJson = await admin.put('/api/policies/rbac/extra.rego', 'package rbac', { 'Content-Type': 'text/plain', 'X-Request-Id': 'req-415' });
+    expect(notJson.status).toBe(415);
+    const badChanges = await admin.post('/api/changes', { message: 'x', baseRevision: head, changes: 'all of them' }, { 'X-Request-Id': 'req-400' });
+    expect(badChanges.status).toBe(400);
+    const invalid = await admin.put('/api/policies/rbac/bad.rego', { content: 'package rbac.bad\n\nx := \n', message: 'bad', baseRevision: head }, { 'X-Request-Id': 'req-422' });
+    expect(invalid.status).toBe(422);
+    const { records } = (await (await admin.get('/api/audit?action=write.refused')).json()) as { records: Array<Record<string, unknown>> };
+    const byRequest = (id: string) => records.filter((record) => record.requestId === id);
+    expect(byRequest('req-415')).toEqual([expect.objectContaining({ subject: 'alice', reason: 'unsupported_media_type' })]);
+    expect(byRequest('req-400')).toEqual([expect.objectContaining({ subject: 'alice', reason: 'invalid_field' })]);
+    expect(byRequest('req-422')).toEqual([expect.objectContaining({ subject: 'alice', reason: 'validation_failed' })]);
+  });
+
   test('refuses an oversized body with 413', async () => {
     const { regent, admin, head } = await setup();
     const response = await admin.put('/api/policies/rbac/data.json', { content: `"${'x'.repeat(3 * 1024 * 1024)}"`, message: 'big', baseRevision: head });

@@ -1,5 +1,6 @@
 import type { ActivationPipeline } from '../activation/activation-pipeline.js';
 import type { AuditAction, AuditLog } from '../audit/audit-log.js';
+import { markAudited } from '../audit/audited-error.js';
 import type { Principal } from '../auth/principal.js';
 import { BuildError, ConflictError, InputError, isRegentError, NotAllowedError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -330,6 +331,7 @@ export class ChangeRequestService {
     } catch (error) {
       const reason = isRegentError(error) ? error.code : 'internal_error';
       await audit.append({ ...base, action: 'change_request.refused', outcome: 'refused', reason, detail: `${action}: ${(error as Error).message}` });
+      markAudited(error);
       logger.info({ ...base, action, reason }, 'change request action refused');
       throw error;
     }

@@ -1,5 +1,6 @@
 import type { ActivationFailure, ActivationPipeline, ActivationStatus } from '../activation/activation-pipeline.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { markAudited } from '../audit/audited-error.js';
 import type { Principal } from '../auth/principal.js';
 import { BuildError, InputError, isRegentError, NotFoundError, UnprocessableError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -116,6 +117,7 @@ export class EnvironmentService {
     } catch (error) {
       const reason = isRegentError(error) ? error.code : 'internal_error';
       await this.options.audit.append({ ...base, action: 'environment.refused', outcome: 'refused', reason, detail: (error as Error).message });
+      markAudited(error);
       this.options.logger.info({ ...base, reason }, 'promotion refused');
       throw error;
     }

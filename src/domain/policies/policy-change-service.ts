@@ -1,5 +1,6 @@
 import type { ActivationFailure, ActivationPipeline } from '../activation/activation-pipeline.js';
 import type { AuditAction, AuditLog } from '../audit/audit-log.js';
+import { markAudited } from '../audit/audited-error.js';
 import type { Principal } from '../auth/principal.js';
 import { BuildError, ConflictError, InputError, isRegentError, NotAllowedError, UnprocessableError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -192,6 +193,7 @@ export class PolicyChangeService {
     } catch (error) {
       const reason = isRegentError(error) ? error.code : 'internal_error';
       await audit.append({ ...base, action: 'write.refused', outcome: 'refused', paths, reason, detail: (error as Error).message });
+      markAudited(error);
       logger.info({ ...base, action, reason }, 'write refused');
       throw error;
     }

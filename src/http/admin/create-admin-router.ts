@@ -1,4 +1,8 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { AuditLog } from '../../domain/audit/audit-log.js';
+import { isAudited, markAudited } from '../../domain/audit/audited-error.js';
+import type { Principal } from '../../domain/auth/principal.js';
+import { toProblem } from '../error-handler.js';
 import { createWhoamiRouter } from './whoami-router.js';
 
 export interface AdminRouterDeps {
@@ -6,6 +10,8 @@ export interface AdminRouterDeps {
   authenticate: RequestHandler;
   /** Resource routers (policies, versions, audit, ...), mounted after authentication, in order. */
   routers?: readonly RequestHandler[];
+  /** Where refused writes the services did not record themselves are recorded (see {@link auditRefusedWrites}). */
+  audit?: AuditLog;
 }
 
 /**
@@ -18,6 +24,34 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   router.use(deps.authenticate);
   router.use(createWhoamiRouter());
   for (const resource of deps.routers ?? []) router.use(resource);
+  if (deps.audit) router.use(auditRefusedWrites(deps.audit));
   return router;
 }
 
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Every refused write is on record, including those refused before a service saw them (a body that is
+ * not JSON or too large, a malformed field, a bad `If-Match`): `write.refused` with the code, unless the
+ * service or the auth middleware already recorded it. Answers 500 when the record cannot be written.
+ */
+export function auditRefusedWrites(audit: AuditLog): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (!WRITE_METHODS.has(req.method) || isAudited(error)) {
+      next(error);
+      return;
+    }
+    const problem = toProblem(error);
+    if (problem.status >= 500) {
+      next(error);
+      return;
+    }
+    const principal = res.locals.principal as Principal | undefined;
+    const requestId = res.locals.reqId as string | undefined;
+    audit.append({
+      action: 'write.refused', outcome: 'refused', subject: principal?.subject ?? 'anonymous', role: principal?.role,
+      reason: problem.code, detail: `${req.method} ${req.originalUrl.slice(0, 300)}: ${String(problem.detail ?? '').slice(0, 500)}`,
+      ...(requestId === undefined ? {} : { requestId }),
+    }).then(() => next(markAudited(error)), (auditError: unknown) => next(auditError));
+  };
+}

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler, Response } from 'express';
 import type { AuditLog, AuditRecordInput } from '../../domain/audit/audit-log.js';
+import { markAudited } from '../../domain/audit/audited-error.js';
 import { AdminTokenError, type AdminTokenVerifier } from '../../domain/auth/admin-token-verifier.js';
 import type { Logger } from '../../domain/logger.js';
 
@@ -54,7 +55,7 @@ export function authenticate(deps: AuthenticateDeps): RequestHandler {
         next(auditError);
         return;
       }
-      next(error);
+      next(markAudited(error));
       return;
     }
     next();

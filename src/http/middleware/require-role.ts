@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import { isRole, roleSatisfies, type Principal, type Role } from '../../domain/auth/principal.js';
+import { markAudited } from '../../domain/audit/audited-error.js';
 import { NotAllowedError } from '../../domain/errors.js';
 import { recordAuthRefusal } from './authenticate.js';
 
@@ -27,6 +28,6 @@ export function requireRole(required: Role): RequestHandler {
       next(auditError);
       return;
     }
-    next(new NotAllowedError('missing_role', `this needs the '${required}' role or higher; the token has '${principal.role}'`, { requiredRole: required, role: principal.role }));
+    next(markAudited(new NotAllowedError('missing_role', `this needs the '${required}' role or higher; the token has '${principal.role}'`, { requiredRole: required, role: principal.role })));
   };
 }
