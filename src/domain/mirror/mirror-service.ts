@@ -51,6 +51,8 @@ export class MirrorService {
   private lastError: { code: string; message: string; at: string } | undefined;
   private diverged: { remoteTip: Revision; head: Revision | null; since: string } | undefined;
   private readonly auditedDivergence = new Set<Revision>();
+  /** Bumped by an accept: a sync that started before it must not put back the divergence it resolved. */
+  private generation = 0;
 
   private constructor(private readonly options: MirrorServiceOptions) {
     this.scheduler = SyncScheduler.create({
@@ -93,6 +95,7 @@ export class MirrorService {
     }
     await audit.append({ ...base, action: 'mirror.accepted', outcome: 'success', revision: result.head, baseRevision: result.previousHead, detail: result.archiveRef ? `previous history kept at ${result.archiveRef}` : undefined });
     logger.warn({ ...base, head: result.head, previousHead: result.previousHead, archiveRef: result.archiveRef }, 'remote history accepted by an admin');
+    this.generation++;
     this.diverged = undefined;
     this.lastOutcome = 'fast_forwarded';
     this.remoteTip = result.head;
@@ -129,6 +132,7 @@ export class MirrorService {
 
   private async syncOnce(): Promise<void> {
     const started = new Date();
+    const generation = this.generation;
     this.lastAttemptAt = started;
     let result: SyncResult;
     try {
@@ -141,6 +145,7 @@ export class MirrorService {
     this.lastSuccessAt = new Date();
     this.staleSince = undefined;
     this.lastError = undefined;
+    if (generation !== this.generation) return;
     this.lastOutcome = result.outcome;
     this.remoteTip = result.remoteTip;
     if (result.outcome === 'diverged') {
