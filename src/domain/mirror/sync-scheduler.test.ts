@@ -88,4 +88,25 @@ describe('SyncScheduler', () => {
     scheduler.request('webhook');
     expect(runs.pending).toHaveLength(1);
   });
+
+  test('requestAndWait waits for a run that started after the call, not for every run requested later', async () => {
+    const runs = deferredRuns();
+    const scheduler = SyncScheduler.create({ run: runs.run, backoffInitialMs: 1000, backoffMaxMs: 10_000, logger: quiet });
+    scheduler.request('cron');
+    let answered = false;
+    const waiting = scheduler.requestAndWait('start').then(() => {
+      answered = true;
+    });
+    runs.pending[0]!.resolve(); // the run in flight at the call: not enough
+    await flush();
+    expect(answered).toBe(false);
+    expect(runs.pending).toHaveLength(2);
+    scheduler.request('webhook'); // queued behind the run that answers the call
+    runs.pending[1]!.resolve();
+    await waiting;
+    expect(answered).toBe(true);
+    expect(scheduler.state()).toMatchObject({ running: true, runs: 3 });
+    runs.pending[2]!.resolve();
+    await flush();
+  });
 });

@@ -61,9 +61,12 @@ export class SyncScheduler {
 
   /** Asks for a sync and resolves once a sync that started after this call has finished (never rejects). */
   async requestAndWait(trigger: SyncTrigger): Promise<void> {
+    // The run that answers this call: the one launched now, or, when one is in flight, the queued one
+    // after it. Later runs (more webhooks, cron ticks) are not waited for, so a stream of requests
+    // cannot keep the caller waiting.
+    const target = this.runs + 1;
     this.request(trigger);
-    // The queued run (if any) started after this call; the current one did not, so wait through both.
-    while (this.running) await this.running;
+    while (this.running && this.runs <= target) await this.running;
   }
 
   state(): SyncSchedulerState {
