@@ -196,7 +196,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
         refusedByRemote(result.stdout.toString('utf8'), `the remote refused moving ${ref}`);
         if (!/^!\t/m.test(result.stdout.toString('utf8'))) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
         this.store.logger.info({ ref, remote: this.description.url }, 'environment push refused by the remote; fetching');
-        await this.fetchEnvironmentRefs().catch((error: unknown) => {
+        await this.fetchEnvironmentRefs(Date.now() + this.options.fetchTimeoutMs).catch((error: unknown) => {
           throw this.unavailable('fetch', error);
         });
         throw new ConflictError('environment_moved', `the remote refused moving ${ref}: it no longer names what this Regent saw (hint: read GET /api/environments and promote again)`, { field: 'If-Match' });
@@ -211,17 +211,24 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
   }
 
   private async fetchNow(): Promise<Revision | undefined> {
+    // One deadline for the whole sync, however many git commands it takes: a slow remote holds the
+    // fetch lock (and a refused push-through waiting on it) for fetchTimeoutMs at most.
+    const deadline = Date.now() + this.options.fetchTimeoutMs;
     try {
       await runGit({
         dir: this.store.dir,
         args: ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--end-of-options', this.options.url, `+refs/heads/${this.remoteBranch}:${this.trackingRef}`],
-        env: this.env, timeoutMs: this.options.fetchTimeoutMs, killProcessGroup: true,
+        env: this.env, timeoutMs: remaining(deadline), killProcessGroup: true,
       });
     } catch (error) {
       if (error instanceof GitCommandError && /couldn't find remote ref/i.test(error.stderr)) return undefined;
       throw error;
     }
-    await this.fetchEnvironmentRefs();
+    // Environments follow on their own: a failure here is logged and retried at the next sync, and does
+    // not stop the tracked branch from following its remote.
+    await this.fetchEnvironmentRefs(deadline).catch((error: unknown) => {
+      this.store.logger.warn({ err: error, remote: this.description.url }, 'could not fetch the environment refs; retried at the next sync');
+    });
     return this.readRef(this.trackingRef);
   }
 
@@ -229,13 +236,13 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
    * Fetches the environment refs into the same local refs (forced). One fetch for all; when one of them
    * is missing on the remote (git then fails the whole fetch), each one alone, skipping the missing.
    */
-  private async fetchEnvironmentRefs(): Promise<void> {
+  private async fetchEnvironmentRefs(deadline: number): Promise<void> {
     const refs = this.options.environmentRefs ?? [];
     if (refs.length === 0) return;
     const fetchRefs = (some: readonly string[]): Promise<unknown> => runGit({
       dir: this.store.dir,
       args: ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--end-of-options', this.options.url, ...some.map((ref) => `+${ref}:${ref}`)],
-      env: this.env, timeoutMs: this.options.fetchTimeoutMs, killProcessGroup: true,
+      env: this.env, timeoutMs: remaining(deadline), killProcessGroup: true,
     });
     const missing = (error: unknown): boolean => error instanceof GitCommandError && /couldn't find remote ref/i.test(error.stderr);
     try {
@@ -308,4 +315,9 @@ function refusedByRemote(porcelain: string, what: string): void {
   if (!match) return;
   const reason = (match[1] ?? 'no reason given').slice(0, 300);
   throw new NotAllowedError('remote_refused', `${what}: ${reason} (hint: a protected branch or a server hook; change it on the Git host, or propose the change there)`, { reason });
+}
+
+/** Milliseconds left until `deadline`; a command started after it gets a token moment and times out. */
+function remaining(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
 }
