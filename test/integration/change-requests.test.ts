@@ -306,6 +306,32 @@ describe('change requests: configuration, persistence and bad input', () => {
     }
   });
 
+  test('a commit whose record a crash lost is adopted at restart: its author joins the contributors, old approvals no longer count', async () => {
+    const first = await setup({ keepRunning: true });
+    let closed = false;
+    try {
+      const created = await propose(first.eddie, 'Frank on hermes', [putFile('rbac/data.json', FRANK_ON_HERMES)]);
+      expect((await first.alice.post(`/api/change-requests/${created.id}/approve`)).status).toBe(200);
+      await first.regent.close();
+      closed = true;
+      // What a crash between moving the ref and saving the record leaves behind: the ref one commit ahead.
+      const tree = (await storeGit(first.regent, ['rev-parse', `${created.tip}^{tree}`])).trim();
+      const lost = (await storeGit(first.regent, ['commit-tree', '-p', created.tip, '-m', 'Add more\n\nRegent-Request-Id: req-lost\nRegent-Actor: bob (admin)', tree])).trim();
+      await storeGit(first.regent, ['update-ref', `refs/regent/change-requests/${created.id}`, lost, created.tip]);
+
+      const second = await setup({ dataDir: first.regent.dataDir });
+      const shown = await read(second.eddie, created.id);
+      expect(shown).toMatchObject({ tip: lost, state: 'open', contributors: ['eddie', 'bob'] });
+      // bob put a commit on it now: he may not approve it; alice may approve the new tip.
+      expect((await second.bob.post(`/api/change-requests/${created.id}/approve`)).status).toBe(403);
+      expect((await second.alice.post(`/api/change-requests/${created.id}/approve`)).status).toBe(200);
+      const { records } = (await (await second.alice.get('/api/audit?action=change_request.updated')).json()) as { records: Array<Record<string, unknown>> };
+      expect(records[0]).toMatchObject({ subject: 'bob', revision: lost, changeRequest: String(created.id) });
+    } finally {
+      if (!closed) await first.regent.close();
+    }
+  });
+
   test.each([
     ['no title', 'POST', '/api/change-requests', { changes: [putFile('rbac/x.rego', 'package rbac.x\n')] }, 400, 'invalid_field', 'title'],
     ['a two-line title', 'POST', '/api/change-requests', { title: 'a\nb', changes: [putFile('rbac/x.rego', 'package rbac.x\n')] }, 400, 'invalid_field', 'title'],

@@ -16,6 +16,7 @@ import { ChangeRequestChecks } from './change-request-checks.js';
 import { ChangeRequestRevalidator } from './change-request-revalidator.js';
 import { checkText, checkTitle, TEXT_LIMITS, toSummary, type ChangeRequestDetail, type ChangeRequestSummary } from './change-request-views.js';
 import { KeyedLock } from './keyed-lock.js';
+import { parseTrailers, trailerValue } from '../store/commit-trailers.js';
 
 /** Open change requests at most (each is revalidated by OPA when head moves). */
 export const MAX_OPEN_CHANGE_REQUESTS = 100;
@@ -100,6 +101,7 @@ export class ChangeRequestService {
     for (const record of records) this.records.set(record.id, record);
     // A ref written just before a crash, without its record, still holds its number.
     this.nextId = Math.max(0, ...records.map((record) => record.id), ...refIds) + 1;
+    for (const record of records) if (record.status === 'open') await this.recoverTip(record);
     this.revalidator.start();
   }
 
@@ -298,6 +300,30 @@ export class ChangeRequestService {
 
   private moved(record: ChangeRequestRecord): ConflictError {
     return new ConflictError('change_request_moved', `change request ${record.id} is now at ${record.tip} (hint: review it again)`, { field: 'tip', tip: record.tip });
+  }
+
+  /**
+   * A commit added to a request just before a crash moved its ref but not its record: the record then
+   * names an older tip and every later change would be refused as `change_request_moved`. At start-up a
+   * ref that continues the recorded tip is adopted, its author (the `Regent-Actor` trailer) joins the
+   * contributors, approvals of the old tip no longer count, and the adoption is audited.
+   */
+  private async recoverTip(record: ChangeRequestRecord): Promise<void> {
+    const { store, branches, audit, logger } = this.options;
+    const tip = await branches.tip(record.id);
+    if (!tip || tip === record.tip) return;
+    if (!(await store.isAncestor(record.tip, tip))) {
+      logger.warn({ changeRequest: record.id, recordedTip: record.tip, refTip: tip }, 'change request ref does not continue its recorded tip; left as recorded');
+      return;
+    }
+    const actor = /^(.*) \([a-z]+\)$/.exec(trailerValue(parseTrailers((await store.show(tip)).message), 'Regent-Actor') ?? '')?.[1];
+    const contributors = actor && !record.contributors.includes(actor) ? [...record.contributors, actor] : record.contributors;
+    await this.save({ ...record, tip, contributors, validation: undefined, updatedAt: this.now() });
+    await audit.append({
+      action: 'change_request.updated', outcome: 'success', subject: actor ?? 'system', revision: tip, changeRequest: String(record.id), message: record.title,
+      detail: `recovered at start-up: the ref had moved from ${record.tip} before Regent stopped`,
+    });
+    logger.warn({ changeRequest: record.id, from: record.tip, to: tip }, 'change request tip recovered at start-up');
   }
 
   private async save(record: ChangeRequestRecord): Promise<void> {
