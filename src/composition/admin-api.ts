@@ -85,6 +85,7 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
   const environments = EnvironmentService.create({
     environments: sets.environments, store, resolver, validator, audit, activationWaitMs: config.api.activationWaitMs, logger: logger.child({ component: 'environments' }),
   });
+  const unwatchEnvironments = environments.watchOutsideMoves();
   const reads = PolicyReadService.create({
     store,
     resolver,
@@ -111,6 +112,7 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
     environments,
     start: () => changeRequests.start(),
     async close() {
+      unwatchEnvironments();
       await changeRequests.stop();
       await changeRequestBranches.close();
     },

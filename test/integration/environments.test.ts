@@ -102,6 +102,10 @@ describe('environments: bundle sets following a tag or a branch', () => {
     expect(audit.records[0]).toMatchObject({ action: 'environment.promoted', outcome: 'success', subject: 'ada', environment: 'prod', baseRevision: first, revision: second });
     expect(audit.records[1]).toMatchObject({ subject: 'ada', environment: 'prod', revision: first });
     expect(audit.records[1]!.baseRevision).toBeUndefined();
+    // The two `git tag -f` moves are on record too, as moves made outside Regent; the API's are not.
+    await eventually(async () => ((await (await admin.get('/api/audit?action=environment.moved')).json()) as { records: unknown[] }).records.length === 2, 10_000);
+    const moved = (await (await admin.get('/api/audit?action=environment.moved')).json()) as { records: Array<Record<string, unknown>> };
+    expect(moved.records.map((record) => [record.subject, record.environment, record.revision])).toEqual([['outside', 'prod', second], ['outside', 'prod', first]]);
   });
 
   test('a revision that fails the gate is refused by the API, and not served when the tag is moved to it by hand', async () => {

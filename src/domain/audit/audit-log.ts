@@ -18,6 +18,7 @@ export type AuditAction =
   | 'mirror.diverged'
   | 'mirror.accepted'
   | 'environment.promoted'
+  | 'environment.moved'
   | 'environment.refused';
 
 const ACTIONS: Readonly<Record<AuditAction, true>> = {
@@ -37,6 +38,7 @@ const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'mirror.diverged': true,
   'mirror.accepted': true,
   'environment.promoted': true,
+  'environment.moved': true,
   'environment.refused': true,
 };
 

@@ -72,6 +72,8 @@ export interface EnvironmentView {
  */
 export class EnvironmentService {
   private readonly byName: ReadonlyMap<string, Environment>;
+  /** Revisions a promotion through Regent is moving each environment to: their ref moves are not "outside". */
+  private readonly promoting = new Map<string, Set<Revision>>();
 
   private constructor(private readonly options: EnvironmentServiceOptions) {
     this.byName = new Map(options.environments.map((environment) => [environment.name, environment]));
@@ -145,14 +147,48 @@ export class EnvironmentService {
       const first = report.problems[0]!;
       throw new BuildError('validation_failed', `${target} does not pass validation: ${first.file ? `${first.file}${first.line ? `:${first.line}` : ''}: ` : ''}${first.message}`, { field: 'revision', problems: report.problems, tests: report.tests, file: first.file, line: first.line });
     }
-    await environment.ref.move({
-      to: target,
-      expected: request.expected,
-      actor: { name: request.principal.name, email: request.principal.email },
-      message: message ?? `Promote ${environment.name} to ${target}`,
-      trailers: { 'Regent-Request-Id': request.requestId, 'Regent-Actor': `${request.principal.subject} (${request.principal.role})` },
-    });
+    const promoting = this.promoting.get(environment.name) ?? new Set<Revision>();
+    this.promoting.set(environment.name, promoting);
+    promoting.add(target);
+    try {
+      await environment.ref.move({
+        to: target,
+        expected: request.expected,
+        actor: { name: request.principal.name, email: request.principal.email },
+        message: message ?? `Promote ${environment.name} to ${target}`,
+        trailers: { 'Regent-Request-Id': request.requestId, 'Regent-Actor': `${request.principal.subject} (${request.principal.role})` },
+      });
+    } catch (error) {
+      promoting.delete(target);
+      throw error;
+    }
     const activation = await environment.activation.awaitOutcome(target, activationWaitMs);
     return { environment: environment.name, ref: environment.ref.ref, from: request.expected, revision: target, activation };
+  }
+
+  /**
+   * Audits moves of the environments' refs made outside Regent (`git tag -f prod <sha>` into the store,
+   * or a push on the remote that a sync brings in): `environment.moved` with the revision, and whether it
+   * is in the tracked branch's history; the environment's own pipeline still gates what it serves.
+   * Returns the unsubscribe function.
+   */
+  watchOutsideMoves(): () => void {
+    const { store, audit, logger } = this.options;
+    const unsubscribes = [...this.byName.values()].map((environment) => environment.ref.onHeadChange((revision) => {
+      if (!revision) return;
+      const promoting = this.promoting.get(environment.name);
+      if (promoting?.delete(revision)) return;
+      void (async () => {
+        const head = await store.head();
+        const inHistory = head !== undefined && await store.isAncestor(revision, head).catch(() => false);
+        await audit.append({
+          action: 'environment.moved', outcome: 'success', subject: 'outside', environment: environment.name, revision,
+          detail: `${environment.ref.ref} moved outside Regent (a push or tag in the store or on the remote)${inHistory ? '' : '; the revision is not in the tracked branch\'s history'}`,
+        });
+      })().catch((error: unknown) => logger.error({ err: error, environment: environment.name, revision }, 'could not record an outside environment move'));
+    }));
+    return () => {
+      for (const unsubscribe of unsubscribes) unsubscribe();
+    };
   }
 }
