@@ -116,7 +116,8 @@ export class MirrorService {
       lastAttemptAt: iso(this.lastAttemptAt),
       lastSuccessAt: iso(this.lastSuccessAt),
       staleSince: iso(this.staleSince),
-      lastError: this.lastError ?? null,
+      // /status is public: the first line of the error only (git's stderr can say more than needed).
+      lastError: this.lastError ? { ...this.lastError, message: this.lastError.message.split('\n', 1)[0]!.slice(0, 200) } : null,
       diverged: this.diverged ?? null,
       syncs: {
         started: scheduler.runs, inFlight: scheduler.running, queued: scheduler.queued, consecutiveFailures: scheduler.consecutiveFailures,
