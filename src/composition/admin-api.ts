@@ -93,17 +93,17 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
     evaluator: OpaPolicyEvaluator.create({ opa, capabilitiesPath, workDir: join(dataDir, 'tmp') }),
   });
 
-  const maxBodyBytes = config.api.maxBodyBytes;
+  const body = { maxBytes: config.api.maxBodyBytes, maxDepth: config.http.maxJsonDepth };
   const router = createAdminRouter({
     authenticate: authenticate({ verifier: tokens, audit, logger }),
     audit,
     routers: [
-      createPoliciesRouter({ reads, changes, resolver, maxBodyBytes }),
-      createChangeRequestsRouter({ changeRequests, maxBodyBytes }),
+      createPoliciesRouter({ reads, changes, resolver, body }),
+      createChangeRequestsRouter({ changeRequests, body }),
       createVersionsRouter({ store, resolver }),
       createAuditRouter({ audit }),
-      createMirrorRouter({ mirror: deps.mirror, maxBodyBytes }),
-      createEnvironmentsRouter({ environments, sets: sets.environmentSets, maxBodyBytes }),
+      createMirrorRouter({ mirror: deps.mirror, body }),
+      createEnvironmentsRouter({ environments, sets: sets.environmentSets, body }),
       createFleetRouter({ registry: deps.fleet, served: (name) => sets.served(name) }),
     ],
   });

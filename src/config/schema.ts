@@ -63,6 +63,11 @@ export const configSchema = z.strictObject({
     /** Tokens whose lifetime (exp - iat) is longer than this are refused. */
     maxTokenLifetimeSeconds: z.number().int().min(60).max(31 * 24 * 3600).default(24 * 3600),
   }).prefault({}),
+  /** Limits shared by every HTTP endpoint. */
+  http: z.strictObject({
+    /** Arrays and objects nested deeper than this in any JSON request body are refused (400 `json_too_deep`). */
+    maxJsonDepth: z.number().int().min(8).max(1000).default(100),
+  }).prefault({}),
   api: z.strictObject({
     /** JSON request body limit for the admin API. */
     maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),

@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../domain/logger.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi-document.js';
+import { rejectMalformedPaths } from './path-encoding.js';
 import { requestLogger } from './request-logger-middleware.js';
 import { createStatusRouter, type StatusRouterDeps } from './status-router.js';
 
@@ -26,6 +27,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
   const logger = deps.logger.child({ component: 'http' });
   app.use(requestLogger(logger));
+  app.use(rejectMalformedPaths);
   app.use(createStatusRouter(deps));
   if (deps.statusReportRouter) app.use(deps.statusReportRouter);
   // The API's description is public, like any OpenAPI document: it names routes, never data.

@@ -38,6 +38,10 @@ export function toProblem(error: unknown): Problem {
     const [, status, title] = STATUS_BY_CLASS.find(([type]) => error instanceof type) ?? [RegentError, 500, 'Internal error'];
     return { status, code: error.code, title, detail: error.message, ...error.details };
   }
+  // The router decodes path parameters itself and throws URIError (status 400) for `%ff`: bad input.
+  if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
+    return { status: 400, code: 'invalid_path_encoding', title: 'Invalid request', detail: 'the path has a malformed percent-escape', field: 'path' };
+  }
   const type = (error as { type?: unknown })?.type;
   if (typeof type === 'string' && BODY_PARSER_ERRORS[type]) {
     const [status, code] = BODY_PARSER_ERRORS[type];

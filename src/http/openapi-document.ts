@@ -22,7 +22,7 @@ const statusReport = {
   summary: "An OPA agent's status report (OPA's status API: `status: {service: regent}`); feeds GET /api/fleet. With `fleet.reportToken` set, agents send it as a bearer token",
   security: [],
   requestBody: { required: true, ...(json({ type: 'object', required: ['labels'], properties: { labels: { type: 'object', required: ['id'] }, bundles: { type: 'object' }, plugins: { type: 'object' } } }) as object) },
-  responses: { '200': { description: 'recorded' }, ...errors(400, 401, 413) },
+  responses: { '200': { description: 'recorded' }, ...errors(400, 401, 403, 413, 415) },
 };
 
 export const openApiDocument = {
@@ -30,7 +30,7 @@ export const openApiDocument = {
   info: {
     title: 'Regent',
     version: '0.1.0',
-    description: 'Git-backed policy store and signed OPA bundle server. Errors are application/problem+json with a stable `code` (docs/errors.md). `/api` routes need `Authorization: Bearer <JWT>`.',
+    description: 'Git-backed policy store and signed OPA bundle server. Errors are application/problem+json with a stable `code` (docs/errors.md). `/api` routes need `Authorization: Bearer <JWT>`. Any path with a malformed percent-escape is 400 `invalid_path_encoding`; JSON bodies must be UTF-8 (415 `unsupported_charset`, 400 `invalid_utf8`) and nest at most `http.maxJsonDepth` levels (400 `json_too_deep`).',
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

@@ -5,11 +5,13 @@ import { InputError } from '../../domain/errors.js';
 import { requireRole } from '../middleware/require-role.js';
 import { changesOf } from './policies-router.js';
 import { readQuery } from './query-params.js';
-import { bodyOf, jsonBody, principalOf, requestIdOf, stringField } from './request-context.js';
+import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
+import { bodyOf, principalOf, requestIdOf, stringField } from './request-context.js';
 
 export interface ChangeRequestsRouterDeps {
   changeRequests: ChangeRequestService;
-  maxBodyBytes: number;
+  /** Size and nesting limits of JSON bodies. */
+  body: JsonBodyLimits;
 }
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -34,7 +36,7 @@ const SHA = /^[0-9a-f]{40}$/;
 export function createChangeRequestsRouter(deps: ChangeRequestsRouterDeps): Router {
   const { changeRequests } = deps;
   const router = Router();
-  const json = jsonBody(deps.maxBodyBytes);
+  const json = jsonBody(deps.body);
 
   router.post('/change-requests', requireRole('editor'), ...json, async (req, res) => {
     const body = bodyOf(req);

@@ -4,12 +4,14 @@ import { InputError, PreconditionRequiredError } from '../../domain/errors.js';
 import type { BundleSet } from '../bundles/bundle-handler.js';
 import { environmentJson } from '../environment-views.js';
 import { requireRole } from '../middleware/require-role.js';
-import { bodyOf, jsonBody, principalOf, requestIdOf } from './request-context.js';
+import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
+import { bodyOf, principalOf, requestIdOf } from './request-context.js';
 
 export interface EnvironmentsRouterDeps {
   environments: EnvironmentService;
   sets: ReadonlyMap<string, BundleSet>;
-  maxBodyBytes: number;
+  /** Size and nesting limits of JSON bodies. */
+  body: JsonBodyLimits;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface EnvironmentsRouterDeps {
  */
 export function createEnvironmentsRouter(deps: EnvironmentsRouterDeps): Router {
   const router = Router();
-  const json = jsonBody(deps.maxBodyBytes);
+  const json = jsonBody(deps.body);
 
   router.get('/environments', requireRole('viewer'), async (_req, res) => {
     const views = await deps.environments.list();

@@ -2,12 +2,14 @@ import { Router, type Request } from 'express';
 import { InputError, NotFoundError } from '../../domain/errors.js';
 import type { MirrorService } from '../../domain/mirror/mirror-service.js';
 import { requireRole } from '../middleware/require-role.js';
-import { bodyOf, jsonBody, principalOf, requestIdOf } from './request-context.js';
+import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
+import { bodyOf, principalOf, requestIdOf } from './request-context.js';
 
 export interface MirrorRouterDeps {
   /** Undefined in local mode: the routes then answer 404 `remote_not_configured`. */
   mirror?: MirrorService;
-  maxBodyBytes: number;
+  /** Size and nesting limits of JSON bodies. */
+  body: JsonBodyLimits;
 }
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -19,7 +21,7 @@ const SHA = /^[0-9a-f]{40}$/;
  */
 export function createMirrorRouter(deps: MirrorRouterDeps): Router {
   const router = Router();
-  const json = jsonBody(deps.maxBodyBytes);
+  const json = jsonBody(deps.body);
   const mirrorOf = (): MirrorService => {
     if (!deps.mirror) throw new NotFoundError('remote_not_configured', 'Regent runs without a remote (remote.url)', { field: 'remote.url' });
     return deps.mirror;

@@ -7,13 +7,15 @@ import type { FileChange } from '../../domain/store/policy-store.js';
 import type { RevisionResolver } from '../../domain/store/revision-resolver.js';
 import { requireRole } from '../middleware/require-role.js';
 import { oneOf, readQuery } from './query-params.js';
-import { baseRevisionOf, bodyOf, jsonBody, principalOf, requestIdOf, stringField, wildcardParam } from './request-context.js';
+import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
+import { baseRevisionOf, bodyOf, principalOf, requestIdOf, stringField, wildcardParam } from './request-context.js';
 
 export interface PoliciesRouterDeps {
   reads: PolicyReadService;
   changes: PolicyChangeService;
   resolver: RevisionResolver;
-  maxBodyBytes: number;
+  /** Size and nesting limits of JSON bodies. */
+  body: JsonBodyLimits;
 }
 
 const CONTENT_TYPES: ReadonlyArray<[RegExp, string]> = [
@@ -28,7 +30,7 @@ const CONTENT_TYPES: ReadonlyArray<[RegExp, string]> = [
  */
 export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
   const router = Router();
-  const json = jsonBody(deps.maxBodyBytes);
+  const json = jsonBody(deps.body);
 
   router.get('/policies', requireRole('viewer'), async (req, res) => {
     const { revision } = readQuery(req.query, ['revision']);

@@ -1,6 +1,6 @@
-import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { Request, Response } from 'express';
 import type { Principal } from '../../domain/auth/principal.js';
-import { InputError, PreconditionRequiredError, UnsupportedMediaTypeError } from '../../domain/errors.js';
+import { InputError, PreconditionRequiredError } from '../../domain/errors.js';
 
 /** The verified principal the authenticate middleware put on the response. */
 export function principalOf(res: Response): Principal {
@@ -11,25 +11,6 @@ export function principalOf(res: Response): Principal {
 
 export function requestIdOf(res: Response): string {
   return String(res.locals.reqId ?? 'unknown');
-}
-
-/** JSON bodies only, size-capped, never inflated (no gzip bombs); other media types get 415. */
-export function jsonBody(limitBytes: number): RequestHandler[] {
-  const parse = express.json({ limit: limitBytes, strict: true, inflate: false, type: 'application/json' });
-  const requireJson: RequestHandler = (req, _res, next) => {
-    const encoding = req.headers['content-encoding'];
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-      next(new UnsupportedMediaTypeError('unsupported_encoding', 'send the request body without Content-Encoding (compressed bodies are not accepted)', { field: 'Content-Encoding' }));
-      return;
-    }
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (hasBody && !req.is('application/json')) {
-      next(new UnsupportedMediaTypeError('unsupported_media_type', 'send the request body as application/json', { field: 'Content-Type' }));
-      return;
-    }
-    next();
-  };
-  return [requireJson, parse];
 }
 
 /** The body as an object (an empty object when there was none). */

@@ -3,6 +3,7 @@ import type { BundleCatalog } from '../../domain/activation/bundle-catalog.js';
 import type { BuiltBundle } from '../../domain/bundles/bundle-builder.js';
 import { isRegentError } from '../../domain/errors.js';
 import type { Logger } from '../../domain/logger.js';
+import { decodePath, invalidPathEncoding } from '../path-encoding.js';
 import { writeProblem } from '../problem.js';
 import { logCompletion, requestIdOf } from '../request-log.js';
 import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer } from './conditional-headers.js';
@@ -74,9 +75,16 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     const started = performance.now();
     const url = req.url ?? '/';
     const query = url.indexOf('?');
-    const name = (query < 0 ? url : url.slice(0, query)).slice(BUNDLES_PREFIX.length);
+    const rawName = (query < 0 ? url : url.slice(0, query)).slice(BUNDLES_PREFIX.length);
+    const name = decodePath(rawName);
     const done = (status: number, bytes: number, extra: Record<string, unknown> = {}): void =>
-      logCompletion(log, { reqId: requestIdOf(req), method: req.method ?? '', route: '/bundles/:name', bundle: name.slice(0, 200), status, bytes, ms: performance.now() - started, ...extra });
+      logCompletion(log, { reqId: requestIdOf(req), method: req.method ?? '', route: '/bundles/:name', bundle: rawName.slice(0, 200), status, bytes, ms: performance.now() - started, ...extra });
+
+    if (name === undefined) {
+      const error = invalidPathEncoding(url.slice(0, query < 0 ? undefined : query));
+      done(400, writeProblem(res, { status: 400, code: error.code, title: 'Invalid request', detail: error.message, ...error.details }));
+      return;
+    }
 
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       done(405, writeProblem(res, { status: 405, code: 'method_not_allowed', title: 'Method not allowed', detail: 'bundles are read with GET or HEAD' }, { Allow: 'GET, HEAD' }));

@@ -7,10 +7,10 @@ import { FleetRegistry } from '../../domain/fleet/fleet-registry.js';
 import { createErrorHandler } from '../error-handler.js';
 import { createStatusReportRouter, type StatusReportRouterDeps } from './status-report-router.js';
 
-async function serve(deps: Omit<StatusReportRouterDeps, 'registry' | 'maxBodyBytes'>) {
+async function serve(deps: Omit<StatusReportRouterDeps, 'registry' | 'body'>) {
   const registry = FleetRegistry.create({ maxAgents: 10, staleAfterMs: 60_000 });
   const app = express();
-  app.use(createStatusReportRouter({ registry, maxBodyBytes: 64 * 1024, ...deps }));
+  app.use(createStatusReportRouter({ registry, body: { maxBytes: 64 * 1024, maxDepth: 100 }, ...deps }));
   app.use(createErrorHandler(silentLogger()));
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { AuthenticationError, NotAllowedError } from '../../domain/errors.js';
+import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
 import { parseAgentStatusReport } from '../../domain/fleet/agent-status-report.js';
 import type { FleetRegistry } from '../../domain/fleet/fleet-registry.js';
 
@@ -10,7 +11,8 @@ export interface StatusReportRouterDeps {
   reportToken?: string;
   /** Whether reports without a configured token are accepted (development mode); otherwise they are refused. */
   acceptWithoutToken: boolean;
-  maxBodyBytes: number;
+  /** Size (`fleet.maxReportBytes`) and nesting limits of a report. */
+  body: JsonBodyLimits;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface StatusReportRouterDeps {
 export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
   const router = Router({ caseSensitive: true, strict: true });
   const expected = deps.reportToken === undefined ? undefined : digest(deps.reportToken);
-  const json = express.json({ limit: deps.maxBodyBytes, strict: true, inflate: true, type: () => true });
+  const json = jsonBody({ ...deps.body, inflate: true, requireJsonType: false });
   router.post(['/status', '/status/*partition'], (req, _res, next) => {
     if (!expected) {
       next(deps.acceptWithoutToken ? undefined : new NotAllowedError('fleet_reports_disabled', 'status reports are off: set fleet.reportToken (REGENT_FLEET_REPORT_TOKEN) and give agents the same bearer token', { field: 'fleet.reportToken' }));
@@ -37,7 +39,7 @@ export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
       return;
     }
     next();
-  }, json, (req, res) => {
+  }, ...json, (req, res) => {
     deps.registry.record(parseAgentStatusReport(req.body));
     res.status(200).json({});
   });
