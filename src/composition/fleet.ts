@@ -12,7 +12,7 @@ export interface Fleet {
 
 /** The fleet registry, restored from `<dataDir>/fleet/agents.json` and written back when it changed. */
 export async function openFleet(config: Readonly<RegentConfig>, dataDir: string, logger: Logger): Promise<Fleet> {
-  const registry = FleetRegistry.create({ maxAgents: config.fleet.maxAgents, staleAfterMs: config.fleet.staleAfterSeconds * 1000 });
+  const registry = FleetRegistry.create({ maxAgents: config.fleet.maxAgents, maxStoredBytes: config.fleet.maxStoredBytes, staleAfterMs: config.fleet.staleAfterSeconds * 1000 });
   const store = FileFleetStore.create(join(dataDir, 'fleet', 'agents.json'), logger);
   registry.restore(await store.load());
   const save = async (): Promise<void> => {

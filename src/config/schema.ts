@@ -104,6 +104,11 @@ export const configSchema = z.strictObject({
     maxAgents: z.number().int().min(1).max(1_000_000).default(10_000),
     /** An agent silent this long is shown as stale and left out of convergence figures. */
     staleAfterSeconds: z.number().int().min(10).max(86_400 * 30).default(600),
+    /**
+     * Bytes of agent records kept at most (as JSON in `<dataDir>/fleet/agents.json`, which never grows
+     * beyond it): with `maxAgents`, the bound on what reports can make Regent keep.
+     */
+    maxStoredBytes: z.number().int().min(1024 * 1024).max(4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     /** OPA's reports carry Prometheus metrics: tens of kilobytes each. */
     maxReportBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
     /** How often the registry is written to `<dataDir>/fleet/agents.json` when it changed. */

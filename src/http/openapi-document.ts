@@ -333,8 +333,27 @@ export const openApiDocument = {
     },
     '/api/fleet': {
       get: {
-        summary: 'The OPA agents as they last reported (per bundle: enforced revision, last download/activation/error; stale when silent), and per bundle how much of the fleet enforces the served revision and how long convergence took (role: auditor)',
-        responses: { '200': { description: 'fleet', ...(json({ type: 'object', properties: { agents: { type: 'array', items: { type: 'object' } }, bundles: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, servedRevision: { type: 'string' }, agents: { type: 'integer' }, onServedRevision: { type: 'integer' }, withErrors: { type: 'integer' }, revisions: { type: 'object' }, convergenceMs: { type: 'number' } } } } } }) as object) }, ...errors(400, 401, 403) },
+        summary: 'One page of the OPA agents as they last reported, in agent id order (per bundle: enforced revision, last download/activation/error; stale when silent), and, over the whole fleet, per bundle how much of it enforces the served revision and how long convergence took (role: auditor). Follow `nextCursor` for the next page: paging by id is stable while agents report',
+        parameters: [
+          { name: 'limit', in: 'query', required: false, description: 'agents per page', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'cursor', in: 'query', required: false, description: '`nextCursor` of the previous page', schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': {
+            description: 'fleet',
+            ...(json({
+              type: 'object', required: ['agents', 'bundles', 'total', 'limit', 'nextCursor'],
+              properties: {
+                agents: { type: 'array', maxItems: 1000, items: { type: 'object' } },
+                bundles: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, servedRevision: { type: 'string' }, agents: { type: 'integer' }, onServedRevision: { type: 'integer' }, withErrors: { type: 'integer' }, revisions: { type: 'object' }, convergenceMs: { type: 'number' } } } },
+                total: { type: 'integer', description: 'agents remembered in all' },
+                limit: { type: 'integer' },
+                nextCursor: { type: ['string', 'null'], description: 'pass as `cursor` for the next page; null on the last' },
+              },
+            }) as object),
+          },
+          ...errors(400, 401, 403),
+        },
       },
     },
     '/api/audit': {

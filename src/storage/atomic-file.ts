@@ -5,14 +5,16 @@ import { dirname } from 'node:path';
 /**
  * Writes `path` so a reader (or a restart after kill -9 or power loss) sees the old content or the new
  * one, never a torn file: write a temp file, fsync it, rename it into place, fsync the directory.
+ * Content given as chunks is written chunk by chunk, so a large file does not hold the event loop.
  */
-export async function writeFileAtomic(path: string, content: string | Buffer, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(path: string, content: string | Buffer | Iterable<string>, mode = 0o600): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   // Unique per call, created exclusively: two writes of the same file never share a temp file.
   const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   const handle = await open(temp, 'wx', mode);
   try {
-    await handle.writeFile(content);
+    if (typeof content === 'string' || Buffer.isBuffer(content)) await handle.writeFile(content);
+    else for (const chunk of content) await handle.write(chunk);
     await handle.sync();
   } finally {
     await handle.close();

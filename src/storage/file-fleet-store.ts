@@ -1,13 +1,17 @@
 import { readFile, rename } from 'node:fs/promises';
-import type { AgentRecord } from '../domain/fleet/fleet-registry.js';
+import { agentRecordFrom, type AgentRecord } from '../domain/fleet/agent-record.js';
 import type { Logger } from '../domain/logger.js';
 import { writeFileAtomic } from './atomic-file.js';
+
+/** Records serialized per chunk written: a 64 MiB fleet is written in small steps, never in one. */
+const RECORDS_PER_CHUNK = 200;
 
 /**
  * The fleet registry's agents as one JSON file in the data directory, rewritten atomically (so a crash
  * leaves the previous snapshot or the new one), read back at start-up. A file that cannot be read as
  * such is moved aside (`<path>.corrupt-<time>`) and the fleet starts empty: agents report again within
- * their next status interval, so nothing is lost that matters.
+ * their next status interval, so nothing is lost that matters. Records are checked one by one on the
+ * way in (names stay data: see `agentRecordFrom`).
  */
 export class FileFleetStore {
   private constructor(private readonly path: string, private readonly logger: Logger) {}
@@ -26,8 +30,12 @@ export class FileFleetStore {
     }
     try {
       const parsed = JSON.parse(text) as { agents?: unknown };
-      if (!Array.isArray(parsed.agents) || !parsed.agents.every(isAgentRecord)) throw new Error('not a fleet snapshot');
-      return parsed.agents;
+      if (!Array.isArray(parsed.agents)) throw new Error('not a fleet snapshot');
+      return parsed.agents.map((value: unknown, index) => {
+        const record = agentRecordFrom(value);
+        if (!record) throw new Error(`agents[${index}] is not an agent record`);
+        return record;
+      });
     } catch (error) {
       const aside = `${this.path}.corrupt-${Date.now()}`;
       await rename(this.path, aside);
@@ -36,14 +44,17 @@ export class FileFleetStore {
     }
   }
 
+  /** Writes `{"version":1,"agents":[...]}`: exactly the records' JSON, comma-separated, in a 26-byte frame. */
   async save(agents: readonly AgentRecord[]): Promise<void> {
-    await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, agents })}\n`);
+    await writeFileAtomic(this.path, chunks(agents));
   }
 }
 
-function isAgentRecord(value: unknown): value is AgentRecord {
-  if (typeof value !== 'object' || value === null) return false;
-  const record = value as Partial<AgentRecord>;
-  return typeof record.agentId === 'string' && typeof record.reportedAt === 'string' && typeof record.firstSeenAt === 'string'
-    && Array.isArray(record.bundles) && typeof record.labels === 'object' && typeof record.plugins === 'object';
+function* chunks(agents: readonly AgentRecord[]): Generator<string> {
+  yield '{"version":1,"agents":[';
+  for (let start = 0; start < agents.length; start += RECORDS_PER_CHUNK) {
+    const batch = agents.slice(start, start + RECORDS_PER_CHUNK).map((agent) => JSON.stringify(agent)).join(',');
+    yield start === 0 ? batch : `,${batch}`;
+  }
+  yield ']}\n';
 }

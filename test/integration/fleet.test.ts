@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import type { FleetView } from '../../src/domain/fleet/fleet-registry.js';
+import type { AgentView, BundleConvergence } from '../../src/domain/fleet/fleet-registry.js';
 import { adminClient } from '../helpers/admin-client.js';
 import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
 type Regent = Awaited<ReturnType<typeof startTestRegent>>;
+interface FleetView { agents: AgentView[]; bundles: BundleConvergence[]; total: number; nextCursor: string | null }
 
 async function agentFor(regent: Regent, options: { bearerToken?: string } = {}) {
   const agent = await startOpaAgent({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dictionary } from '../dictionary.js';
 import { InputError } from '../errors.js';
 
 /** One bundle as an agent reported it. */
@@ -19,18 +20,19 @@ export interface ReportedBundle {
 export interface AgentStatusReport {
   /** `labels.id`: OPA's instance id (random per process unless configured). */
   agentId: string;
-  /** String labels, including `version` (the OPA version) and any the operator configured. */
+  /** String labels, including `version` (the OPA version) and any the operator configured. A null-prototype object. */
   labels: Record<string, string>;
   bundles: ReportedBundle[];
-  /** Plugin name → state (`OK`, `NOT_READY`, `ERROR`, `WARN`). */
+  /** Plugin name → state (`OK`, `NOT_READY`, `ERROR`, `WARN`). A null-prototype object. */
   plugins: Record<string, string>;
 }
 
 // Small on purpose: reports are unauthenticated claims unless a report token is set, and each is kept
-// per agent. An agent worst case is about 8 KiB in memory (16 bundles, 16 labels, short strings).
-const MAX_LABELS = 16;
-const MAX_BUNDLES = 16;
-const MAX_PLUGINS = 16;
+// per agent. The registry also bounds all agents together in bytes (`fleet.maxStoredBytes`).
+export const MAX_LABELS = 16;
+export const MAX_BUNDLES = 16;
+export const MAX_PLUGINS = 16;
+export const AGENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const GO_ZERO_TIME = /^0001-01-01T00:00:00/;
 
 const text = (max: number) => z.string().max(max);
@@ -47,46 +49,70 @@ const bundleSchema = z.object({
   http_code: z.number().int().optional(),
 });
 
-const reportSchema = z.object({
-  labels: z.record(z.string().max(64), z.unknown()),
-  bundles: z.record(z.string().max(128), bundleSchema).optional(),
-  plugins: z.record(z.string().max(64), z.object({ state: text(32).optional() })).optional(),
-});
+const pluginSchema = z.object({ state: text(32).optional() });
 
 /**
  * Reads an OPA status report (the JSON body of `POST /status`). Only what the fleet view needs is kept:
  * labels with string values, per-bundle revision, times and last error, plugin states; metrics (tens of
- * kilobytes of Prometheus text per report) are dropped. `InputError` `invalid_status_report` naming the
- * field when it is not an OPA status report: no `labels.id`, wrong types, too many entries.
+ * kilobytes of Prometheus text per report) are dropped. Names come from outside, so they are read as
+ * own keys and kept in null-prototype objects: a label, bundle or plugin called `__proto__` or
+ * `constructor` is a name like any other. `InputError` `invalid_status_report` naming the field when it
+ * is not an OPA status report: no `labels.id`, wrong types, too many entries.
  */
 export function parseAgentStatusReport(body: unknown): AgentStatusReport {
-  const parsed = reportSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'body';
-    throw new InputError('invalid_status_report', `not an OPA status report: ${field}: ${issue.message}`, { field });
+  const report = objectAt(body, 'body');
+  const labels = entriesAt(report.labels, 'labels', MAX_LABELS, 64);
+  const agentId = labels.find(([key]) => key === 'id')?.[1];
+  if (typeof agentId !== 'string' || !AGENT_ID.test(agentId)) {
+    throw invalid('labels.id', 'labels.id must be the OPA instance id (letters, digits, . _ : -, at most 128)');
   }
-  const { labels, bundles = {}, plugins = {} } = parsed.data;
-  const agentId = labels.id;
-  if (typeof agentId !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(agentId)) {
-    throw new InputError('invalid_status_report', 'labels.id must be the OPA instance id (letters, digits, . _ : -, at most 128)', { field: 'labels.id' });
-  }
-  if (Object.keys(labels).length > MAX_LABELS) throw new InputError('invalid_status_report', `at most ${MAX_LABELS} labels`, { field: 'labels' });
-  if (Object.keys(bundles).length > MAX_BUNDLES) throw new InputError('invalid_status_report', `at most ${MAX_BUNDLES} bundles`, { field: 'bundles' });
-  if (Object.keys(plugins).length > MAX_PLUGINS) throw new InputError('invalid_status_report', `at most ${MAX_PLUGINS} plugins`, { field: 'plugins' });
+  const bundles = report.bundles === undefined ? [] : entriesAt(report.bundles, 'bundles', MAX_BUNDLES, 128);
+  const plugins = report.plugins === undefined ? [] : entriesAt(report.plugins, 'plugins', MAX_PLUGINS, 64);
   return {
     agentId,
-    labels: Object.fromEntries(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string').map(([key, value]) => [key, value.slice(0, 128)])),
-    bundles: Object.entries(bundles).map(([name, bundle]) => ({
-      name,
-      activeRevision: bundle.active_revision || undefined,
-      lastSuccessfulDownload: bundle.last_successful_download,
-      lastSuccessfulActivation: bundle.last_successful_activation,
-      lastRequest: bundle.last_request,
-      code: bundle.code || undefined,
-      message: bundle.message || undefined,
-      httpCode: bundle.http_code,
+    labels: dictionary(labels.flatMap(([key, value]) => (typeof value === 'string' ? [[key, value.slice(0, 128)] as const] : []))),
+    bundles: bundles.map(([name, value]) => {
+      const bundle = valueAt(bundleSchema, value, `bundles.${name}`);
+      return {
+        name,
+        activeRevision: bundle.active_revision || undefined,
+        lastSuccessfulDownload: bundle.last_successful_download,
+        lastSuccessfulActivation: bundle.last_successful_activation,
+        lastRequest: bundle.last_request,
+        code: bundle.code || undefined,
+        message: bundle.message || undefined,
+        httpCode: bundle.http_code,
+      };
+    }),
+    plugins: dictionary(plugins.flatMap(([name, value]) => {
+      const { state } = valueAt(pluginSchema, value, `plugins.${name}`);
+      return state ? [[name, state] as const] : [];
     })),
-    plugins: Object.fromEntries(Object.entries(plugins).flatMap(([name, plugin]) => (plugin.state ? [[name, plugin.state]] : []))),
   };
+}
+
+function objectAt(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(field, `${field} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+/** The own entries of an object from JSON (where `__proto__` is an own key), at most `max`, keys at most `maxKey` long. */
+function entriesAt(value: unknown, field: string, max: number, maxKey: number): Array<[string, unknown]> {
+  const entries = Object.entries(objectAt(value, field));
+  if (entries.length > max) throw invalid(field, `at most ${max} ${field}`);
+  const long = entries.find(([key]) => key.length > maxKey);
+  if (long) throw invalid(field, `${field} names are at most ${maxKey} characters`);
+  return entries;
+}
+
+function valueAt<T extends z.ZodType>(schema: T, value: unknown, field: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = [field, ...issue.path.map(String)].join('.');
+  throw invalid(path, `not an OPA status report: ${path}: ${issue.message}`);
+}
+
+function invalid(field: string, message: string): InputError {
+  return new InputError('invalid_status_report', message, { field });
 }

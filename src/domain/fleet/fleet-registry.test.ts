@@ -63,35 +63,108 @@ describe('FleetRegistry', () => {
 
   test('counts agents per revision and reports convergence once every live agent runs the served revision', () => {
     let now = new Date('2026-11-30T10:00:05Z');
-    const fleet = FleetRegistry.create({ maxAgents: 10, staleAfterMs: 60_000, now: () => now });
+    const fleet = FleetRegistry.create({ maxAgents: 10, maxStoredBytes: 1 << 20, staleAfterMs: 60_000, now: () => now });
     fleet.record(parseAgentStatusReport(opaReport('a', { rbac: { active_revision: R2, activated: '2026-11-30T10:00:00.300Z' } })));
     fleet.record(parseAgentStatusReport(opaReport('b', { rbac: { active_revision: R1, activated: '2026-11-30T09:00:00Z' } })));
-    let view = fleet.view(serving(R2));
-    expect(view.bundles).toEqual([{ name: 'rbac', servedRevision: R2, agents: 2, onServedRevision: 1, withErrors: 0, revisions: { [R2]: 1, [R1]: 1 } }]);
+    let bundles = fleet.convergence(serving(R2));
+    expect(bundles).toEqual([{ name: 'rbac', servedRevision: R2, agents: 2, onServedRevision: 1, withErrors: 0, revisions: { [R2]: 1, [R1]: 1 } }]);
 
     fleet.record(parseAgentStatusReport(opaReport('b', { rbac: { active_revision: R2, activated: '2026-11-30T10:00:00.450Z' } })));
-    view = fleet.view(serving(R2));
-    expect(view.bundles[0]).toMatchObject({ agents: 2, onServedRevision: 2, convergenceMs: 450 });
-    expect(view.agents.map((agent) => agent.agentId)).toEqual(['b', 'a']);
+    bundles = fleet.convergence(serving(R2));
+    expect(bundles[0]).toMatchObject({ agents: 2, onServedRevision: 2, convergenceMs: 450 });
+    expect(fleet.page({ limit: 10 }).agents.map((agent) => agent.agentId)).toEqual(['a', 'b']);
 
     // A silent agent turns stale and stops counting.
     now = new Date('2026-11-30T10:05:00Z');
     fleet.record(parseAgentStatusReport(opaReport('c', { rbac: { code: 'bundle_error' } })));
-    view = fleet.view(serving(R2));
-    expect(view.agents.filter((agent) => agent.stale).map((agent) => agent.agentId).sort()).toEqual(['a', 'b']);
-    expect(view.bundles[0]).toMatchObject({ agents: 1, onServedRevision: 0, withErrors: 1, revisions: { none: 1 } });
-    expect(view.bundles[0]!.convergenceMs).toBeUndefined();
+    bundles = fleet.convergence(serving(R2));
+    expect(fleet.page({ limit: 10 }).agents.filter((agent) => agent.stale).map((agent) => agent.agentId)).toEqual(['a', 'b']);
+    expect(bundles[0]).toMatchObject({ agents: 1, onServedRevision: 0, withErrors: 1, revisions: { none: 1 } });
+    expect(bundles[0]!.convergenceMs).toBeUndefined();
   });
 
   test('forgets the agent heard from least recently beyond its bound, and survives a snapshot round trip', () => {
-    const fleet = FleetRegistry.create({ maxAgents: 2, staleAfterMs: 60_000 });
+    const fleet = FleetRegistry.create({ maxAgents: 2, maxStoredBytes: 1 << 20, staleAfterMs: 60_000 });
     for (const id of ['a', 'b', 'a', 'c']) fleet.record(parseAgentStatusReport(opaReport(id, {})));
     const { agents, changed } = fleet.snapshot();
     expect(changed).toBe(true);
     expect(agents.map((agent) => agent.agentId)).toEqual(['a', 'c']);
     expect(fleet.snapshot().changed).toBe(false);
-    const restored = FleetRegistry.create({ maxAgents: 2, staleAfterMs: 60_000 });
+    const restored = FleetRegistry.create({ maxAgents: 2, maxStoredBytes: 1 << 20, staleAfterMs: 60_000 });
     restored.restore(agents);
-    expect(restored.view(() => undefined).agents.map((agent) => agent.agentId)).toEqual(['c', 'a']);
+    expect(restored.page({ limit: 10 }).agents.map((agent) => agent.agentId)).toEqual(['a', 'c']);
+    expect(restored.snapshot().agents.map((agent) => agent.agentId)).toEqual(['a', 'c']);
+  });
+
+  test('pages by agent id: every agent once, in order, while others report, arrive and are forgotten', () => {
+    const fleet = FleetRegistry.create({ maxAgents: 1000, maxStoredBytes: 1 << 24, staleAfterMs: 60_000 });
+    const ids = Array.from({ length: 250 }, (_, i) => `agent-${String(i * 2).padStart(4, '0')}`);
+    for (const id of ids) fleet.record(parseAgentStatusReport(opaReport(id, {})));
+    const seen: string[] = [];
+    let after: string | undefined;
+    let round = 0;
+    do {
+      const page = fleet.page({ limit: 40, after });
+      expect(page.total).toBe(250 + round);
+      seen.push(...page.agents.map((agent) => agent.agentId));
+      after = page.next;
+      // Between pages: every agent reports again (reordering the eviction order), and one new agent arrives.
+      for (const id of [...ids].reverse()) fleet.record(parseAgentStatusReport(opaReport(id, {})));
+      fleet.record(parseAgentStatusReport(opaReport(`agent-${String(round * 2 + 1).padStart(4, '0')}`, {})));
+      round++;
+    } while (after !== undefined);
+    expect(seen.filter((id) => ids.includes(id))).toEqual(ids);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort()).toEqual(seen);
+    expect(fleet.page({ limit: 10, after: 'zzz' })).toEqual({ agents: [], total: 250 + round });
+    expect(fleet.page({ limit: 1000 }).next).toBeUndefined();
+  });
+
+  test('keeps at most maxStoredBytes of records, as the snapshot file measures them, forgetting the least recent', () => {
+    const maxStoredBytes = 1024 * 1024;
+    const fleet = FleetRegistry.create({ maxAgents: 10_000, maxStoredBytes, staleAfterMs: 60_000 });
+    // The worst a report can be: every list full, every string at its limit, characters JSON escapes to six bytes.
+    const fat = (id: string): unknown => ({
+      labels: { id, ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`label-${i}`.padEnd(64, '\u0001'), '\u0001'.repeat(128)])) },
+      plugins: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`plugin-${i}`.padEnd(64, '\u0001'), { state: '\u0001'.repeat(32) }])),
+      bundles: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`bundle-${i}`.padEnd(128, '\u0001'), {
+        active_revision: '\u0001'.repeat(128), last_successful_download: '\u0001'.repeat(64), last_successful_activation: '\u0001'.repeat(64),
+        last_request: '\u0001'.repeat(64), code: '\u0001'.repeat(64), message: '\u0001'.repeat(300), http_code: -9007199254740991,
+      }])),
+    });
+    expect(Buffer.byteLength(JSON.stringify(parseAgentStatusReport(fat('agent-0'))))).toBeGreaterThan(90_000);
+    for (let i = 0; i < 60; i++) {
+      fleet.record(parseAgentStatusReport(fat(`agent-${i}`)));
+      const { agents } = fleet.snapshot();
+      const file = JSON.stringify({ version: 1, agents });
+      expect(Buffer.byteLength(file)).toBeLessThanOrEqual(maxStoredBytes + 26);
+      expect(fleet.size).toEqual({ agents: agents.length, bytes: Buffer.byteLength(file) - 24 });
+    }
+    const kept = fleet.page({ limit: 1000 }).agents.map((agent) => agent.agentId);
+    expect(kept.length).toBeGreaterThan(5);
+    expect(kept.length).toBeLessThan(12);
+    expect(kept).toContain('agent-59');
+    expect(kept).not.toContain('agent-0');
+  });
+
+  test('labels, bundles, plugins and revisions named __proto__, constructor, toString or hasOwnProperty are data', () => {
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+    // Written as JSON text, as a request carries it: JSON.parse makes "__proto__" an own key.
+    const members = (value: (name: string) => string): string => names.map((name) => `"${name}":${value(name)}`).join(',');
+    const body = JSON.parse(`{"labels":{"id":"agent-proto",${members((name) => `"label ${name}"`)}},"plugins":{${members(() => '{"state":"OK"}')}},"bundles":{${members((name) => `{"active_revision":"${name}"}`)}}}`) as unknown;
+    const report = parseAgentStatusReport(body);
+    expect(Object.keys(report.labels).sort()).toEqual([...names, 'id'].sort());
+    expect(Object.getPrototypeOf(report.labels)).toBeNull();
+    expect(report.labels.__proto__).toBe('label __proto__');
+    expect(Object.keys(report.plugins).sort()).toEqual([...names].sort());
+    expect(report.bundles.map((bundle) => [bundle.name, bundle.activeRevision])).toEqual(names.map((name) => [name, name]));
+    const fleet = FleetRegistry.create({ maxAgents: 10, maxStoredBytes: 1 << 20, staleAfterMs: 60_000 });
+    fleet.record(report);
+    fleet.record({ ...report, agentId: 'agent-proto-2' });
+    const bundles = fleet.convergence((name) => ({ revision: name, publishedAt: new Date(0) }));
+    expect(bundles.map((bundle) => [bundle.name, bundle.agents, bundle.onServedRevision, JSON.stringify(bundle.revisions)])).toEqual(
+      [...names].sort().map((name) => [name, 2, 2, `{"${name}":2}`]),
+    );
+    expect(JSON.stringify(fleet.page({ limit: 1 }).agents[0]!.labels)).toBe(`{"id":"agent-proto",${members((name) => `"label ${name}"`)}}`);
   });
 });

@@ -1,7 +1,9 @@
 import { Router } from 'express';
+import { AGENT_ID } from '../../domain/fleet/agent-status-report.js';
+import { InputError } from '../../domain/errors.js';
 import type { FleetRegistry, ServedBundle } from '../../domain/fleet/fleet-registry.js';
 import { requireRole } from '../middleware/require-role.js';
-import { readQuery } from './query-params.js';
+import { positiveInteger, readQuery } from './query-params.js';
 
 export interface FleetRouterDeps {
   registry: FleetRegistry;
@@ -9,16 +11,37 @@ export interface FleetRouterDeps {
   served: (bundle: string) => ServedBundle | undefined;
 }
 
+/** Agents per page unless `limit` says otherwise, and the most `limit` may ask for. */
+export const FLEET_PAGE_DEFAULT = 100;
+export const FLEET_PAGE_MAX = 1000;
+
 /**
- * `GET /fleet` (auditor): the agents as they last reported (labels, per-bundle enforced revision, last
- * download, activation and error, stale when silent too long) and, per bundle, how much of the fleet
- * enforces the revision Regent serves and how long convergence took.
+ * `GET /fleet?limit=&cursor=` (auditor): one page of agents as they last reported (labels, per-bundle
+ * enforced revision, last download, activation and error, stale when silent too long), in agent id
+ * order, and per bundle, over the whole fleet, how much of it enforces the revision Regent serves and
+ * how long convergence took. `nextCursor` fetches the next page; paging by id is stable while agents
+ * report (each agent that stays is listed once; one that first reports meanwhile may or may not be).
  */
 export function createFleetRouter(deps: FleetRouterDeps): Router {
   const router = Router();
   router.get('/fleet', requireRole('auditor'), (req, res) => {
-    readQuery(req.query, []);
-    res.set('Cache-Control', 'no-store').json(deps.registry.view(deps.served));
+    const query = readQuery(req.query, ['limit', 'cursor']);
+    const limit = query.limit === undefined ? FLEET_PAGE_DEFAULT : positiveInteger(query.limit, 'limit', FLEET_PAGE_MAX);
+    const after = query.cursor === undefined ? undefined : agentIdOfCursor(query.cursor);
+    const page = deps.registry.page({ limit, after });
+    res.set('Cache-Control', 'no-store').json({
+      agents: page.agents,
+      bundles: deps.registry.convergence(deps.served),
+      total: page.total,
+      limit,
+      nextCursor: page.next === undefined ? null : Buffer.from(page.next, 'utf8').toString('base64url'),
+    });
   });
   return router;
+}
+
+function agentIdOfCursor(cursor: string): string {
+  const id = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  if (!AGENT_ID.test(id)) throw new InputError('invalid_query', "'cursor' must be a nextCursor from an earlier answer", { field: 'cursor' });
+  return id;
 }

@@ -8,7 +8,7 @@ import { createErrorHandler } from '../error-handler.js';
 import { createStatusReportRouter, type StatusReportRouterDeps } from './status-report-router.js';
 
 async function serve(deps: Omit<StatusReportRouterDeps, 'registry' | 'body'>) {
-  const registry = FleetRegistry.create({ maxAgents: 10, staleAfterMs: 60_000 });
+  const registry = FleetRegistry.create({ maxAgents: 10, maxStoredBytes: 1 << 20, staleAfterMs: 60_000 });
   const app = express();
   app.use(createStatusReportRouter({ registry, body: { maxBytes: 64 * 1024, maxDepth: 100 }, ...deps }));
   app.use(createErrorHandler(silentLogger()));
