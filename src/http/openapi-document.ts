@@ -342,10 +342,11 @@ export const openApiDocument = {
           '200': {
             description: 'fleet',
             ...(json({
-              type: 'object', required: ['agents', 'bundles', 'total', 'limit', 'nextCursor'],
+              type: 'object', required: ['agents', 'bundles', 'omittedBundles', 'total', 'limit', 'nextCursor'],
               properties: {
                 agents: { type: 'array', maxItems: 1000, items: { type: 'object' } },
                 bundles: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, servedRevision: { type: 'string' }, agents: { type: 'integer' }, onServedRevision: { type: 'integer' }, withErrors: { type: 'integer' }, revisions: { type: 'object' }, convergenceMs: { type: 'number' } } } },
+                omittedBundles: { type: 'integer', description: 'bundle names reported but not summarized: `bundles` has every bundle Regent serves and the 50 other names most reported' },
                 total: { type: 'integer', description: 'agents remembered in all' },
                 limit: { type: 'integer' },
                 nextCursor: { type: ['string', 'null'], description: 'pass as `cursor` for the next page; null on the last' },

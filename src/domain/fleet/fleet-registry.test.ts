@@ -66,18 +66,18 @@ describe('FleetRegistry', () => {
     const fleet = FleetRegistry.create({ maxAgents: 10, maxStoredBytes: 1 << 20, staleAfterMs: 60_000, now: () => now });
     fleet.record(parseAgentStatusReport(opaReport('a', { rbac: { active_revision: R2, activated: '2026-11-30T10:00:00.300Z' } })));
     fleet.record(parseAgentStatusReport(opaReport('b', { rbac: { active_revision: R1, activated: '2026-11-30T09:00:00Z' } })));
-    let bundles = fleet.convergence(serving(R2));
+    let bundles = fleet.summary(serving(R2)).bundles;
     expect(bundles).toEqual([{ name: 'rbac', servedRevision: R2, agents: 2, onServedRevision: 1, withErrors: 0, revisions: { [R2]: 1, [R1]: 1 } }]);
 
     fleet.record(parseAgentStatusReport(opaReport('b', { rbac: { active_revision: R2, activated: '2026-11-30T10:00:00.450Z' } })));
-    bundles = fleet.convergence(serving(R2));
+    bundles = fleet.summary(serving(R2)).bundles;
     expect(bundles[0]).toMatchObject({ agents: 2, onServedRevision: 2, convergenceMs: 450 });
     expect(fleet.page({ limit: 10 }).agents.map((agent) => agent.agentId)).toEqual(['a', 'b']);
 
     // A silent agent turns stale and stops counting.
     now = new Date('2026-11-30T10:05:00Z');
     fleet.record(parseAgentStatusReport(opaReport('c', { rbac: { code: 'bundle_error' } })));
-    bundles = fleet.convergence(serving(R2));
+    bundles = fleet.summary(serving(R2)).bundles;
     expect(fleet.page({ limit: 10 }).agents.filter((agent) => agent.stale).map((agent) => agent.agentId)).toEqual(['a', 'b']);
     expect(bundles[0]).toMatchObject({ agents: 1, onServedRevision: 0, withErrors: 1, revisions: { none: 1 } });
     expect(bundles[0]!.convergenceMs).toBeUndefined();
@@ -147,6 +147,41 @@ describe('FleetRegistry', () => {
     expect(kept).not.toContain('agent-0');
   });
 
+  test('the summary shows every served bundle and at most 50 names Regent does not serve, those most reported', () => {
+    const fleet = FleetRegistry.create({ maxAgents: 100, maxStoredBytes: 1 << 24, staleAfterMs: 60_000 });
+    for (let agent = 0; agent < 10; agent++) {
+      const bundles = Object.fromEntries([['rbac', { active_revision: R1 }], ...Array.from({ length: 15 }, (_, i) => [`made-up-${agent}-${i}`, {}])]);
+      fleet.record(parseAgentStatusReport({ labels: { id: `agent-${agent}` }, bundles }));
+    }
+    fleet.record(parseAgentStatusReport({ labels: { id: 'agent-x' }, bundles: { 'made-up-9-14': {}, 'made-up-9-13': {} } }));
+    const summary = fleet.summary(serving(R1));
+    expect(summary.bundles).toHaveLength(51);
+    expect(summary.omittedBundles).toBe(150 - 50);
+    expect(summary.bundles.find((bundle) => bundle.name === 'rbac')).toMatchObject({ agents: 10, onServedRevision: 10 });
+    expect(summary.bundles.filter((bundle) => bundle.agents === 2).map((bundle) => bundle.name)).toEqual(['made-up-9-13', 'made-up-9-14']);
+  });
+
+  test('the summary is reused while nothing changed, for at most a second; a report or a publish makes a new one', () => {
+    let now = new Date('2026-11-30T10:00:05Z');
+    const fleet = FleetRegistry.create({ maxAgents: 10, maxStoredBytes: 1 << 20, staleAfterMs: 60_000, now: () => now });
+    fleet.record(parseAgentStatusReport(opaReport('a', { rbac: { active_revision: R1, activated: '2026-11-30T10:00:01Z' } })));
+    let served = serving(R1);
+    const first = fleet.summary((name) => served(name));
+    expect(fleet.summary((name) => served(name))).toBe(first);
+    served = serving(R2);
+    const republished = fleet.summary((name) => served(name));
+    expect(republished).not.toBe(first);
+    expect(republished.bundles[0]).toMatchObject({ servedRevision: R2, onServedRevision: 0 });
+    expect(fleet.summary((name) => served(name))).toBe(republished);
+    fleet.record(parseAgentStatusReport(opaReport('b', { rbac: { active_revision: R2 } })));
+    const reported = fleet.summary((name) => served(name));
+    expect(reported.bundles[0]).toMatchObject({ agents: 2, onServedRevision: 1 });
+    now = new Date(now.getTime() + 999);
+    expect(fleet.summary((name) => served(name))).toBe(reported);
+    now = new Date(now.getTime() + 1);
+    expect(fleet.summary((name) => served(name))).not.toBe(reported);
+  });
+
   test('labels, bundles, plugins and revisions named __proto__, constructor, toString or hasOwnProperty are data', () => {
     const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
     // Written as JSON text, as a request carries it: JSON.parse makes "__proto__" an own key.
@@ -161,7 +196,7 @@ describe('FleetRegistry', () => {
     const fleet = FleetRegistry.create({ maxAgents: 10, maxStoredBytes: 1 << 20, staleAfterMs: 60_000 });
     fleet.record(report);
     fleet.record({ ...report, agentId: 'agent-proto-2' });
-    const bundles = fleet.convergence((name) => ({ revision: name, publishedAt: new Date(0) }));
+    const bundles = fleet.summary((name) => ({ revision: name, publishedAt: new Date(0) })).bundles;
     expect(bundles.map((bundle) => [bundle.name, bundle.agents, bundle.onServedRevision, JSON.stringify(bundle.revisions)])).toEqual(
       [...names].sort().map((name) => [name, 2, 2, `{"${name}":2}`]),
     );

@@ -1,33 +1,9 @@
-import { dictionary } from '../dictionary.js';
 import type { AgentRecord } from './agent-record.js';
 import type { AgentStatusReport } from './agent-status-report.js';
+import { summarizeConvergence, type FleetSummary, type ServedBundle, type TalliedAgent } from './fleet-convergence.js';
 
 export type { AgentRecord } from './agent-record.js';
-
-/** What Regent serves for a bundle name right now (the catalog's view). */
-export interface ServedBundle {
-  revision: string;
-  publishedAt: Date;
-}
-
-export interface BundleConvergence {
-  name: string;
-  /** The revision Regent serves under this name, if it serves it. */
-  servedRevision?: string;
-  /** Agents (not stale) reporting this bundle. */
-  agents: number;
-  /** Of those, how many enforce the served revision. */
-  onServedRevision: number;
-  /** Of those, how many reported an error on their last attempt. */
-  withErrors: number;
-  /** Agents per enforced revision (`none` for agents that have not activated any). A null-prototype object. */
-  revisions: Record<string, number>;
-  /**
-   * When every agent enforces the served revision: milliseconds from Regent publishing it to the last
-   * agent activating it, as the agents report. Absent while the fleet has not converged.
-   */
-  convergenceMs?: number;
-}
+export type { BundleConvergence, FleetSummary, ServedBundle } from './fleet-convergence.js';
 
 export type AgentView = AgentRecord & { stale: boolean };
 
@@ -54,11 +30,13 @@ export interface FleetRegistryOptions {
   now?: () => Date;
 }
 
-interface StoredAgent {
-  record: AgentRecord;
+interface StoredAgent extends TalliedAgent {
   /** `JSON.stringify(record)` in UTF-8 bytes, plus one for the separator. */
   bytes: number;
 }
+
+/** How long a summary is reused while nothing was reported and Regent serves the same revisions. */
+const SUMMARY_REUSE_MS = 1000;
 
 /**
  * The fleet as its OPA agents report it (`POST /status`): per agent, the revision of each bundle it
@@ -74,6 +52,9 @@ export class FleetRegistry {
   private readonly ids: string[] = [];
   private storedBytes = 0;
   private changed = false;
+  /** Counts every change to the stored agents, for the summary's reuse. */
+  private version = 0;
+  private lastSummary: { version: number; at: number; summary: FleetSummary; publishedAtMs: Map<string, number | undefined> } | undefined;
 
   private constructor(private readonly options: FleetRegistryOptions) {}
 
@@ -97,43 +78,29 @@ export class FleetRegistry {
   page(options: { limit: number; after?: string }): AgentPage {
     const start = options.after === undefined ? 0 : this.indexAfter(options.after);
     const ids = this.ids.slice(start, start + options.limit);
-    const now = this.now().getTime();
+    const liveSince = this.now().getTime() - this.options.staleAfterMs;
     const agents = ids.map((id) => {
-      const { record } = this.agents.get(id)!;
-      return { ...record, stale: this.isStale(record, now) };
+      const { record, reportedAtMs } = this.agents.get(id)!;
+      return { ...record, stale: reportedAtMs < liveSince };
     });
     const more = start + ids.length < this.ids.length;
     return { agents, total: this.ids.length, ...(more && ids.length > 0 ? { next: ids.at(-1)! } : {}) };
   }
 
-  /** Per bundle name, over every agent that is not stale: how much of the fleet runs what Regent serves. */
-  convergence(served: (bundle: string) => ServedBundle | undefined): BundleConvergence[] {
+  /**
+   * Per bundle, over every agent that is not stale: how much of the fleet runs what Regent serves (see
+   * `summarizeConvergence`). One pass over the fleet, reused for up to a second while no agent reported
+   * and the served revisions are the same, so paging through a large fleet costs one pass, not one per page.
+   */
+  summary(served: (bundle: string) => ServedBundle | undefined): FleetSummary {
     const now = this.now().getTime();
-    const byBundle = new Map<string, BundleConvergence & { lastActivation: number }>();
-    for (const { record: agent } of this.agents.values()) {
-      if (this.isStale(agent, now)) continue;
-      for (const bundle of agent.bundles) {
-        let entry = byBundle.get(bundle.name);
-        const current = served(bundle.name);
-        if (!entry) {
-          entry = { name: bundle.name, servedRevision: current?.revision, agents: 0, onServedRevision: 0, withErrors: 0, revisions: dictionary(), lastActivation: 0 };
-          byBundle.set(bundle.name, entry);
-        }
-        entry.agents++;
-        const revision = bundle.activeRevision ?? 'none';
-        entry.revisions[revision] = (entry.revisions[revision] ?? 0) + 1;
-        if (bundle.code) entry.withErrors++;
-        if (current && bundle.activeRevision === current.revision) {
-          entry.onServedRevision++;
-          entry.lastActivation = Math.max(entry.lastActivation, Date.parse(bundle.lastSuccessfulActivation ?? '') || 0);
-        }
-      }
+    const memo = this.lastSummary;
+    if (memo && memo.version === this.version && now - memo.at < SUMMARY_REUSE_MS && now >= memo.at && memo.summary.bundles.every((bundle) => sameServed(served(bundle.name), bundle.servedRevision, memo.publishedAtMs.get(bundle.name)))) {
+      return memo.summary;
     }
-    return [...byBundle.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(({ lastActivation, ...entry }) => {
-      const publishedAt = entry.servedRevision ? served(entry.name)?.publishedAt.getTime() : undefined;
-      const converged = entry.agents > 0 && entry.onServedRevision === entry.agents && publishedAt !== undefined && lastActivation >= publishedAt;
-      return converged ? { ...entry, convergenceMs: lastActivation - publishedAt } : entry;
-    });
+    const summary = summarizeConvergence(this.agents.values(), served, now - this.options.staleAfterMs);
+    this.lastSummary = { version: this.version, at: now, summary, publishedAtMs: new Map(summary.bundles.map((bundle) => [bundle.name, served(bundle.name)?.publishedAt.getTime()])) };
+    return summary;
   }
 
   /** The agents, oldest report first, and whether anything changed since the last call. */
@@ -159,7 +126,9 @@ export class FleetRegistry {
     } else {
       this.ids.splice(this.indexAfter(id), 0, id);
     }
-    this.agents.set(id, { record, bytes });
+    const activatedAtMs = record.bundles.map((bundle) => Date.parse(bundle.lastSuccessfulActivation ?? '') || 0);
+    this.agents.set(id, { record, bytes, reportedAtMs: Date.parse(record.reportedAt) || 0, activatedAtMs });
+    this.version++;
     this.storedBytes += bytes;
     while (this.agents.size > this.options.maxAgents || this.storedBytes > this.options.maxStoredBytes) {
       const [oldest, stored] = this.agents.entries().next().value as [string, StoredAgent];
@@ -181,11 +150,11 @@ export class FleetRegistry {
     return low;
   }
 
-  private isStale(agent: AgentRecord, now: number): boolean {
-    return now - Date.parse(agent.reportedAt) > this.options.staleAfterMs;
-  }
-
   private now(): Date {
     return (this.options.now ?? (() => new Date()))();
   }
+}
+
+function sameServed(current: ServedBundle | undefined, revision: string | undefined, publishedAtMs: number | undefined): boolean {
+  return current?.revision === revision && current?.publishedAt.getTime() === publishedAtMs;
 }

@@ -19,7 +19,8 @@ export const FLEET_PAGE_MAX = 1000;
  * `GET /fleet?limit=&cursor=` (auditor): one page of agents as they last reported (labels, per-bundle
  * enforced revision, last download, activation and error, stale when silent too long), in agent id
  * order, and per bundle, over the whole fleet, how much of it enforces the revision Regent serves and
- * how long convergence took. `nextCursor` fetches the next page; paging by id is stable while agents
+ * how long convergence took (every bundle Regent serves, and the 50 other names most reported;
+ * `omittedBundles` counts the rest). `nextCursor` fetches the next page; paging by id is stable while agents
  * report (each agent that stays is listed once; one that first reports meanwhile may or may not be).
  */
 export function createFleetRouter(deps: FleetRouterDeps): Router {
@@ -29,9 +30,11 @@ export function createFleetRouter(deps: FleetRouterDeps): Router {
     const limit = query.limit === undefined ? FLEET_PAGE_DEFAULT : positiveInteger(query.limit, 'limit', FLEET_PAGE_MAX);
     const after = query.cursor === undefined ? undefined : agentIdOfCursor(query.cursor);
     const page = deps.registry.page({ limit, after });
+    const summary = deps.registry.summary(deps.served);
     res.set('Cache-Control', 'no-store').json({
       agents: page.agents,
-      bundles: deps.registry.convergence(deps.served),
+      bundles: summary.bundles,
+      omittedBundles: summary.omittedBundles,
       total: page.total,
       limit,
       nextCursor: page.next === undefined ? null : Buffer.from(page.next, 'utf8').toString('base64url'),
