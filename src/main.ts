@@ -5,11 +5,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import type { ScheduledTask } from 'node-cron';
-import { pino } from 'pino';
 import { createAdminApi } from './composition/admin-api.js';
 import { createBuildPipeline } from './composition/build-pipeline.js';
 import { createBundleSets } from './composition/bundle-sets.js';
 import { openFleet } from './composition/fleet.js';
+import { createLogger } from './composition/logger.js';
 import { startRemoteSync } from './composition/remote-sync.js';
 import { loadConfig } from './config/load-config.js';
 import type { RegentConfig } from './config/schema.js';
@@ -22,6 +22,7 @@ import type { Logger } from './domain/logger.js';
 import { MirrorService } from './domain/mirror/mirror-service.js';
 import { WebhookReceiver } from './domain/mirror/webhook-receiver.js';
 import type { PolicyStore } from './domain/store/policy-store.js';
+import { redactUrls } from './domain/redact-urls.js';
 import { GitPolicyRepository } from './git/git-policy-repository.js';
 import { environmentRefName } from './git/git-ref-follower.js';
 import { seedFromDirectory } from './git/seed-from-directory.js';
@@ -158,13 +159,7 @@ async function seed(store: GitPolicyRepository, seedDir: string, systemIdentity:
   logger.info({ seedDir, revision: seeded?.revision }, 'policy store seeded');
 }
 
-export function createLogger(level: string): pino.Logger {
-  return pino({
-    level,
-    base: { service: 'regent' },
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.privateKey', '*.secret', '*.token', 'signing.privateKey'], censor: '[redacted]' },
-  });
-}
+export { createLogger };
 
 /** `node dist/main.js [--dev] [--config file]`. */
 export async function main(argv: readonly string[]): Promise<void> {
@@ -175,7 +170,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     config = loadConfig({ file, overrides: dev ? { dev: true } : {} });
   } catch (error) {
-    process.stderr.write(`regent: ${(error as Error).message}\n`);
+    process.stderr.write(`regent: ${redactUrls((error as Error).message)}\n`);
     process.exit(2);
   }
   const logger = createLogger(config.log.level);

@@ -1,4 +1,5 @@
 import { GitError, GitPluginError } from 'simple-git';
+import { redactUrls } from '../domain/redact-urls.js';
 
 /**
  * Git failures, classified the way callers need them: a {@link GitUserError} is caused by what we were
@@ -21,7 +22,8 @@ export class GitCommandError extends GitError {
   readonly transient: boolean = true;
 
   constructor(command: string, exitCode: number | undefined, stderr: string, options?: { cause?: unknown }) {
-    const text = stderr.trim().slice(-4096);
+    // git repeats URLs in its messages; a credential in one must not reach a log or an answer.
+    const text = redactUrls(stderr.trim().slice(-4096));
     super(undefined, `git ${command} failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}${text ? `: ${text}` : ''}`);
     if (options?.cause !== undefined) this.cause = options.cause;
     this.name = new.target.name;

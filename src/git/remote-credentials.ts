@@ -1,4 +1,5 @@
 import { InputError } from '../domain/errors.js';
+import { redactUrls } from '../domain/redact-urls.js';
 
 /**
  * How Regent authenticates to the Git host. Secrets never reach argv, the store's config or the remote
@@ -51,9 +52,9 @@ export function assertRemoteUrl(url: string, field = 'remote.url'): void {
   if (parsed.search !== '' || parsed.hash !== '') refuse('must not carry a query string or fragment (hint: credentials go in remote.tokenFile)');
 }
 
-/** The URL with any `user:password@` replaced, for logs and status. */
+/** The URL without credentials (user info and query string removed entirely), for messages, logs and status. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, '$1***@');
+  return redactUrls(url);
 }
 
 /** True for URLs git reaches over HTTP(S), where a token can be used. */

@@ -1,0 +1,43 @@
+import { Writable } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { InputError } from '../domain/errors.js';
+import { createLogger } from './logger.js';
+
+function capture(): { stream: Writable; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+describe('createLogger', () => {
+  test('no log line prints the credentials of a URL: messages, fields, nested fields, errors, causes, details, child bindings', async () => {
+    const { stream, text } = capture();
+    const logger = createLogger('trace', stream);
+    const cause = new Error("fatal: unable to access 'https://u:S1@host.invalid/x.git?t=S2': could not resolve host");
+    logger.error({ err: new Error('git fetch to https://x-access-token:S3@host.invalid/x.git failed', { cause }) }, 'fetch failed');
+    logger.fatal({ err: new InputError('invalid_remote_url', 'the remote URL https://u:S4@host.invalid/r.git?token=S5 carries credentials', { field: 'remote.url', url: 'https://u:S6@host.invalid' }) }, 'regent failed to start');
+    logger.info({ remote: 'https://u:S7@host.invalid/x', nested: { urls: ['https://host.invalid/x?private_token=S8'] } }, 'message naming https://u:S9@host.invalid');
+    logger.child({ component: 'mirror', remote: 'https://u:S10@host.invalid/x' }).child({ part: 'fetch' }).warn({ reason: 'see https://host.invalid/x#S11' }, 'grandchild');
+    await new Promise((done) => setImmediate(done));
+    const output = text();
+    expect(output.split('\n').filter(Boolean)).toHaveLength(4);
+    expect(output).not.toMatch(/S\d/);
+    expect(output).toContain('https://***@host.invalid/x.git');
+    expect(output).toContain('remote.url');
+    expect(output).toContain('caused by');
+    expect(output).toContain('"component":"mirror","remote":"https://***@host.invalid/x","part":"fetch"');
+  });
+
+  test('keeps the configured path redaction (authorization headers, secrets, tokens)', async () => {
+    const { stream, text } = capture();
+    createLogger('info', stream).info({ req: { headers: { authorization: 'Bearer abc.def.ghi' } }, remote: { token: 'tok-123' } }, 'request');
+    await new Promise((done) => setImmediate(done));
+    expect(text()).not.toContain('abc.def.ghi');
+    expect(text()).not.toContain('tok-123');
+  });
+});
