@@ -97,7 +97,10 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     ? MirrorService.create({ mirror: store.mirror, audit, logger: logger.child({ component: 'mirror' }), backoffInitialMs: config.remote.backoffInitialMs, backoffMaxMs: config.remote.backoffMaxMs })
     : undefined;
   const webhooks = mirror && remoteSettings?.webhookSecret
-    ? WebhookReceiver.create({ secret: remoteSettings.webhookSecret, requestSync: (trigger) => mirror.request(trigger), logger: logger.child({ component: 'webhooks' }) })
+    ? WebhookReceiver.create({
+      secret: remoteSettings.webhookSecret, requestSync: (trigger) => mirror.request(trigger), logger: logger.child({ component: 'webhooks' }),
+      maxBodyBytes: config.remote.webhookMaxBodyBytes, maxConcurrentBodies: config.remote.webhookMaxConcurrentBodies,
+    })
     : undefined;
   const fleet = await openFleet(config, dataDir, logger);
   const admin = createAdminApi(config, { dataDir, store, systemIdentity, pipeline, sets, audit, mirror, fleet: fleet.registry, adminTokenKey, logger });

@@ -162,6 +162,8 @@ export const configSchema = z.strictObject({
     webhookSecret: z.string().min(16).optional(),
     webhookSecretFile: z.string().min(1).optional(),
     webhookMaxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024),
+    /** Webhook bodies read at once at most; beyond, 503 `webhooks_busy` (so forged deliveries hold at most this × webhookMaxBodyBytes). */
+    webhookMaxConcurrentBodies: z.number().int().min(1).max(64).default(4),
     fetchTimeoutMs: z.number().int().min(500).max(600_000).default(30_000),
     pushTimeoutMs: z.number().int().min(500).max(600_000).default(30_000),
     backoffInitialMs: z.number().int().min(10).max(600_000).default(1000),

@@ -41,6 +41,9 @@ export class PreconditionFailedError extends RegentError {}
 /** A write did not say which revision it was based on (If-Match or baseRevision). */
 export class PreconditionRequiredError extends RegentError {}
 
+/** The request body is larger than the endpoint takes (declared or as read). */
+export class PayloadTooLargeError extends RegentError {}
+
 /** The request body has a media type the endpoint does not take. */
 export class UnsupportedMediaTypeError extends RegentError {}
 

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
-  AuthenticationError, BuildError, ConflictError, InputError, NotAllowedError, NotFoundError,
+  AuthenticationError, BuildError, ConflictError, InputError, NotAllowedError, NotFoundError, PayloadTooLargeError,
   PreconditionFailedError, PreconditionRequiredError, RegentError, UnavailableError, UnprocessableError, UnsupportedMediaTypeError,
 } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
@@ -13,6 +13,7 @@ const STATUS_BY_CLASS: ReadonlyArray<[new (...args: never[]) => RegentError, num
   [NotFoundError, 404, 'Not found'],
   [ConflictError, 409, 'Conflict'],
   [PreconditionFailedError, 412, 'Precondition failed'],
+  [PayloadTooLargeError, 413, 'Body too large'],
   [UnsupportedMediaTypeError, 415, 'Unsupported media type'],
   [PreconditionRequiredError, 428, 'Precondition required'],
   [BuildError, 422, 'Policy cannot be built'],
@@ -59,6 +60,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     const problem = toProblem(error);
     // Webhooks are authenticated by the Git host's signature, not a bearer token: no Bearer challenge for them.
     if (error instanceof AuthenticationError && !error.code.startsWith('webhook_')) res.setHeader('WWW-Authenticate', bearerChallenge(error));
+    // A service that is busy says when to come back (`details.retryAfterSeconds`).
+    if (error instanceof UnavailableError && typeof error.details.retryAfterSeconds === 'number') res.setHeader('Retry-After', String(error.details.retryAfterSeconds));
     if (problem.status >= 500) logger.error({ err: error, reqId: res.locals.reqId, method: req.method, url: req.originalUrl }, 'request failed');
     res.status(problem.status).type(PROBLEM_CONTENT_TYPE).json({ type: `https://regent.dev/errors/${problem.code}`, ...problem });
   };

@@ -175,14 +175,14 @@ export const openApiDocument = {
     '/health/ready': { get: { summary: 'Readiness: a revision is active', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
     '/hooks/git': {
       post: {
-        summary: 'Git host webhook (GitHub X-Hub-Signature-256, Gitea X-Gitea-Signature, GitLab X-Gitlab-Token): only asks for a sync; the payload is never parsed',
+        summary: 'Git host webhook (GitHub X-Hub-Signature-256, Gitea X-Gitea-Signature, GitLab X-Gitlab-Token): only asks for a sync; the payload is never parsed. Before the body is read: 401 without a well-formed signature header (or with a wrong GitLab token), 413 when Content-Length is over remote.webhookMaxBodyBytes, 503 webhooks_busy (Retry-After: 1) while remote.webhookMaxConcurrentBodies bodies are being read',
         security: [],
         parameters: ['X-Hub-Signature-256', 'X-GitHub-Delivery', 'X-Gitea-Signature', 'X-Gitea-Delivery', 'X-Gitlab-Token', 'X-Gitlab-Event-UUID'].map((name) => ({ name, in: 'header', required: false, schema: { type: 'string' } })),
         requestBody: { required: false, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
         responses: {
           '202': { description: 'signature valid; a sync was requested', ...(json({ type: 'object', properties: { status: { const: 'sync_requested' }, provider: { type: 'string' }, deliveryId: { type: 'string' } } }) as object) },
           '200': { description: 'a delivery (id or body) seen before; nothing done', ...(json({ type: 'object', properties: { status: { const: 'duplicate' } } }) as object) },
-          ...errors(401, 404, 413, 415),
+          ...errors(400, 401, 404, 413, 415, 503),
         },
       },
     },

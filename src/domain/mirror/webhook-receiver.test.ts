@@ -41,7 +41,7 @@ describe('WebhookReceiver', () => {
   function receiver() {
     const syncs: string[] = [];
     let now = 1_000_000;
-    const instance = WebhookReceiver.create({ secret: SECRET, requestSync: (trigger) => syncs.push(trigger), logger: quiet, dedupeTtlMs: 60_000, dedupeMaxEntries: 3, now: () => now });
+    const instance = WebhookReceiver.create({ secret: SECRET, requestSync: (trigger) => syncs.push(trigger), logger: quiet, dedupeTtlMs: 60_000, dedupeMaxEntries: 3, maxBodyBytes: 1000, maxConcurrentBodies: 2, now: () => now });
     return { instance, syncs, advance: (ms: number) => (now += ms) };
   }
 
@@ -56,7 +56,7 @@ describe('WebhookReceiver', () => {
     advance(61_000);
     expect(instance.receive(headers, BODY).status).toBe('sync_requested');
     expect(syncs).toHaveLength(2);
-    expect(instance.counts).toEqual({ accepted: 2, duplicate: 2, refused: 0 });
+    expect(instance.counts).toMatchObject({ accepted: 2, duplicate: 2, refused: 0 });
   });
 
   test('refuses bad signatures without requesting a sync, and forgets the oldest deliveries beyond its bound', () => {
@@ -69,5 +69,25 @@ describe('WebhookReceiver', () => {
     // Bound 3: the first body was forgotten, so it counts as new again.
     expect(instance.receive({ 'x-gitea-signature': hmac(bodies[0]!) }, bodies[0]!).status).toBe('sync_requested');
     expect(instance.receive({ 'x-gitea-signature': hmac(bodies[3]!) }, bodies[3]!).status).toBe('duplicate');
+  });
+
+  test('admits a body to be read only with a plausible signature, a length within the limit, and a free slot', () => {
+    const { instance } = receiver();
+    const signed = { 'x-hub-signature-256': `sha256=${hmac(BODY)}` };
+    expect(() => instance.admit({}, 10)).toThrow(expect.objectContaining({ code: 'webhook_signature_missing' }));
+    expect(() => instance.admit({ 'x-hub-signature-256': 'sha256=xyz' }, 10)).toThrow(expect.objectContaining({ code: 'webhook_signature_invalid' }));
+    expect(() => instance.admit({ 'x-gitea-signature': hmac(BODY).toUpperCase().slice(1) }, 10)).toThrow(expect.objectContaining({ code: 'webhook_signature_invalid' }));
+    expect(() => instance.admit({ 'x-gitlab-token': 'not-the-secret' }, 10)).toThrow(expect.objectContaining({ code: 'webhook_signature_invalid' }));
+    expect(() => instance.admit(signed, 1001)).toThrow(expect.objectContaining({ code: 'body_too_large' }));
+    const first = instance.admit(signed, 1000);
+    const second = instance.admit({ 'x-gitlab-token': SECRET }, undefined);
+    expect(() => instance.admit(signed, 10)).toThrow(expect.objectContaining({ code: 'webhooks_busy', details: { retryAfterSeconds: 1 } }));
+    first();
+    first();
+    const third = instance.admit(signed, 10);
+    expect(() => instance.admit(signed, 10)).toThrow(expect.objectContaining({ code: 'webhooks_busy' }));
+    second();
+    third();
+    expect(instance.counts).toEqual({ accepted: 0, duplicate: 0, refused: 4, busy: 2, tooLarge: 1, reading: 0, peakReading: 2 });
   });
 });

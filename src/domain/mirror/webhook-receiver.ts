@@ -1,7 +1,7 @@
-import { AuthenticationError } from '../errors.js';
+import { AuthenticationError, PayloadTooLargeError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SyncTrigger } from './sync-scheduler.js';
-import { bodyDigest, verifyWebhook, type WebhookHeaders } from './webhook-signature.js';
+import { bodyDigest, precheckWebhook, verifyWebhook, type WebhookHeaders } from './webhook-signature.js';
 
 export interface WebhookReceiverOptions {
   /** The shared secret configured on the Git host. */
@@ -13,6 +13,10 @@ export interface WebhookReceiverOptions {
   dedupeTtlMs?: number;
   /** How many deliveries are remembered at most (oldest forgotten first). */
   dedupeMaxEntries?: number;
+  /** Largest body taken (`remote.webhookMaxBodyBytes`); a larger declared length is refused before reading. */
+  maxBodyBytes: number;
+  /** Bodies read at once at most (`remote.webhookMaxConcurrentBodies`); beyond, `webhooks_busy`. */
+  maxConcurrentBodies: number;
   now?: () => number;
 }
 
@@ -25,12 +29,55 @@ export type WebhookOutcome = { status: 'sync_requested' | 'duplicate'; provider:
  */
 export class WebhookReceiver {
   private readonly seen = new Map<string, number>();
-  readonly counts = { accepted: 0, duplicate: 0, refused: 0 };
+  /**
+   * Deliveries accepted, duplicate, refused (signature missing or wrong), busy (refused while
+   * `maxConcurrentBodies` bodies were being read) and too large; `reading` bodies now, `peakReading` the
+   * most ever read at once (never above `maxConcurrentBodies`).
+   */
+  readonly counts = { accepted: 0, duplicate: 0, refused: 0, busy: 0, tooLarge: 0, reading: 0, peakReading: 0 };
 
   private constructor(private readonly options: WebhookReceiverOptions) {}
 
   static create(options: WebhookReceiverOptions): WebhookReceiver {
     return new WebhookReceiver(options);
+  }
+
+  /**
+   * Before a delivery's body is read: refuses one that cannot be genuine (`AuthenticationError`, see
+   * `precheckWebhook`), one whose declared length is over `maxBodyBytes` (`PayloadTooLargeError`
+   * `body_too_large`), and one beyond the `maxConcurrentBodies` being read already (`UnavailableError`
+   * `webhooks_busy`). So a flood of forged deliveries holds at most `maxConcurrentBodies` ×
+   * `maxBodyBytes` of memory. Returns the function that frees the slot, to call once the body is done
+   * with (calling it again does nothing).
+   */
+  admit(headers: WebhookHeaders, declaredLength: number | undefined): () => void {
+    try {
+      precheckWebhook(headers, this.options.secret);
+    } catch (error) {
+      this.refuse(error);
+      throw error;
+    }
+    if (declaredLength !== undefined && declaredLength > this.options.maxBodyBytes) {
+      this.counts.tooLarge += 1;
+      throw new PayloadTooLargeError('body_too_large', `the webhook body is ${declaredLength} bytes; at most ${this.options.maxBodyBytes} are taken (remote.webhookMaxBodyBytes)`, { field: 'Content-Length' });
+    }
+    if (this.counts.reading >= this.options.maxConcurrentBodies) {
+      this.counts.busy += 1;
+      throw new UnavailableError('webhooks_busy', `${this.options.maxConcurrentBodies} webhook bodies are being read already; retry in a second (the Git host redelivers, and the scheduled sync catches up)`, { retryAfterSeconds: 1 });
+    }
+    this.counts.reading += 1;
+    this.counts.peakReading = Math.max(this.counts.peakReading, this.counts.reading);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.counts.reading -= 1;
+    };
+  }
+
+  /** A body read past `maxBodyBytes` (its length was not declared). */
+  noteTooLarge(): void {
+    this.counts.tooLarge += 1;
   }
 
   /** `AuthenticationError` for a missing or bad signature (and no sync is requested). */
@@ -39,10 +86,7 @@ export class WebhookReceiver {
     try {
       verified = verifyWebhook(headers, rawBody, this.options.secret);
     } catch (error) {
-      if (error instanceof AuthenticationError) {
-        this.counts.refused += 1;
-        this.options.logger.warn({ reason: error.code, field: error.details.field }, 'webhook refused');
-      }
+      this.refuse(error);
       throw error;
     }
     const keys = [`body:${bodyDigest(rawBody)}`, ...(verified.deliveryId ? [`delivery:${verified.provider}:${verified.deliveryId.slice(0, 200)}`] : [])];
@@ -63,6 +107,12 @@ export class WebhookReceiver {
     this.options.requestSync('webhook');
     this.options.logger.info({ provider: verified.provider, deliveryId: verified.deliveryId }, 'webhook accepted; sync requested');
     return { status: 'sync_requested', ...verified };
+  }
+
+  private refuse(error: unknown): void {
+    if (!(error instanceof AuthenticationError)) return;
+    this.counts.refused += 1;
+    this.options.logger.warn({ reason: error.code, field: error.details.field }, 'webhook refused');
   }
 
   private expire(now: number): void {

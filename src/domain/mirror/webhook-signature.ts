@@ -46,7 +46,37 @@ export function verifyWebhook(headers: WebhookHeaders, rawBody: Buffer, secret: 
     checkHmac(signature, rawBody, secret, `X-${name[0]!.toUpperCase()}${name.slice(1)}-Signature`);
     return { provider: 'gitea', deliveryId: header(headers, `x-${name}-delivery`) };
   }
-  throw new AuthenticationError('webhook_signature_missing', 'the webhook carries no X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token header (hint: set the webhook secret on the Git host)', { field: 'X-Hub-Signature-256' });
+  throw missing();
+}
+
+function missing(): AuthenticationError {
+  return new AuthenticationError('webhook_signature_missing', 'the webhook carries no X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token header (hint: set the webhook secret on the Git host)', { field: 'X-Hub-Signature-256' });
+}
+
+/**
+ * What can be checked before the body is read, so a delivery that cannot be genuine costs no memory:
+ * a known signature header is present (`webhook_signature_missing`), an HMAC header is well-formed
+ * (64 hex digits, `sha256=` for GitHub), and a GitLab token, which signs nothing, equals the secret
+ * (`webhook_signature_invalid`). {@link verifyWebhook} still checks everything once the body is read.
+ */
+export function precheckWebhook(headers: WebhookHeaders, secret: string): WebhookProvider {
+  const gitlab = header(headers, 'x-gitlab-token');
+  if (gitlab !== undefined) {
+    if (!safeEqual(sha256(Buffer.from(gitlab, 'utf8')), sha256(Buffer.from(secret, 'utf8')))) throw invalid('X-Gitlab-Token');
+    return 'gitlab';
+  }
+  const github = header(headers, 'x-hub-signature-256');
+  if (github !== undefined) {
+    if (!github.startsWith('sha256=') || !SHA256_HEX.test(github.slice('sha256='.length))) throw invalid('X-Hub-Signature-256');
+    return header(headers, 'x-gitea-delivery') !== undefined ? 'gitea' : 'github';
+  }
+  for (const name of ['gitea', 'forgejo', 'gogs']) {
+    const signature = header(headers, `x-${name}-signature`);
+    if (signature === undefined) continue;
+    if (!SHA256_HEX.test(signature)) throw invalid(`X-${name[0]!.toUpperCase()}${name.slice(1)}-Signature`);
+    return 'gitea';
+  }
+  throw missing();
 }
 
 /** SHA-256 of the raw body, hex: the de-duplication key of a delivery whose signature checked out. */
