@@ -32,7 +32,7 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
   const { dataDir, signingKey, logger } = deps;
   const opa = await OpaCli.create(opaRunnerOptions(config.opa, config.opa.path ?? defaultOpaPath(deps.projectRoot), logger.child({ component: 'opa' })));
   const capabilitiesPath = await writeRestrictedCapabilities(opa, join(dataDir, 'opa'));
-  const gate = new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp') }));
+  const gate = new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp'), budgetMs: config.opa.timeoutMs }));
 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
   const canonicalForms = new CanonicalFormMemo();

@@ -11,6 +11,8 @@ export interface OpaPolicyGateOptions {
   logger: Logger;
   /** Where candidate trees are written for OPA; a temp dir per check beneath it. */
   workDir?: string;
+  /** Wall-clock budget of one check (queueing included), whoever waits for it; the runner's default otherwise. */
+  budgetMs?: number;
 }
 
 const CANARY_PACKAGE = 'regent_gate_canary';
@@ -43,14 +45,15 @@ export class OpaPolicyGate implements PolicyGate {
     const expected = definedTests(input.files);
     return withPolicyBundle([...input.files, canaryFile], this.options.workDir, async (dir, bundle) => {
       const opaArgs = (command: 'test' | 'check'): string[] => [command, '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle];
-      const test = await this.options.opa.run(opaArgs('test'), { cwd: dir, priority });
+      const budgetMs = this.options.budgetMs;
+      const test = await this.options.opa.run(opaArgs('test'), { cwd: dir, priority, budgetMs });
       const verdict = readTestVerdict(test.exitCode, test.stdout, expected, canary);
       if (verdict) {
         return { ok: verdict.problems.length === 0, problems: verdict.problems, tests: verdict.tests, durationMs: Math.round(performance.now() - started), cacheable: verdict.cacheable };
       }
       // OPA could not load or compile the tree; its test runner says so in plain text, `opa check`
       // gives the same errors as JSON with file, row and column.
-      const checked = await this.options.opa.run(opaArgs('check'), { cwd: dir, priority });
+      const checked = await this.options.opa.run(opaArgs('check'), { cwd: dir, priority, budgetMs });
       const problems = readCheckErrors(checked.exitCode, checked.stdout, checked.stderr).filter((problem) => problem.file !== CANARY_PATH);
       if (problems.length === 0) throw noVerdict('check', "reported errors only in Regent's canary test");
       return { ok: false, problems, tests: { passed: 0, failed: 0, errored: 0 }, durationMs: Math.round(performance.now() - started), cacheable: true };

@@ -95,7 +95,7 @@ export function readTestVerdict(exitCode: number, stdout: string, expected: read
       tests.errored++;
       const message = typeof result.error === 'string' ? result.error : isRecord(result.error) && typeof result.error.message === 'string' ? result.error.message : 'error';
       const code = isRecord(result.error) && typeof result.error.code === 'string' ? result.error.code : undefined;
-      if (code === 'eval_cancel_error' || /timed out|cancel/i.test(message)) cacheable = false;
+      if (code === 'eval_cancel_error' || /timed out|cancel|deadline exceeded/i.test(message)) cacheable = false;
       problems.push({ code: 'rego_test_error', message: `${result.package.replace(/^data\./, '')}.${result.name}: ${message}`, ...location(isRecord(result.location) ? result.location : undefined) });
     } else if (result.fail === true) {
       tests.failed++;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isRegentError } from '../errors.js';
 import { WORK_PRIORITIES, type WorkPriority } from '../work-priority.js';
 import type { GateInput, GateReport, PolicyGate } from './policy-gate.js';
 
@@ -17,7 +18,8 @@ interface Entry {
  *
  * Only verdicts are remembered, and only those that do not depend on the machine: a check that gave no
  * verdict (OPA busy, silent, crashed, over its limits) is forgotten at once and tried again by the next
- * caller, and so is a verdict with `cacheable: false`. Identical checks in flight share one OPA run,
+ * caller, and so is a verdict with `cacheable: false`. When OPA runs and gives no verdict, every
+ * remembered verdict is dropped: the OPA that gave them is not the one answering now. Identical checks in flight share one OPA run,
  * unless the one in flight waits at a lower priority than the new caller (it might sit behind slow work).
  */
 export class MemoizedPolicyGate implements PolicyGate {
@@ -46,7 +48,11 @@ export class MemoizedPolicyGate implements PolicyGate {
       else entry.settled = true;
       return report;
     } catch (error) {
-      this.forget(key, entry);
+      // OPA ran and gave no verdict: the binary or its surroundings changed under us, so nothing it said
+      // before is trusted either (a tree judged earlier is judged again). A refusal for load (`opa_busy`)
+      // says nothing about OPA and keeps what is known.
+      if (isRegentError(error) && error.code === 'opa_busy') this.forget(key, entry);
+      else this.entries.clear();
       throw error;
     }
   }
