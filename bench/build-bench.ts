@@ -20,7 +20,7 @@ import type { PolicyStore, Revision, TreeEntry } from '../src/domain/store/polic
 import { GitPolicyRepository } from '../src/git/git-policy-repository.js';
 import { seedFromDirectory } from '../src/git/seed-from-directory.js';
 import { writeRestrictedCapabilities } from '../src/opa/capabilities.js';
-import { OpaCli } from '../src/opa/opa-cli.js';
+import { realOpaCli } from '../test/helpers/opa-path.js';
 import { OpaPolicyGate } from '../src/opa/opa-policy-gate.js';
 import { generateRepo, moduleText, serviceId } from './lib/generate-repo.js';
 import { arg, fmtMs, median, onCleanup, opaBinary, printTable, runBenchmark, runOrFail, SetupError, workDir } from './lib/harness.js';
@@ -200,7 +200,7 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
   }
 
   // (d) the OPA gate on the seed revision (opa check with restricted capabilities + opa test), for information.
-  const opa = await OpaCli.create({ path: opaPath, timeoutMs: 600_000, logger });
+  const opa = await realOpaCli(logger, { timeoutMs: 600_000, memoryLimitMiB: 8192 }, opaPath);
   mkdirSync(join(work, 'opa'), { recursive: true });
   const capabilitiesPath = await writeRestrictedCapabilities(opa, join(work, 'opa'));
   const gate = OpaPolicyGate.create({ opa, capabilitiesPath, logger, workDir: join(work, 'gate-tmp') });

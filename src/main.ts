@@ -111,6 +111,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter: admin.router,
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes }),
     statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, body: { maxBytes: config.fleet.maxReportBytes, maxDepth: config.http.maxJsonDepth } }),
+    opaStatus: () => ({ version: pipeline.opa.version, ...pipeline.opa.stats() }),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
   });

@@ -11,6 +11,7 @@ import type { Logger } from '../domain/logger.js';
 import type { LoadedSigningKey } from '../keys/load-signing-key.js';
 import { writeRestrictedCapabilities } from '../opa/capabilities.js';
 import { defaultOpaPath, OpaCli } from '../opa/opa-cli.js';
+import type { OpaRunnerOptions } from '../opa/opa-runner.js';
 import { OpaPolicyGate } from '../opa/opa-policy-gate.js';
 import { FileSignatureCache } from '../storage/file-signature-cache.js';
 
@@ -29,9 +30,9 @@ export interface BuildPipeline {
  */
 export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: { dataDir: string; signingKey: LoadedSigningKey; projectRoot: string; logger: Logger }): Promise<BuildPipeline> {
   const { dataDir, signingKey, logger } = deps;
-  const opa = await OpaCli.create({ path: config.opa.path ?? defaultOpaPath(deps.projectRoot), timeoutMs: config.opa.timeoutMs, logger });
+  const opa = await OpaCli.create(opaRunnerOptions(config.opa, config.opa.path ?? defaultOpaPath(deps.projectRoot), logger.child({ component: 'opa' })));
   const capabilitiesPath = await writeRestrictedCapabilities(opa, join(dataDir, 'opa'));
-  const gate = new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp') }));
+  const gate = new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp'), budgetMs: config.opa.timeoutMs }));
 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
   const canonicalForms = new CanonicalFormMemo();
@@ -46,4 +47,17 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
     logger: logger.child({ component: 'builder' }),
   });
   return { opa, capabilitiesPath, gate, builder };
+}
+
+/** The runner's limits from `opa.*`: the gate's budget for activations, writes and background work. */
+export function opaRunnerOptions(opa: RegentConfig['opa'], path: string, logger: Logger): OpaRunnerOptions {
+  return {
+    path,
+    maxConcurrency: opa.maxConcurrency,
+    maxQueued: opa.maxQueued,
+    memoryLimitBytes: opa.memoryLimitMiB * 1024 * 1024,
+    maxOutputBytes: opa.maxOutputBytes,
+    budgetsMs: { activation: opa.timeoutMs, write: opa.timeoutMs, interactive: opa.evaluateTimeoutMs, background: opa.timeoutMs },
+    logger,
+  };
 }

@@ -61,6 +61,7 @@ export async function createBundleSets(config: Readonly<RegentConfig>, deps: Bun
       builder: deps.builder,
       publishers: [catalog],
       state: FileActivationStateStore.create(join(dataDir, 'state', stateFile)),
+      retry: { initialMs: config.gate.retryInitialMs, maxMs: config.gate.retryMaxMs },
       logger: logger.child({ component: 'activation', ...bindings }),
     });
     return { catalog, waiters, activation };

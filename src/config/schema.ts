@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const signingAlgorithm = z.enum([
@@ -41,7 +42,24 @@ export const configSchema = z.strictObject({
   opa: z.strictObject({
     /** The `opa` binary used for validation; defaults to the project's pinned install, else PATH. */
     path: z.string().min(1).optional(),
+    /** Wall-clock budget of the gate (activations, writes, background revalidation), queueing included. */
     timeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+    /** Wall-clock budget of an evaluation, a validate-only request or an inspection, queueing included. */
+    evaluateTimeoutMs: z.number().int().min(500).max(600_000).default(15_000),
+    /** `opa` processes alive at once; the last slot is kept for activations and writes. */
+    maxConcurrency: z.number().int().min(1).max(64).default(() => Math.max(2, availableParallelism())),
+    /** Requests (writes, evaluations, validations) waiting for a process; more answer 503 `opa_busy`. */
+    maxQueued: z.number().int().min(0).max(10_000).default(32),
+    /** Resident memory one `opa` process may use before it is killed. */
+    memoryLimitMiB: z.number().int().min(64).max(1_048_576).default(1024),
+    /** stdout + stderr kept from one `opa` process; one that writes more is killed. */
+    maxOutputBytes: z.number().int().min(65_536).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  }).prefault({}),
+  /** The activation gate. */
+  gate: z.strictObject({
+    /** When OPA gives no verdict (missing, crashed, silent, busy), the head is retried after this long, doubling. */
+    retryInitialMs: z.number().int().min(10).max(600_000).default(1000),
+    retryMaxMs: z.number().int().min(10).max(3_600_000).default(30_000),
   }).prefault({}),
   /** Admin API authentication: JWTs verified with pinned algorithms; keys separate from bundle signing. */
   auth: z.strictObject({

@@ -61,8 +61,9 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     // Webhooks are authenticated by the Git host's signature, not a bearer token: no Bearer challenge for them.
     if (error instanceof AuthenticationError && !error.code.startsWith('webhook_')) res.setHeader('WWW-Authenticate', bearerChallenge(error));
     // A service that is busy says when to come back (`details.retryAfterSeconds`).
-    if (error instanceof UnavailableError && typeof error.details.retryAfterSeconds === 'number') res.setHeader('Retry-After', String(error.details.retryAfterSeconds));
-    if (problem.status >= 500) logger.error({ err: error, reqId: res.locals.reqId, method: req.method, url: req.originalUrl }, 'request failed');
+    if (typeof problem.retryAfterSeconds === 'number') res.setHeader('Retry-After', String(problem.retryAfterSeconds));
+    if (problem.status >= 500 && problem.status !== 503) logger.error({ err: error, reqId: res.locals.reqId, method: req.method, url: req.originalUrl }, 'request failed');
+    else if (problem.status === 503) logger.warn({ code: problem.code, reqId: res.locals.reqId, method: req.method, url: req.originalUrl }, 'request refused: unavailable');
     res.status(problem.status).type(PROBLEM_CONTENT_TYPE).json({ type: `https://regent.dev/errors/${problem.code}`, ...problem });
   };
 }

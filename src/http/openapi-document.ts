@@ -60,7 +60,7 @@ export const openApiDocument = {
         description: 'The same timings are sent as `Server-Timing: validate;dur=.., commit;dur=.., activate;dur=..`.',
         properties: {
           revision: { type: 'string' }, parent: { type: 'string' }, paths: { type: 'array', items: { type: 'string' } },
-          activation: { type: 'object', properties: { state: { enum: ['active', 'rejected', 'superseded', 'pending'] }, failure: { type: 'object' } } },
+          activation: { type: 'object', properties: { state: { enum: ['active', 'rejected', 'retrying', 'superseded', 'pending'] }, failure: { type: 'object' } } },
           timings: { type: 'object', properties: { validateMs: { type: 'number' }, commitMs: { type: 'number' }, activateMs: { type: 'number' } } },
         },
       },

@@ -12,6 +12,8 @@ export interface StatusRouterDeps {
   version: string;
   /** Remote mode: the mirror's state (fresh/stale/diverged, since when, last error, syncs, webhooks). */
   mirrorStatus?: () => Record<string, unknown>;
+  /** The OPA runner: version, processes running, queued by priority, limits, refusals and kills. */
+  opaStatus?: () => Record<string, unknown>;
   /** Environments (bundle sets following a tag or branch), keyed by name. */
   environmentsStatus?: () => Promise<Record<string, unknown>>;
 }
@@ -39,6 +41,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       longPollWaiters: deps.waiters.size,
       lastActivation: status.lastSuccess ?? null,
       lastError: status.lastFailure ?? null,
+      ...(deps.opaStatus ? { opa: deps.opaStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
       ...(environments ? { environments } : {}),
     });

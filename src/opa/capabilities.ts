@@ -13,7 +13,7 @@ export const FORBIDDEN_BUILTINS: readonly string[] = ['http.send', 'net.lookup_i
  * forbidden built-ins. Returns its path.
  */
 export async function writeRestrictedCapabilities(opa: OpaCli, dir: string): Promise<string> {
-  const result = await opa.run(['capabilities', '--current']);
+  const result = await opa.run(['capabilities', '--current'], { priority: 'activation' });
   if (result.exitCode !== 0) throw new Error(`opa capabilities failed: ${result.stderr.trim()}`);
   const capabilities = JSON.parse(result.stdout) as { builtins: Array<{ name: string }> };
   capabilities.builtins = capabilities.builtins.filter((builtin) => !FORBIDDEN_BUILTINS.includes(builtin.name));

@@ -1,63 +1,43 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../domain/logger.js';
+import { OpaRunner, type OpaRunOptions, type OpaRunResult, type OpaRunnerOptions, type OpaRunnerStats } from './opa-runner.js';
 
-export interface OpaRunResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface OpaCliOptions {
-  path: string;
-  timeoutMs: number;
-  logger: Logger;
-}
-
-/** Thrown when the binary cannot run at all (missing, timed out, killed): never a verdict on policy. */
-export class OpaUnavailableError extends Error {
-  readonly code = 'opa_unavailable';
-}
+export type { OpaRunResult } from './opa-runner.js';
 
 /**
- * The only caller of the `opa` binary. Arguments are built by the adapters in this folder from
- * constants and paths Regent created; nothing from a request reaches argv.
+ * The only caller of the `opa` binary: every process goes through one {@link OpaRunner} (concurrency,
+ * queue, budget and memory limits). Arguments are built by the adapters in this folder from constants
+ * and paths Regent created; nothing from a request reaches argv.
  */
 export class OpaCli {
-  private constructor(private readonly options: OpaCliOptions, readonly version: string) {}
+  private constructor(private readonly runner: OpaRunner, readonly version: string) {}
 
-  /** Checks the binary answers `opa version` and remembers the version. */
-  static async create(options: OpaCliOptions): Promise<OpaCli> {
-    const probe = new OpaCli(options, 'unknown');
-    const result = await probe.run(['version']);
-    const version = /^Version:\s*(\S+)/m.exec(result.stdout)?.[1];
-    if (result.exitCode !== 0 || !version) {
-      throw new OpaUnavailableError(`'${options.path} version' failed: ${result.stderr.trim() || result.stdout.trim()}`);
+  /** Checks the binary answers `opa version` and remembers the version; throws naming the path otherwise. */
+  static async create(options: OpaRunnerOptions): Promise<OpaCli> {
+    const runner = new OpaRunner(options);
+    let version: string | undefined;
+    let detail: string;
+    try {
+      const result = await runner.run(['version'], { priority: 'activation' });
+      version = result.exitCode === 0 ? /^Version:\s*(\S+)/m.exec(result.stdout)?.[1] : undefined;
+      detail = result.stderr.trim() || result.stdout.trim();
+    } catch (error) {
+      detail = (error as Error).message;
     }
-    return new OpaCli(options, version);
+    if (!version) throw new Error(`'${options.path} version' did not name a version: ${detail.slice(0, 300) || 'no output'} (set REGENT_OPA_PATH to the opa binary)`);
+    return new OpaCli(runner, version);
   }
 
   get path(): string {
-    return this.options.path;
+    return this.runner.path;
   }
 
-  run(args: readonly string[], options: { cwd?: string } = {}): Promise<OpaRunResult> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        this.options.path,
-        args,
-        { cwd: options.cwd, timeout: this.options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/' } },
-        (error, stdout, stderr) => {
-          if (error && typeof error.code !== 'number') {
-            const reason = error.killed ? `timed out after ${this.options.timeoutMs} ms` : error.message;
-            reject(new OpaUnavailableError(`opa ${args[0]} could not run: ${reason}`, { cause: error }));
-            return;
-          }
-          resolve({ exitCode: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-        },
-      );
-    });
+  run(args: readonly string[], options: OpaRunOptions): Promise<OpaRunResult> {
+    return this.runner.run(args, options);
+  }
+
+  stats(): OpaRunnerStats {
+    return this.runner.stats();
   }
 }
 

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../domain/errors.js';
+import { InputError, UnavailableError } from '../domain/errors.js';
 import type { PolicyEvaluator } from '../domain/policies/policy-inspector.js';
 import type { OpaCli } from './opa-cli.js';
 import { withPolicyBundle } from './policy-bundle-file.js';
@@ -28,11 +28,15 @@ export class OpaPolicyEvaluator implements PolicyEvaluator {
         args.push('--input', 'input.json');
       }
       args.push('--', query);
-      const result = await this.opa.run(args, { cwd: dir });
+      const result = await this.opa.run(args, { cwd: dir, priority: 'interactive' });
       const output = parse(result.stdout) ?? parse(result.stderr);
-      if (result.exitCode !== 0 || !output || output.errors) {
-        const first = output?.errors?.[0];
-        throw new InputError('evaluation_failed', `opa eval failed: ${first?.message ?? (result.stderr.trim().slice(0, 500) || 'unknown error')}`, { field: 'query', file: first?.location?.file?.replace(/^\//, ''), line: first?.location?.row });
+      const first = output?.errors?.[0];
+      if (result.exitCode !== 0 && typeof first?.message === 'string') {
+        throw new InputError('evaluation_failed', `opa eval failed: ${first.message}`, { field: 'query', file: first.location?.file?.replace(/^\.?\//, ''), line: first.location?.row });
+      }
+      if (result.exitCode !== 0 || !output || output.errors !== undefined || (output.result !== undefined && !Array.isArray(output.result))) {
+        // Not an answer OPA gives: no output, garbage, or an exit code that contradicts it.
+        throw new UnavailableError('opa_unavailable', `opa eval gave no usable answer (exit ${result.exitCode}): ${(result.stderr.trim() || result.stdout.trim()).slice(0, 200) || 'no output'}`, { command: 'eval' });
       }
       const value = output.result?.[0]?.expressions?.[0]?.value;
       return { result: value, defined: output.result !== undefined && output.result.length > 0, durationMs: Math.round(performance.now() - started) };
@@ -47,7 +51,8 @@ interface EvalOutput {
 
 function parse(text: string): EvalOutput | undefined {
   try {
-    return JSON.parse(text) as EvalOutput;
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as EvalOutput) : undefined;
   } catch {
     return undefined;
   }

@@ -1,16 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import { silentLogger } from '../../test/helpers/git-repo.js';
-import { opaPath } from '../../test/helpers/opa-path.js';
+import { realOpaCli } from '../../test/helpers/opa-path.js';
 import { tempDirForTest } from '../../test/helpers/temp-dir.js';
 import { writeRestrictedCapabilities } from './capabilities.js';
-import { OpaCli } from './opa-cli.js';
 import { OpaPolicyGate } from './opa-policy-gate.js';
 
 /** The gate over the real, pinned OPA with Regent's restricted capabilities. */
 async function realGate(): Promise<OpaPolicyGate> {
   const dir = tempDirForTest();
   const logger = silentLogger();
-  const opa = await OpaCli.create({ path: opaPath(), timeoutMs: 30_000, logger });
+  const opa = await realOpaCli(logger);
   const capabilitiesPath = await writeRestrictedCapabilities(opa, dir);
   return OpaPolicyGate.create({ opa, capabilitiesPath, logger, workDir: dir });
 }

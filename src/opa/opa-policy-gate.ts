@@ -1,7 +1,8 @@
-import type { GateInput, GateProblem, GateReport, PolicyGate } from '../domain/activation/policy-gate.js';
+import { randomBytes } from 'node:crypto';
+import type { GateInput, GateReport, PolicyGate } from '../domain/activation/policy-gate.js';
 import type { Logger } from '../domain/logger.js';
-import { FORBIDDEN_BUILTINS } from './capabilities.js';
 import type { OpaCli } from './opa-cli.js';
+import { definedTests, noVerdict, readCheckErrors, readTestVerdict, type TestId } from './opa-verdicts.js';
 import { withPolicyBundle } from './policy-bundle-file.js';
 
 export interface OpaPolicyGateOptions {
@@ -10,26 +11,24 @@ export interface OpaPolicyGateOptions {
   logger: Logger;
   /** Where candidate trees are written for OPA; a temp dir per check beneath it. */
   workDir?: string;
+  /** Wall-clock budget of one check (queueing included), whoever waits for it; the runner's default otherwise. */
+  budgetMs?: number;
 }
 
-interface OpaError {
-  message?: string;
-  code?: string;
-  location?: { file?: string; row?: number; col?: number };
-}
-
-interface OpaTestResult {
-  location?: { file?: string; row?: number; col?: number };
-  package?: string;
-  name?: string;
-  fail?: boolean;
-  error?: { message?: string; code?: string } | string;
-}
+const CANARY_PACKAGE = 'regent_gate_canary';
+/** Outside every path a policy file may have (the store refuses dot-directories), so it never clashes. */
+const CANARY_PATH = '.regent/gate_canary_test.rego';
 
 /**
  * The gate backed by the real OPA binary: parse, compile, types and forbidden built-ins against the
- * restricted capabilities, and the `*_test.rego` tests (`opa test --capabilities`, or `opa check` when
- * there are no tests), over the candidate tree packed as one bundle tarball in a private temp dir. OPA's findings come back as file/row/column problems.
+ * restricted capabilities, and the `*_test.rego` tests (`opa test --capabilities`), over the candidate
+ * tree packed as one bundle tarball in a private temp dir. When OPA cannot load or compile the tree,
+ * `opa check` gives the same errors as structured file/row/column problems.
+ *
+ * Fails closed: every check carries a canary test with a random name that OPA must report as passed, and
+ * every test the tree defines must be in OPA's results. An `opa` that exits 0 silently, prints garbage,
+ * crashes or skips tests gives no verdict: the check throws `gate_unavailable` (or the runner's
+ * `opa_busy` / `opa_timeout` / `opa_memory_limit`), which is never a pass and never remembered.
  */
 export class OpaPolicyGate implements PolicyGate {
   private constructor(private readonly options: OpaPolicyGateOptions) {}
@@ -40,73 +39,24 @@ export class OpaPolicyGate implements PolicyGate {
 
   async check(input: GateInput): Promise<GateReport> {
     const started = performance.now();
-    return withPolicyBundle(input.files, this.options.workDir, async (dir, bundle) => {
-      const problems: GateProblem[] = [];
-      const tests = { passed: 0, failed: 0, errored: 0 };
-      const check = () => this.options.opa.run(['check', '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle], { cwd: dir });
-      const hasTests = input.files.some((file) => file.path.endsWith('_test.rego'));
-      if (!hasTests) {
-        const checked = await check();
-        if (checked.exitCode !== 0) problems.push(...parseCheckErrors(checked.stderr || checked.stdout));
-        return { ok: problems.length === 0, problems, tests, durationMs: Math.round(performance.now() - started) };
+    const priority = input.priority ?? 'activation';
+    const canary: TestId = { package: `data.${CANARY_PACKAGE}`, name: `test_canary_${randomBytes(8).toString('hex')}` };
+    const canaryFile = { path: CANARY_PATH, content: Buffer.from(`package ${CANARY_PACKAGE}\n\n${canary.name} if true\n`) };
+    const expected = definedTests(input.files);
+    return withPolicyBundle([...input.files, canaryFile], this.options.workDir, async (dir, bundle) => {
+      const opaArgs = (command: 'test' | 'check'): string[] => [command, '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle];
+      const budgetMs = this.options.budgetMs;
+      const test = await this.options.opa.run(opaArgs('test'), { cwd: dir, priority, budgetMs });
+      const verdict = readTestVerdict(test.exitCode, test.stdout, expected, canary);
+      if (verdict) {
+        return { ok: verdict.problems.length === 0, problems: verdict.problems, tests: verdict.tests, durationMs: Math.round(performance.now() - started), cacheable: verdict.cacheable };
       }
-      // One OPA run in the common case: `opa test` compiles every module against the same restricted
-      // capabilities `opa check` uses, then runs the tests. Only when it cannot compile (its errors are
-      // plain text) is `opa check` asked for the same errors as structured JSON.
-      const test = await this.options.opa.run(['test', '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle], { cwd: dir });
-      const results = parseTestResults(test.stdout);
-      if (test.exitCode !== 0 && results.length === 0) {
-        const checked = await check();
-        problems.push(...(checked.exitCode !== 0 ? parseCheckErrors(checked.stderr || checked.stdout) : parseCheckErrors(test.stderr || test.stdout, 'rego_test_error')));
-      }
-      for (const result of results) {
-        if (result.error) {
-          tests.errored++;
-          const message = typeof result.error === 'string' ? result.error : result.error.message ?? 'error';
-          problems.push({ code: 'rego_test_error', message: `${result.package ?? ''}.${result.name ?? ''}: ${message}`, ...location(result.location) });
-        } else if (result.fail) {
-          tests.failed++;
-          problems.push({ code: 'rego_test_failed', message: `test ${result.package ?? ''}.${result.name ?? ''} failed`, ...location(result.location) });
-        } else {
-          tests.passed++;
-        }
-      }
-      return { ok: problems.length === 0, problems, tests, durationMs: Math.round(performance.now() - started) };
+      // OPA could not load or compile the tree; its test runner says so in plain text, `opa check`
+      // gives the same errors as JSON with file, row and column.
+      const checked = await this.options.opa.run(opaArgs('check'), { cwd: dir, priority, budgetMs });
+      const problems = readCheckErrors(checked.exitCode, checked.stdout, checked.stderr).filter((problem) => problem.file !== CANARY_PATH);
+      if (problems.length === 0) throw noVerdict('check', "reported errors only in Regent's canary test");
+      return { ok: false, problems, tests: { passed: 0, failed: 0, errored: 0 }, durationMs: Math.round(performance.now() - started), cacheable: true };
     });
-  }
-}
-
-function location(loc: OpaError['location']): Pick<GateProblem, 'file' | 'line' | 'column'> {
-  if (!loc) return {};
-  return { file: loc.file?.replace(/^\.?\//, ''), line: loc.row, column: loc.col };
-}
-
-function parseCheckErrors(output: string, fallbackCode = 'rego_check_error'): GateProblem[] {
-  try {
-    const parsed = JSON.parse(output) as { errors?: OpaError[] };
-    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-      return parsed.errors.map((error) => ({
-        code: error.code ?? fallbackCode,
-        message: hint(error.message ?? 'error'),
-        ...location(error.location),
-      }));
-    }
-  } catch {
-    // Not JSON: fall through to the raw text.
-  }
-  return [{ code: fallbackCode, message: output.trim().slice(0, 2000) || 'opa reported an error without details' }];
-}
-
-function hint(message: string): string {
-  const forbidden = FORBIDDEN_BUILTINS.find((name) => message === `undefined function ${name}`);
-  return forbidden ? `${message} (hint: ${forbidden} is not allowed in policies served by Regent)` : message;
-}
-
-function parseTestResults(output: string): OpaTestResult[] {
-  try {
-    const parsed = JSON.parse(output) as unknown;
-    return Array.isArray(parsed) ? (parsed as OpaTestResult[]) : [];
-  } catch {
-    return [];
   }
 }

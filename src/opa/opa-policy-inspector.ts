@@ -21,19 +21,25 @@ export class OpaPolicyInspector implements PolicyInspector {
     const infos = new Map<string, ModuleInfo>();
     if (modules.length === 0) return infos;
     const output = await withPolicyBundle(modules, this.workDir, async (dir, bundle) => {
-      const result = await this.opa.run(['inspect', '--format', 'json', '--annotations', bundle], { cwd: dir });
-      if (result.exitCode !== 0) {
-        // Inspection is informational: a tree OPA cannot parse still lists, without packages.
-        this.logger.warn({ stderr: result.stderr.slice(0, 500) }, 'opa inspect failed');
-        return undefined;
+      // Inspection is informational: a tree OPA cannot parse (or an OPA that is busy or misbehaves)
+      // still lists, without packages and titles.
+      try {
+        const result = await this.opa.run(['inspect', '--format', 'json', '--annotations', bundle], { cwd: dir, priority: 'interactive' });
+        const parsed = result.exitCode === 0 ? (JSON.parse(result.stdout) as unknown) : undefined;
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as InspectOutput;
+        this.logger.warn({ exitCode: result.exitCode, stderr: result.stderr.slice(0, 500) }, 'opa inspect gave no usable answer');
+      } catch (error) {
+        this.logger.warn({ err: error }, 'opa inspect failed');
       }
-      return JSON.parse(result.stdout) as InspectOutput;
+      return undefined;
     });
     if (!output) return infos;
-    for (const [namespace, paths] of Object.entries(output.namespaces ?? {})) {
-      for (const path of paths) if (path.endsWith('.rego')) infos.set(path, { ...infos.get(path), package: namespace.replace(/^data\./, '') });
+    const namespaces = typeof output.namespaces === 'object' && output.namespaces !== null ? output.namespaces : {};
+    for (const [namespace, paths] of Object.entries(namespaces)) {
+      if (!Array.isArray(paths)) continue;
+      for (const path of paths) if (typeof path === 'string' && path.endsWith('.rego')) infos.set(path, { ...infos.get(path), package: namespace.replace(/^data\./, '') });
     }
-    for (const entry of output.annotations ?? []) {
+    for (const entry of Array.isArray(output.annotations) ? output.annotations : []) {
       const file = entry.location?.file;
       const annotations = entry.annotations;
       if (!file || !annotations || !['package', 'subpackages'].includes(annotations.scope ?? '')) continue;

@@ -1,11 +1,12 @@
 import type { BuiltBundle, BundleBuilder } from '../bundles/bundle-builder.js';
 import { policyFileKind } from '../bundles/policy-file.js';
-import { isRegentError } from '../errors.js';
+import { BuildError, isRegentError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Revision } from '../store/policy-store.js';
 import type { ActivationStateStore } from './activation-state-store.js';
 import type { BundlePublisher, PublishedRevision } from './bundle-publisher.js';
 import type { GateProblem, PolicyGate } from './policy-gate.js';
+import { RetryBackoff } from './retry-backoff.js';
 import type { RevisionSource } from './revision-source.js';
 
 export type ActivationStep = 'snapshot' | 'gate' | 'build' | 'publish';
@@ -14,6 +15,10 @@ export interface ActivationFailure {
   revision: Revision;
   step: ActivationStep;
   code: string;
+  /** True for a verdict on the revision (OPA's or the builder's findings); false when none could be had. */
+  verdict: boolean;
+  /** When no verdict could be had: the attempt that failed and when the next one starts. */
+  retry?: { attempt: number; at: string };
   message: string;
   details?: Record<string, unknown>;
   problems?: GateProblem[];
@@ -25,6 +30,12 @@ export interface ActivationSuccess {
   at: string;
   timings: Record<'snapshotMs' | 'gateMs' | 'buildMs' | 'publishMs' | 'totalMs', number>;
   bundles: string[];
+}
+
+/** What became of a revision a writer waits for (see {@link ActivationPipeline.awaitOutcome}). */
+export interface ActivationOutcome {
+  state: 'active' | 'rejected' | 'retrying' | 'superseded' | 'pending';
+  failure?: ActivationFailure;
 }
 
 export type ActivationEvent = { type: 'activated'; result: ActivationSuccess } | { type: 'rejected'; failure: ActivationFailure };
@@ -43,6 +54,8 @@ export interface ActivationStatus {
 }
 
 export interface ActivationPipelineOptions {
+  /** Backoff of retries after an infrastructure failure: first delay, doubling up to the maximum. */
+  retry?: { initialMs: number; maxMs: number };
   /** Where revisions come from: the tracked branch, or an environment's ref. */
   store: RevisionSource;
   gate: PolicyGate;
@@ -74,10 +87,15 @@ export class ActivationPipeline {
   private lastFailure: ActivationFailure | undefined;
   private lastSuccess: ActivationSuccess | undefined;
   private readonly rejected = new Set<Revision>();
+  private readonly retries: RetryBackoff;
+  /** The last good revision re-activated at start, retried like head until something is served. */
+  private startRevision: Revision | undefined;
   private readonly listeners = new Set<(event: ActivationEvent) => void>();
   private unsubscribe: (() => void) | undefined;
 
-  private constructor(private readonly options: ActivationPipelineOptions) {}
+  private constructor(private readonly options: ActivationPipelineOptions) {
+    this.retries = new RetryBackoff(options.retry ?? { initialMs: 1000, maxMs: 30_000 });
+  }
 
   static create(options: ActivationPipelineOptions): ActivationPipeline {
     return new ActivationPipeline(options);
@@ -94,6 +112,7 @@ export class ActivationPipeline {
     const saved = await this.options.state.load();
     this.head = await this.options.store.head();
     if (saved.lastGoodRevision && saved.lastGoodRevision !== this.head) {
+      this.startRevision = saved.lastGoodRevision;
       this.schedule(saved.lastGoodRevision, { isHead: false });
       await this.idle();
     }
@@ -103,6 +122,7 @@ export class ActivationPipeline {
 
   stop(): void {
     this.unsubscribe?.();
+    this.retries.cancel();
   }
 
   onEvent(listener: (event: ActivationEvent) => void): () => void {
@@ -116,13 +136,16 @@ export class ActivationPipeline {
   }
 
   /**
-   * Waits until `revision` is active, was rejected, or was superseded by a newer head; `pending` when
-   * none of these happened within `timeoutMs`.
+   * Waits until `revision` is active, was rejected, could not be checked (`retrying`: no verdict yet, it
+   * is tried again with backoff), or was superseded by a newer head; `pending` when none of these
+   * happened within `timeoutMs`.
    */
-  async awaitOutcome(revision: Revision, timeoutMs: number): Promise<{ state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure }> {
-    const now = (): { state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure } | undefined => {
+  async awaitOutcome(revision: Revision, timeoutMs: number): Promise<ActivationOutcome> {
+    const now = (): ActivationOutcome | undefined => {
       if (this.active?.revision === revision) return { state: 'active' };
-      if (this.rejected.has(revision)) return { state: 'rejected', failure: this.lastFailure?.revision === revision ? this.lastFailure : undefined };
+      const failure = this.lastFailure?.revision === revision ? this.lastFailure : undefined;
+      if (this.rejected.has(revision)) return { state: 'rejected', failure };
+      if (failure && !failure.verdict) return { state: 'retrying', failure };
       return undefined;
     };
     const settled = now();
@@ -158,6 +181,7 @@ export class ActivationPipeline {
   /** Queues `revision` for activation (the newest queued wins). */
   schedule(revision: Revision, options: { isHead?: boolean } = {}): void {
     if (options.isHead ?? true) this.head = revision;
+    this.retries.supersede(revision);
     this.pending = revision;
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
@@ -200,25 +224,36 @@ export class ActivationPipeline {
         return contents;
       };
       const gateFiles = policyEntries.map((entry) => ({ path: entry.path, content: contents.get(entry.blobId)! }));
-      const gatePromise = this.step('gate', () => gate.check({ revision, files: gateFiles }));
-      const buildPromise = this.step('build', () => builder.build(revision, entries, readBlobs));
-      // Both run at once; the gate's verdict is awaited first so a failing gate is reported as such.
+      const gatePromise = gate.check({ revision, files: gateFiles, priority: 'activation' });
+      const buildPromise = builder.build(revision, entries, readBlobs);
+      // Both run at once. A verdict from either (OPA's findings, the builder's) rejects the revision; the
+      // builder's comes first, it names the root cause. Without a verdict from OPA nothing is served.
       const [report, built] = await Promise.allSettled([gatePromise, buildPromise]);
-      if (report.status === 'rejected') throw report.reason;
-      if (!report.value.ok) throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), report.value.problems);
+      const buildFinding = built.status === 'rejected' && built.reason instanceof BuildError ? built.reason : undefined;
+      if (report.status === 'fulfilled' && !report.value.ok) {
+        const first = buildFinding ? [problemOf(buildFinding)] : [];
+        throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), [...first, ...report.value.problems]);
+      }
+      if (buildFinding) throw new StepFailure('build', buildFinding);
+      if (report.status === 'rejected') throw new StepFailure('gate', report.reason);
+      if (built.status === 'rejected') throw new StepFailure('build', built.reason);
       const gateMs = report.value.durationMs;
-      if (built.status === 'rejected') throw built.reason;
       const buildMs = lap();
       const published: PublishedRevision = {
         revision,
         bundles: new Map(built.value.map((bundle: BuiltBundle) => [bundle.name, bundle])),
         publishedAt: new Date(),
       };
+      // Remembered as last good before it is served: a state directory that cannot be written fails the
+      // activation before the fleet sees the revision, and it is retried like any infrastructure failure.
       await this.step('publish', async () => {
+        try {
+          await this.options.state.save({ lastGoodRevision: revision });
+        } catch (error) {
+          throw new UnavailableError('state_unwritable', `cannot record revision ${revision} as last good: ${(error as Error).message}`, {}, { cause: error });
+        }
         for (const publisher of publishers) await publisher.publish(published);
-        // Served from here on: say so before the state file's fsync, so /status never lags the fleet.
         this.active = published;
-        await this.options.state.save({ lastGoodRevision: revision });
       });
       const publishMs = lap();
       const result: ActivationSuccess = {
@@ -228,16 +263,30 @@ export class ActivationPipeline {
         bundles: [...published.bundles.keys()],
       };
       this.lastSuccess = result;
-      if (this.lastFailure && this.lastFailure.revision !== revision) this.lastFailure = undefined;
+      this.retries.forget(revision);
+      // A failure stays on show only while it explains why head is not active.
+      if (this.lastFailure && (this.lastFailure.revision === revision || this.lastFailure.revision !== this.head)) this.lastFailure = undefined;
       log.info({ ...result.timings, gateCached: report.value.cached === true, bundles: result.bundles, etags: built.value.map((b) => b.etag) }, 'revision activated');
       this.emit({ type: 'activated', result });
     } catch (error) {
       const failure = this.describeFailure(revision, error);
+      if (failure.verdict) {
+        // Gate and build verdicts are deterministic for a revision: it is not tried again.
+        this.rejected.add(revision);
+        this.retries.forget(revision);
+        // Nothing served yet (OPA was down at start, now head is refused): fall back to the last good one.
+        if (!this.active && this.startRevision && revision !== this.startRevision && !this.rejected.has(this.startRevision)) this.schedule(this.startRevision, { isHead: false });
+      } else {
+        // No verdict (OPA missing, silent, crashed, busy; state not writable): never served, never
+        // remembered as a verdict, and tried again with backoff while it is still the revision to activate.
+        const retry = this.retries.plan(revision);
+        failure.retry = { attempt: retry.attempt, at: new Date(Date.now() + retry.delayMs).toISOString() };
+        retry.start(() => {
+          if (revision === this.head || (revision === this.startRevision && !this.active)) this.schedule(revision, { isHead: revision === this.head });
+        });
+      }
       this.lastFailure = failure;
-      // Gate and build verdicts are deterministic for a revision: do not retry them until head moves.
-      // Anything else (OPA timed out, disk trouble) is retried on the next head event.
-      if (failure.code !== 'internal_error') this.rejected.add(revision);
-      log.error({ step: failure.step, code: failure.code, reason: failure.message, problems: failure.problems, details: failure.details, active: this.active?.revision }, 'revision rejected; the last good revision stays active');
+      log.error({ step: failure.step, code: failure.code, reason: failure.message, problems: failure.problems, details: failure.details, retry: failure.retry, active: this.active?.revision }, failure.verdict ? 'revision rejected; the last good revision stays active' : 'revision not activated: no verdict; the last good revision stays active and the check is retried');
       this.emit({ type: 'rejected', failure });
     }
   }
@@ -250,18 +299,30 @@ export class ActivationPipeline {
     }
   }
 
+  /**
+   * A verdict is OPA's findings or the builder's: deterministic for the revision. Everything else is an
+   * infrastructure failure: `gate_unavailable` when the gate gave no verdict (with OPA's own reason in
+   * `details.cause`), or the error's own code.
+   */
   private describeFailure(revision: Revision, error: unknown): ActivationFailure {
     const stepFailure = error instanceof StepFailure ? error : new StepFailure('build', error);
     const cause = stepFailure.failure;
     const at = new Date().toISOString();
     if (stepFailure.problems) {
       const first = stepFailure.problems[0];
-      return { revision, step: 'gate', code: 'gate_failed', message: first ? `${first.file ?? ''}${first.line ? `:${first.line}` : ''} ${first.message}`.trim() : 'OPA rejected the revision', problems: stepFailure.problems, at };
+      return { revision, step: 'gate', code: 'gate_failed', verdict: true, message: first ? `${first.file ?? ''}${first.line ? `:${first.line}` : ''} ${first.message}`.trim() : 'OPA rejected the revision', problems: stepFailure.problems, at };
+    }
+    if (cause instanceof BuildError) {
+      return { revision, step: stepFailure.step, code: cause.code, verdict: true, message: cause.message, details: cause.details, problems: [problemOf(cause)], at };
+    }
+    const message = (cause as Error)?.message ?? String(cause);
+    if (stepFailure.step === 'gate') {
+      return { revision, step: 'gate', code: 'gate_unavailable', verdict: false, message, details: { cause: isRegentError(cause) ? cause.code : 'internal_error', ...(isRegentError(cause) ? cause.details : {}) }, at };
     }
     if (isRegentError(cause)) {
-      return { revision, step: stepFailure.step, code: cause.code, message: cause.message, details: cause.details, at };
+      return { revision, step: stepFailure.step, code: cause.code, verdict: false, message, details: cause.details, at };
     }
-    return { revision, step: stepFailure.step, code: 'internal_error', message: (cause as Error)?.message ?? String(cause), at };
+    return { revision, step: stepFailure.step, code: 'internal_error', verdict: false, message, at };
   }
 
   private emit(event: ActivationEvent): void {
@@ -273,4 +334,10 @@ export class ActivationPipeline {
       }
     }
   }
+}
+
+/** A builder finding as a gate problem (file, line, column where it has them). */
+function problemOf(error: BuildError): GateProblem {
+  const { file, line, column } = error.details;
+  return { code: error.code, message: error.message, ...(file === undefined ? {} : { file }), ...(line === undefined ? {} : { line }), ...(column === undefined ? {} : { column }) };
 }

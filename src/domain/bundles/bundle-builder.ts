@@ -117,12 +117,15 @@ export class BundleBuilder {
       }
     }
     const key = (entry: TreeEntry): string => `${entry.path}\0${entry.blobId}`;
-    const missing = wanted.filter((entry) => !this.cache.has(key(entry)));
+    // The cache as it is now: a concurrent build may replace it while blobs are read below, and what was
+    // cached (so not read) must still be found afterwards.
+    const cache = this.cache;
+    const missing = wanted.filter((entry) => !cache.has(key(entry)));
     const blobs = missing.length > 0 ? await readBlobs([...new Set(missing.map((entry) => entry.blobId))]) : new Map<string, Buffer>();
     const next = new Map<string, PreparedPolicyFile>();
     const prepared: PreparedPolicyFile[] = [];
     for (const entry of wanted) {
-      let file = this.cache.get(key(entry));
+      let file = cache.get(key(entry));
       if (!file) {
         const content = blobs.get(entry.blobId);
         if (!content) throw new BuildError('blob_missing', `${entry.path}: blob ${entry.blobId} could not be read`, { file: entry.path });

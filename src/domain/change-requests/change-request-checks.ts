@@ -1,5 +1,6 @@
 import type { ChangeValidator } from '../policies/change-validator.js';
 import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
+import type { WorkPriority } from '../work-priority.js';
 import type { ChangeRequestRecord, ChangeRequestValidation } from './change-request.js';
 import { planMergeOnto, toFileChanges } from './change-request-merge.js';
 
@@ -32,7 +33,7 @@ export class ChangeRequestChecks {
    * Merges the change request onto `head` and validates the result. `known` (a validation of the same
    * tip on the same head) is reused as it is, without running the checks again.
    */
-  async prepare(record: Pick<ChangeRequestRecord, 'baseRevision' | 'tip'>, head: Revision, known?: ChangeRequestValidation): Promise<PreparedMerge> {
+  async prepare(record: Pick<ChangeRequestRecord, 'baseRevision' | 'tip'>, head: Revision, known?: ChangeRequestValidation, priority: WorkPriority = 'write'): Promise<PreparedMerge> {
     const at = this.now().toISOString();
     const plan = await planMergeOnto(this.store, record.baseRevision, record.tip, head);
     if (known && known.head === head && known.tip === record.tip && known.conflicts.length === plan.conflicts.length) {
@@ -48,7 +49,7 @@ export class ChangeRequestChecks {
       };
     }
     const changes = await toFileChanges(this.store, plan);
-    const report = await this.validator.validate(head, changes);
+    const report = await this.validator.validate(head, changes, priority);
     return { changes, validation: { head, tip: record.tip, ok: report.ok, conflicts: [], problems: report.problems, tests: report.tests, bundles: report.bundles, at } };
   }
 }

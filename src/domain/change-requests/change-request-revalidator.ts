@@ -63,7 +63,7 @@ export class ChangeRequestRevalidator {
           logger.info({ changeRequest: id, head }, 'change request found merged into the branch');
           return;
         }
-        const { validation } = await checks.prepare(record, head);
+        const { validation } = await checks.prepare(record, head, undefined, 'background');
         await this.options.save({ ...record, validation });
         logger.info({ changeRequest: id, head, tip: record.tip, ok: validation.ok, conflicts: validation.conflicts.length }, 'change request validated');
       } catch (error) {

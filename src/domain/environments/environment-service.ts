@@ -1,4 +1,4 @@
-import type { ActivationFailure, ActivationPipeline, ActivationStatus } from '../activation/activation-pipeline.js';
+import type { ActivationOutcome, ActivationPipeline, ActivationStatus } from '../activation/activation-pipeline.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { markAudited } from '../audit/audited-error.js';
 import type { Principal } from '../auth/principal.js';
@@ -49,7 +49,7 @@ export interface PromoteResult {
   ref: string;
   from: Revision | null;
   revision: Revision;
-  activation: { state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure };
+  activation: ActivationOutcome;
 }
 
 export interface EnvironmentView {

@@ -3,6 +3,7 @@ import type { BundleBuilder } from '../bundles/bundle-builder.js';
 import { policyFileKind } from '../bundles/policy-file.js';
 import { BuildError, isRegentError } from '../errors.js';
 import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
+import type { WorkPriority } from '../work-priority.js';
 import { applyChanges } from './candidate-tree.js';
 
 export interface ValidationReport {
@@ -27,8 +28,12 @@ export class ChangeValidator {
     return new ChangeValidator(options.store, options.gate, options.builder);
   }
 
-  /** Validates the tree of `base` with `changes` applied (or the tree `tree` is taken from, for a rollback). */
-  async validate(base: Revision, changes: readonly FileChange[]): Promise<ValidationReport> {
+  /**
+   * Validates the tree of `base` with `changes` applied. `priority` says who waits (an admin write by
+   * default): it orders the OPA work. Throws when OPA gives no verdict (`gate_unavailable`, `opa_busy`,
+   * `opa_timeout`, ...), unless the builder alone already refuses the change.
+   */
+  async validate(base: Revision, changes: readonly FileChange[], priority: WorkPriority = 'write'): Promise<ValidationReport> {
     const candidate = applyChanges(await this.store.listTree(base), changes);
     const readBlobs = async (ids: readonly string[]): Promise<Map<string, Buffer>> => {
       const fromStore = ids.filter((id) => !candidate.added.has(id));
@@ -40,12 +45,13 @@ export class ChangeValidator {
     const contents = await readBlobs(policyEntries.map((entry) => entry.blobId));
     const files = policyEntries.map((entry) => ({ path: entry.path, content: contents.get(entry.blobId)! }));
     const [gate, build] = await Promise.allSettled([
-      this.gate.check({ files }),
+      this.gate.check({ files, priority }),
       this.builder.build(CANDIDATE_REVISION, candidate.entries, readBlobs),
     ]);
-    if (gate.status === 'rejected') throw gate.reason;
     // The builder's finding comes first: it names the file and the reason (bad JSON, a package outside its
     // directory), where OPA often only sees the consequence (tests that can no longer load or compile).
+    // It is a verdict by itself; without it, no answer from OPA means no verdict at all.
+    if (gate.status === 'rejected' && !(build.status === 'rejected' && build.reason instanceof BuildError)) throw gate.reason;
     const problems: GateProblem[] = [];
     let bundles: string[] = [];
     if (build.status === 'fulfilled') {
@@ -56,7 +62,8 @@ export class ChangeValidator {
     } else {
       throw build.reason;
     }
-    problems.push(...gate.value.problems);
-    return { ok: problems.length === 0, problems, tests: gate.value.tests, bundles };
+    if (gate.status === 'fulfilled') problems.push(...gate.value.problems);
+    const tests = gate.status === 'fulfilled' ? gate.value.tests : { passed: 0, failed: 0, errored: 0 };
+    return { ok: problems.length === 0, problems, tests, bundles };
   }
 }

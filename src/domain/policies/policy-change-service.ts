@@ -1,4 +1,4 @@
-import type { ActivationFailure, ActivationPipeline } from '../activation/activation-pipeline.js';
+import type { ActivationOutcome, ActivationPipeline } from '../activation/activation-pipeline.js';
 import type { AuditAction, AuditLog } from '../audit/audit-log.js';
 import { markAudited } from '../audit/audited-error.js';
 import type { Principal } from '../auth/principal.js';
@@ -40,7 +40,7 @@ export interface ChangeResult {
   parent: Revision;
   paths: string[];
   /** Whether the revision is serving yet (`active`), still activating (`pending`), or failed at activation. */
-  activation: { state: 'active' | 'rejected' | 'superseded' | 'pending'; failure?: ActivationFailure };
+  activation: ActivationOutcome;
   /** Where the time went, in milliseconds (also sent as `Server-Timing`). */
   timings: WriteTimings;
 }
@@ -94,7 +94,7 @@ export class PolicyChangeService {
   /** Dry run: what the checks say about a change, without committing. */
   async validate(baseRevision: Revision, changes: readonly FileChange[]): Promise<ValidationReport> {
     this.checkChanges(changes);
-    return this.options.validator.validate(baseRevision, changes);
+    return this.options.validator.validate(baseRevision, changes, 'interactive');
   }
 
   async apply(request: ApplyChangeRequest): Promise<ChangeResult> {
