@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { createAdminApi } from './composition/admin-api.js';
 import { createBuildPipeline } from './composition/build-pipeline.js';
 import { createBundleSets } from './composition/bundle-sets.js';
+import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
 import { openFleet } from './composition/fleet.js';
 import { startRemoteSync } from './composition/remote-sync.js';
 import { loadConfig } from './config/load-config.js';
@@ -34,6 +35,7 @@ import { createRegentServer } from './http/regent-server.js';
 import { loadAdminTokenKey, type LoadedAdminTokenKey } from './keys/load-admin-token-key.js';
 import { loadRemoteSettings } from './keys/load-remote-settings.js';
 import { loadSigningKey, type LoadedSigningKey } from './keys/load-signing-key.js';
+import type { DataDirLock } from './storage/data-dir-lock.js';
 import { FileAuditLog } from './storage/file-audit-log.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,6 +54,8 @@ export interface RunningRegent {
   signingKey: LoadedSigningKey;
   /** The key admin API tokens are verified with (in dev mode, the generated secret's file). */
   adminTokenKey: LoadedAdminTokenKey;
+  /** The data directory's lock, held until {@link close} (one Regent per data directory). */
+  dataDirLock: DataDirLock;
   /** Stops accepting work, answers held long polls, closes the store. */
   close(): Promise<void>;
 }
@@ -63,7 +67,17 @@ export interface RunningRegent {
  */
 export async function startRegent(config: Readonly<RegentConfig>, logger: Logger): Promise<RunningRegent> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // One Regent per data directory: the lock is taken before anything in it is touched.
+  const lock = await openDataDir(dataDir, logger);
+  try {
+    return await startOnDataDir(config, logger, dataDir, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, dataDir: string, lock: DataDirLock): Promise<RunningRegent> {
   const signingKey = loadSigningKey(config.signing, { dataDir, dev: config.dev, logger });
   const adminTokenKey = loadAdminTokenKey(config.auth, { dataDir, dev: config.dev, logger, signingKey: signingKey.key });
   // Remote mode: mirror a Git host's branch and push our own commits there (undefined in local mode).
@@ -142,10 +156,11 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       await fleet.close();
       await store.close();
       await audit.close();
+      await lock.release();
     })();
     return closing;
   };
-  return { url, server, app, store, activation, catalog, environments: admin.environments, signingKey, adminTokenKey, close };
+  return { url, server, app, store, activation, catalog, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, close };
 }
 
 /** An empty local store starts with the seed directory as its first commit, by the system identity. */
@@ -183,7 +198,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     regent = await startRegent(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, 'regent failed to start');
+    reportStartupFailure(error, { logger, dataDir: resolve(config.dataDir), stderr: (text) => process.stderr.write(text) });
     process.exit(1);
   }
   const shutdown = (signal: string): void => {
@@ -195,6 +210,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // Without its lock another Regent could start on the same data directory: stop rather than share it.
+  regent.dataDirLock.onLost((reason) => {
+    logger.fatal({ reason, lock: regent.dataDirLock.path }, 'lost the data directory lock; stopping');
+    regent.close().finally(() => process.exit(1));
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
