@@ -100,9 +100,12 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger });
   const sets = await createBundleSets(config, { dataDir, store, systemIdentity, gate: pipeline.gate, builder: pipeline.builder, logger });
 
-  const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), { logger });
-  // A crash between a commit and its audit record leaves the commit unrecorded: record it now.
-  await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
+  const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
+    logger, name: 'audit/audit.jsonl', onBrokenChain: config.audit.onBrokenChain ?? (config.dev ? 'read-only' : 'refuse'),
+  });
+  // A crash between a commit and its audit record leaves the commit unrecorded: record it now (not on
+  // a broken chain, which takes no records; that start-up said so and the next one will).
+  if (audit.chain().chain === 'ok') await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
   auditActivations(sets.activation, audit, logger);
   for (const environment of sets.environments) auditActivations(environment.activation, audit, logger, environment.name);
 
@@ -123,6 +126,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
     statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, maxBodyBytes: config.fleet.maxReportBytes }),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
+    auditStatus: () => audit.chain(),
   });
   const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
   const server = createRegentServer({ bundles, app });
