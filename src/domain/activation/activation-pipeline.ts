@@ -1,6 +1,7 @@
 import type { BuiltBundle, BundleBuilder } from '../bundles/bundle-builder.js';
 import { policyFileKind } from '../bundles/policy-file.js';
-import { isRegentError } from '../errors.js';
+import { BuildError, isRegentError } from '../errors.js';
+import { rankFindings } from '../policies/candidate-findings.js';
 import type { Logger } from '../logger.js';
 import type { Revision } from '../store/policy-store.js';
 import type { ActivationStateStore } from './activation-state-store.js';
@@ -205,6 +206,9 @@ export class ActivationPipeline {
       // Both run at once; the gate's verdict is awaited first so a failing gate is reported as such.
       const [report, built] = await Promise.allSettled([gatePromise, buildPromise]);
       if (report.status === 'rejected') throw report.reason;
+      // When the builder refuses the tree, its finding is the root cause and leads (rankFindings).
+      const refusal = built.status === 'rejected' && built.reason instanceof StepFailure && built.reason.failure instanceof BuildError ? built.reason.failure : undefined;
+      if (refusal) throw new StepFailure('build', refusal, rankFindings(refusal, report.value.problems));
       if (!report.value.ok) throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), report.value.problems);
       const gateMs = report.value.durationMs;
       if (built.status === 'rejected') throw built.reason;
@@ -254,6 +258,9 @@ export class ActivationPipeline {
     const stepFailure = error instanceof StepFailure ? error : new StepFailure('build', error);
     const cause = stepFailure.failure;
     const at = new Date().toISOString();
+    if (stepFailure.problems && stepFailure.step === 'build' && isRegentError(cause)) {
+      return { revision, step: 'build', code: cause.code, message: cause.message, details: cause.details, problems: stepFailure.problems, at };
+    }
     if (stepFailure.problems) {
       const first = stepFailure.problems[0];
       return { revision, step: 'gate', code: 'gate_failed', message: first ? `${first.file ?? ''}${first.line ? `:${first.line}` : ''} ${first.message}`.trim() : 'OPA rejected the revision', problems: stepFailure.problems, at };

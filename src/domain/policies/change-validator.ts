@@ -1,8 +1,9 @@
 import type { GateProblem, PolicyGate } from '../activation/policy-gate.js';
 import type { BundleBuilder } from '../bundles/bundle-builder.js';
 import { policyFileKind } from '../bundles/policy-file.js';
-import { BuildError, isRegentError } from '../errors.js';
+import { BuildError } from '../errors.js';
 import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
+import { rankFindings } from './candidate-findings.js';
 import { applyChanges } from './candidate-tree.js';
 
 export interface ValidationReport {
@@ -44,19 +45,9 @@ export class ChangeValidator {
       this.builder.build(CANDIDATE_REVISION, candidate.entries, readBlobs),
     ]);
     if (gate.status === 'rejected') throw gate.reason;
-    // The builder's finding comes first: it names the file and the reason (bad JSON, a package outside its
-    // directory), where OPA often only sees the consequence (tests that can no longer load or compile).
-    const problems: GateProblem[] = [];
-    let bundles: string[] = [];
-    if (build.status === 'fulfilled') {
-      bundles = build.value.map((bundle) => bundle.name);
-    } else if (isRegentError(build.reason) && build.reason instanceof BuildError) {
-      const details = build.reason.details;
-      problems.push({ code: build.reason.code, message: build.reason.message, file: details.file, line: details.line, column: details.column });
-    } else {
-      throw build.reason;
-    }
-    problems.push(...gate.value.problems);
+    if (build.status === 'rejected' && !(build.reason instanceof BuildError)) throw build.reason;
+    const problems = rankFindings(build.status === 'rejected' ? (build.reason as BuildError) : undefined, gate.value.problems);
+    const bundles = build.status === 'fulfilled' ? build.value.map((bundle) => bundle.name) : [];
     return { ok: problems.length === 0, problems, tests: gate.value.tests, bundles };
   }
 }
