@@ -203,10 +203,10 @@ export class ActivationPipeline {
       const gateFiles = policyEntries.map((entry) => ({ path: entry.path, content: contents.get(entry.blobId)! }));
       const gatePromise = this.step('gate', () => gate.check({ revision, files: gateFiles }));
       const buildPromise = this.step('build', () => builder.build(revision, entries, readBlobs));
-      // Both run at once; the gate's verdict is awaited first so a failing gate is reported as such.
+      // Both run at once. A gate that could not run fails the step; when the builder refuses the tree,
+      // its finding is the root cause and leads (rankFindings); otherwise a failing gate is reported as such.
       const [report, built] = await Promise.allSettled([gatePromise, buildPromise]);
       if (report.status === 'rejected') throw report.reason;
-      // When the builder refuses the tree, its finding is the root cause and leads (rankFindings).
       const refusal = built.status === 'rejected' && built.reason instanceof StepFailure && built.reason.failure instanceof BuildError ? built.reason.failure : undefined;
       if (refusal) throw new StepFailure('build', refusal, rankFindings(refusal, report.value.problems));
       if (!report.value.ok) throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), report.value.problems);
