@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import type { ScheduledTask } from 'node-cron';
 import { createAdminApi } from './composition/admin-api.js';
 import { createBuildPipeline } from './composition/build-pipeline.js';
 import { createBundleSets } from './composition/bundle-sets.js';
+import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
 import { openFleet } from './composition/fleet.js';
 import { createLogger } from './composition/logger.js';
 import { startRemoteSync } from './composition/remote-sync.js';
@@ -35,6 +36,7 @@ import { createRegentServer } from './http/regent-server.js';
 import { loadAdminTokenKey, type LoadedAdminTokenKey } from './keys/load-admin-token-key.js';
 import { loadRemoteSettings } from './keys/load-remote-settings.js';
 import { loadSigningKey, type LoadedSigningKey } from './keys/load-signing-key.js';
+import type { DataDirLock } from './storage/data-dir-lock.js';
 import { FileAuditLog } from './storage/file-audit-log.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,6 +55,8 @@ export interface RunningRegent {
   signingKey: LoadedSigningKey;
   /** The key admin API tokens are verified with (in dev mode, the generated secret's file). */
   adminTokenKey: LoadedAdminTokenKey;
+  /** The data directory's lock, held until {@link close} (one Regent per data directory). */
+  dataDirLock: DataDirLock;
   /** Stops accepting work, answers held long polls, closes the store. */
   close(): Promise<void>;
 }
@@ -64,7 +68,17 @@ export interface RunningRegent {
  */
 export async function startRegent(config: Readonly<RegentConfig>, logger: Logger): Promise<RunningRegent> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // One Regent per data directory: the lock is taken before anything in it is touched.
+  const lock = await openDataDir(dataDir, logger);
+  try {
+    return await startOnDataDir(config, logger, dataDir, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, dataDir: string, lock: DataDirLock): Promise<RunningRegent> {
   const signingKey = loadSigningKey(config.signing, { dataDir, dev: config.dev, logger });
   const adminTokenKey = loadAdminTokenKey(config.auth, { dataDir, dev: config.dev, logger, signingKey: signingKey.key });
   // Remote mode: mirror a Git host's branch and push our own commits there (undefined in local mode).
@@ -87,9 +101,12 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
   const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger });
   const sets = await createBundleSets(config, { dataDir, store, systemIdentity, gate: pipeline.gate, builder: pipeline.builder, logger });
 
-  const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), { logger });
-  // A crash between a commit and its audit record leaves the commit unrecorded: record it now.
-  await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
+  const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
+    logger, name: 'audit/audit.jsonl', onBrokenChain: config.audit.onBrokenChain ?? (config.dev ? 'read-only' : 'refuse'),
+  });
+  // A crash between a commit and its audit record leaves the commit unrecorded: record it now (not on
+  // a broken chain, which takes no records; that start-up said so and the next one will).
+  if (audit.chain().chain === 'ok') await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
   auditActivations(sets.activation, audit, logger);
   for (const environment of sets.environments) auditActivations(environment.activation, audit, logger, environment.name);
 
@@ -114,6 +131,7 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
     opaStatus: () => ({ version: pipeline.opa.version, ...pipeline.opa.stats() }),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
+    auditStatus: () => audit.chain(),
   });
   const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
   const server = createRegentServer({ bundles, app });
@@ -147,10 +165,11 @@ export async function startRegent(config: Readonly<RegentConfig>, logger: Logger
       await fleet.close();
       await store.close();
       await audit.close();
+      await lock.release();
     })();
     return closing;
   };
-  return { url, server, app, store, activation, catalog, environments: admin.environments, signingKey, adminTokenKey, close };
+  return { url, server, app, store, activation, catalog, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, close };
 }
 
 /** An empty local store starts with the seed directory as its first commit, by the system identity. */
@@ -182,7 +201,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     regent = await startRegent(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, 'regent failed to start');
+    reportStartupFailure(error, { logger, dataDir: resolve(config.dataDir), stderr: (text) => process.stderr.write(text) });
     process.exit(1);
   }
   const shutdown = (signal: string): void => {
@@ -194,6 +213,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // Without its lock another Regent could start on the same data directory: stop rather than share it.
+  regent.dataDirLock.onLost((reason) => {
+    logger.fatal({ reason, lock: regent.dataDirLock.path }, 'lost the data directory lock; stopping');
+    regent.close().finally(() => process.exit(1));
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -28,6 +28,7 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_AUTH_ISSUER', path: ['auth', 'issuer'], type: 'string' },
   { env: 'REGENT_AUTH_AUDIENCE', path: ['auth', 'audience'], type: 'string' },
   { env: 'REGENT_AUTH_ROLE_CLAIM', path: ['auth', 'roleClaim'], type: 'string' },
+  { env: 'REGENT_AUDIT_ON_BROKEN_CHAIN', path: ['audit', 'onBrokenChain'], type: 'string' },
   { env: 'REGENT_CHANGE_REQUESTS_MERGE_STRATEGY', path: ['changeRequests', 'mergeStrategy'], type: 'string' },
   { env: 'REGENT_CHANGE_REQUESTS_REQUIRE_APPROVAL', path: ['changeRequests', 'requireApproval'], type: 'boolean' },
   { env: 'REGENT_LONG_POLL_MAX_SECONDS', path: ['bundles', 'longPollMaxSeconds'], type: 'number' },

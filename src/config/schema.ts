@@ -95,6 +95,15 @@ export const configSchema = z.strictObject({
     /** How long a write waits for its revision to become active before answering. */
     activationWaitMs: z.number().int().min(0).max(60_000).default(10_000),
   }).prefault({}),
+  /** The hash-chained audit log (`<dataDir>/audit/audit.jsonl`). */
+  audit: z.strictObject({
+    /**
+     * A broken hash chain found at start-up: `refuse` stops start-up naming the file and line;
+     * `read-only` starts with every admin write refused (503 `audit_chain_broken`) while bundles keep
+     * being served. Default: `refuse`, and `read-only` in development mode.
+     */
+    onBrokenChain: z.enum(['refuse', 'read-only']).optional(),
+  }).prefault({}),
   /** Change requests (four-eyes review inside Regent). */
   changeRequests: z.strictObject({
     /** `merge-commit` (default) merges onto whatever head is now; `fast-forward` moves the branch to the request's own commits, only when it sits on head. */

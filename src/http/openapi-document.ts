@@ -15,7 +15,7 @@ const write = (summary: string, body: unknown, role = 'admin'): unknown => ({
   summary: `${summary} (role: ${role})`,
   parameters: [ifMatch],
   requestBody: { required: true, ...(json(body) as object) },
-  responses: { '201': { description: 'committed', ...(json(ref('ChangeResult')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415, 422, 428) },
+  responses: { '201': { description: 'committed', ...(json(ref('ChangeResult')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415, 422, 428, 503) },
 });
 
 const statusReport = {
@@ -147,6 +147,14 @@ export const openApiDocument = {
           paths: { type: 'array', items: { type: 'string' } }, reason: { type: 'string' }, detail: { type: 'string' },
         },
       },
+      AuditChain: {
+        type: 'object',
+        description: 'Whether the audit hash chain held at start-up; `brokenAt` names the first line that does not follow (it, or the line before it, is not what Regent wrote)',
+        properties: {
+          chain: { type: 'string', enum: ['ok', 'broken'] },
+          brokenAt: { type: ['object', 'null'], properties: { file: { type: 'string' }, line: { type: 'integer' }, seq: { type: ['integer', 'null'] }, reason: { type: 'string' } } },
+        },
+      },
     },
   },
   security: [{ bearer: [] }],
@@ -167,7 +175,7 @@ export const openApiDocument = {
       head: { summary: 'Bundle headers only', security: [], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 404, 503) } },
     },
     '/status': {
-      get: { summary: 'Head, active revision, served bundles, last error; the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
+      get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
       post: statusReport,
     },
     '/status/{partition}': { post: { ...statusReport, parameters: [{ name: 'partition', in: 'path', required: true, description: "OPA's `status.partition_name`", schema: { type: 'string' } }] } },
@@ -269,14 +277,14 @@ export const openApiDocument = {
       },
     },
     '/api/mirror/sync': {
-      post: { summary: 'Remote mode: fetch from the remote now (role: admin)', responses: { '202': { description: 'sync requested', ...(json({ type: 'object', properties: { status: { type: 'string' }, mirror: { type: 'object' } } }) as object) }, ...errors(401, 403, 404) } },
+      post: { summary: 'Remote mode: fetch from the remote now (role: admin)', responses: { '202': { description: 'sync requested', ...(json({ type: 'object', properties: { status: { type: 'string' }, mirror: { type: 'object' } } }) as object) }, ...errors(401, 403, 404, 503) } },
     },
     '/api/mirror/accept': {
       post: {
         summary: 'Remote mode: move head to a remote history that diverged from it (force-push); the old head is kept under refs/regent/archive/ (role: admin)',
         parameters: [{ name: 'If-Match', in: 'header', required: false, description: 'the quoted remote tip accepted (or `remoteTip` in the body)', schema: { type: 'string' } }],
         requestBody: { required: false, ...(json({ type: 'object', properties: { remoteTip: { type: 'string', description: 'GET /status → mirror.diverged.remoteTip' } } }) as object) },
-        responses: { '200': { description: 'accepted', ...(json({ type: 'object', properties: { previousHead: { type: 'string' }, head: { type: 'string' }, archiveRef: { type: 'string' }, mirror: { type: 'object' } } }) as object) }, ...errors(400, 401, 403, 404, 409, 412, 415) },
+        responses: { '200': { description: 'accepted', ...(json({ type: 'object', properties: { previousHead: { type: 'string' }, head: { type: 'string' }, archiveRef: { type: 'string' }, mirror: { type: 'object' } } }) as object) }, ...errors(400, 401, 403, 404, 409, 412, 415, 503) },
       },
     },
     '/api/change-requests': {
@@ -288,7 +296,7 @@ export const openApiDocument = {
       post: {
         summary: 'Propose a change for review: one commit on refs/regent/change-requests/<id>, validated as merged onto head (role: editor)',
         requestBody: { required: true, ...(json({ type: 'object', required: ['title', 'changes'], properties: { title: { type: 'string' }, description: { type: 'string' }, message: { type: 'string', description: 'commit message (default: the title)' }, changes: { type: 'array', items: ref('FileChange') }, baseRevision: { type: 'string', description: 'a revision in the tracked branch\'s history (default: head)' } } }) as object) },
-        responses: { '201': { description: 'proposed', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415) },
+        responses: { '201': { description: 'proposed', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
       },
     },
     '/api/change-requests/{id}': {
@@ -298,28 +306,28 @@ export const openApiDocument = {
       post: {
         summary: 'Add a commit; approvals are reset (role: editor, the author, or admin)', parameters: [crId, tipMatch],
         requestBody: { required: true, ...(json({ type: 'object', required: ['message', 'changes'], properties: { message: { type: 'string' }, changes: { type: 'array', items: ref('FileChange') }, tip: { type: 'string' } } }) as object) },
-        responses: { '201': { description: 'added', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415) },
+        responses: { '201': { description: 'added', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
       },
     },
     '/api/change-requests/{id}/comments': {
       post: {
         summary: 'Comment (role: editor)', parameters: [crId],
         requestBody: { required: true, ...(json({ type: 'object', required: ['body'], properties: { body: { type: 'string' } } }) as object) },
-        responses: { '201': { description: 'the comment' }, ...errors(400, 401, 403, 404, 413, 415) },
+        responses: { '201': { description: 'the comment' }, ...errors(400, 401, 403, 404, 413, 415, 503) },
       },
     },
     '/api/change-requests/{id}/approve': {
       post: {
         summary: 'Approve the current tip; never by an admin who put commits on it (403 self_approval) (role: admin)', parameters: [crId, tipMatch],
         requestBody: { required: false, ...(json({ type: 'object', properties: { comment: { type: 'string' }, tip: { type: 'string', description: 'the tip reviewed; 409 change_request_moved when it moved' } } }) as object) },
-        responses: { '200': { description: 'approved', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 415) },
+        responses: { '200': { description: 'approved', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
     '/api/change-requests/{id}/reject': {
       post: {
         summary: 'Reject (role: admin, or the author withdrawing it)', parameters: [crId],
         requestBody: { required: false, ...(json({ type: 'object', properties: { reason: { type: 'string' } } }) as object) },
-        responses: { '200': { description: 'rejected', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 415) },
+        responses: { '200': { description: 'rejected', ...(json(ref('ChangeRequest')) as object) }, ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
     '/api/change-requests/{id}/merge': {
@@ -327,7 +335,7 @@ export const openApiDocument = {
         summary: 'Merge an approved request valid on the current head: fast-forward or merge commit, per changeRequests.mergeStrategy (role: admin)', parameters: [crId],
         responses: {
           '200': { description: 'merged', ...(json({ type: 'object', properties: { revision: { type: 'string' }, strategy: { enum: ['fast-forward', 'merge-commit'] }, activation: { type: 'object' }, changeRequest: ref('ChangeRequest') } }) as object) },
-          ...errors(400, 401, 403, 404, 409, 415, 422),
+          ...errors(400, 401, 403, 404, 409, 415, 422, 503),
         },
       },
     },
@@ -359,9 +367,16 @@ export const openApiDocument = {
     },
     '/api/audit': {
       get: {
-        summary: 'The audit log, newest first (role: auditor)',
+        summary: 'The audit log, newest first, and whether its hash chain held at start-up (`chain`, and the `Regent-Audit-Chain` header: `ok` or `broken; file=...; line=N; seq=N`) (role: auditor)',
         parameters: ['subject', 'path', 'action', 'since', 'until', 'before', 'limit'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
-        responses: { '200': { description: 'records', ...(json({ type: 'object', properties: { records: { type: 'array', items: ref('AuditRecord') }, nextBefore: { type: 'integer' } } }) as object) }, ...errors(400, 401, 403) },
+        responses: {
+          '200': {
+            description: 'records',
+            headers: { 'Regent-Audit-Chain': { description: '`ok`, or `broken; file="<file>"; line=<n>; seq=<n>`', schema: { type: 'string' } } },
+            ...(json({ type: 'object', properties: { records: { type: 'array', items: ref('AuditRecord') }, nextBefore: { type: ['integer', 'null'] }, chain: ref('AuditChain') } }) as object),
+          },
+          ...errors(400, 401, 403),
+        },
       },
     },
   },

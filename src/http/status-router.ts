@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { ActivationPipeline } from '../domain/activation/activation-pipeline.js';
 import type { BundleCatalog } from '../domain/activation/bundle-catalog.js';
+import type { AuditChainState } from '../domain/audit/audit-log.js';
 import type { LongPollWaiters } from './bundles/long-poll-waiters.js';
 import { bundlesOf } from './environment-views.js';
 
@@ -16,12 +17,15 @@ export interface StatusRouterDeps {
   opaStatus?: () => Record<string, unknown>;
   /** Environments (bundle sets following a tag or branch), keyed by name. */
   environmentsStatus?: () => Promise<Record<string, unknown>>;
+  /** The audit log's hash chain as found at start-up (`audit: {chain, brokenAt}`). */
+  auditStatus?: () => AuditChainState;
 }
 
 /**
  * `GET /status`: head, active revision, every served bundle (revision, ETag, size, build time) and the
  * last failure, so an operator sees at once when head and active differ, and why; the same per
- * environment under `environments` when any are configured.
+ * environment under `environments` when any are configured; and whether the audit log's hash chain
+ * held at start-up (`audit`), and where it breaks when it did not.
  */
 export function createStatusRouter(deps: StatusRouterDeps): Router {
   const router = Router();
@@ -42,6 +46,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       lastActivation: status.lastSuccess ?? null,
       lastError: status.lastFailure ?? null,
       ...(deps.opaStatus ? { opa: deps.opaStatus() } : {}),
+      ...(deps.auditStatus ? { audit: deps.auditStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
       ...(environments ? { environments } : {}),
     });

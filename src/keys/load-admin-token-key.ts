@@ -1,11 +1,12 @@
 import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RegentConfig } from '../config/schema.js';
 import { algorithmFamily } from '../domain/auth/admin-token-verifier.js';
 import { publicKeyPem, type SigningKey } from '../domain/bundles/signing-key.js';
 import { InputError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
+import { createFileOnceSync } from '../storage/atomic-file.js';
 
 export type AdminTokenKeySettings = Pick<RegentConfig['auth'], 'algorithms' | 'secret' | 'secretFile' | 'publicKeyFile'>;
 
@@ -65,12 +66,11 @@ function loadSecret(settings: AdminTokenKeySettings, options: LoadAdminTokenKeyO
   }
   const path = devAdminSecretPath(options.dataDir);
   mkdirSync(join(options.dataDir, 'keys'), { recursive: true, mode: 0o700 });
-  try {
-    writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  // Created atomically and never over an existing secret (temp file, fsync, link): a crash leaves no
+  // half-written secret, and `regent token --dev` racing a starting server ends with one secret for both.
+  if (createFileOnceSync(path, `${randomBytes(32).toString('base64url')}\n`, 0o600)) {
     options.logger.warn({ secretFile: path }, 'development mode: generated an admin token secret; do not use it in production');
     return { key: secretKey(readPrivateFile(path, 'auth.secretFile'), 'auth.secretFile'), source: 'generated', file: path };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   options.logger.warn({ secretFile: path }, 'development mode: using the generated admin token secret; do not use it in production');
   return { key: secretKey(readPrivateFile(path, 'auth.secretFile'), 'auth.secretFile'), source: 'dev-secret-file', file: path };

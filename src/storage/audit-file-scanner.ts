@@ -78,6 +78,8 @@ const sha256Hex: (data: Buffer) => string = typeof hash === 'function'
 export interface ChainBreak {
   /** 1-based line number: this line, or the one before it, is not what was written. */
   line: number;
+  /** The `seq` on that line, or null when it is not a record. */
+  seq: number | null;
   reason: string;
 }
 
@@ -100,7 +102,11 @@ export interface AuditFileScan {
 export interface ScanAuditFileOptions {
   /** Called for every line that is a record, in file order. */
   onRecord?: (record: AuditRecord, offset: number, length: number) => void;
-  /** Report a torn last line as `torn` instead of as a chain break (on open; `verify` reports it as broken). */
+  /**
+   * Report a last line a crash could have left (no newline, or NUL bytes: a block never written) as
+   * `torn` instead of as a chain break (on open; `verify` reports it as broken). A complete last line
+   * that is not a record is a break either way: an append writes its line and newline in one write.
+   */
   tornTail: boolean;
 }
 
@@ -112,14 +118,14 @@ export interface ScanAuditFileOptions {
 export async function scanAuditFile(handle: FileHandle, end: number, options: ScanAuditFileOptions): Promise<AuditFileScan> {
   const result: AuditFileScan = { lines: 0, end: 0, lastHash: ZERO_HASH, maxSeq: 0 };
   let previousSeq: number | undefined = 0;
-  const breakAt = (line: number, reason: string) => {
-    result.broken ??= { line, reason };
-  };
   const accept = (line: ScannedLine, record: AuditRecord | undefined) => {
-    if (!line.terminated) breakAt(line.number, 'the line has no newline');
-    else if (!record) breakAt(line.number, 'the line is not an audit record');
-    else if (record.prev !== result.lastHash) breakAt(line.number, 'prev is not the SHA-256 of the line before');
-    else if (previousSeq !== undefined && record.seq !== previousSeq + 1) breakAt(line.number, 'seq does not follow the line before');
+    const breakAt = (reason: string) => {
+      result.broken ??= { line: line.number, seq: record?.seq ?? null, reason };
+    };
+    if (!line.terminated) breakAt('the line has no newline');
+    else if (!record) breakAt('the line is not an audit record');
+    else if (record.prev !== result.lastHash) breakAt('prev is not the SHA-256 of the line before');
+    else if (previousSeq !== undefined && record.seq !== previousSeq + 1) breakAt('seq does not follow the line before');
     if (record) {
       options.onRecord?.(record, line.offset, line.length);
       result.maxSeq = Math.max(result.maxSeq, record.seq);
@@ -136,7 +142,8 @@ export async function scanAuditFile(handle: FileHandle, end: number, options: Sc
   });
   if (pending) {
     const record = pending.terminated ? decode(pending) : undefined;
-    if (options.tornTail && !record) result.torn = { offset: pending.offset, line: pending.number };
+    const crashArtefact = !pending.terminated || (pending.text?.includes('\0') ?? false);
+    if (options.tornTail && !record && crashArtefact) result.torn = { offset: pending.offset, line: pending.number };
     else accept(pending, record);
   }
   return result;

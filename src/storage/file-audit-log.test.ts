@@ -203,18 +203,44 @@ describe('durability and recovery', () => {
     expect(await reopened.verify()).toEqual({ ok: true, records: 3 });
   });
 
-  test('a tampered middle line breaks verify() at the next line, is logged on open, and appending goes on', async () => {
+  test('a tampered middle line breaks verify() at the next line; reopened, the log reports where and appends nothing', async () => {
     const { log, path } = await openLog();
     for (const subject of ['alice', 'bob', 'carol']) await log.append(write(subject, []));
     const original = await lines(path);
     await writeFile(path, `${[original[0], original[1]!.replace('"bob"', '"eve"'), original[2]].join('\n')}\n`);
     expect(await log.verify()).toMatchObject({ ok: false, records: 3, brokenAt: 3 });
     await log.close();
-    const { log: reopened, logger } = await openLog({ path });
+    const tampered = await readFile(path);
+    const { log: reopened, logger } = await openLog({ path, name: 'audit/audit.jsonl' });
     expect(logger.entries).toContainEqual({ level: 'error', message: 'audit log hash chain is broken' });
+    expect(reopened.chain()).toEqual({ chain: 'broken', brokenAt: { file: 'audit/audit.jsonl', line: 3, seq: 3, reason: 'prev is not the SHA-256 of the line before' } });
     expect(await reopened.verify()).toMatchObject({ ok: false, brokenAt: 3, reason: 'prev is not the SHA-256 of the line before' });
-    expect(await reopened.append(write('dave', []))).toMatchObject({ seq: 4, prev: sha256(original[2]!) });
+    await expect(reopened.append(write('dave', []))).rejects.toMatchObject({ code: 'audit_chain_broken', details: { file: 'audit/audit.jsonl', line: 3, seq: 3 } });
+    expect(await readFile(path)).toEqual(tampered);
     expect((await reopened.query({ subject: 'eve' })).records).toHaveLength(1);
+  });
+
+  test("with onBrokenChain 'refuse' a broken chain stops the open, naming the file, line and seq", async () => {
+    const { log, path } = await openLog();
+    for (const subject of ['alice', 'bob', 'carol']) await log.append(write(subject, []));
+    const original = await lines(path);
+    await log.close();
+    await writeFile(path, `${[original[0], original[2]].join('\n')}\n`);
+    await expect(FileAuditLog.open(path, { onBrokenChain: 'refuse', logger: silentLogger() })).rejects.toMatchObject({
+      code: 'audit_chain_broken',
+      message: expect.stringContaining(`the audit log ${path} is broken at line 2 (seq 3)`) as unknown as string,
+      details: { file: path, line: 2, seq: 3 },
+    });
+  });
+
+  test('a complete last line that is not a record is a break, not a crash artefact: an append writes its line and newline at once', async () => {
+    const { log, path } = await openLog();
+    await log.append(write('alice', []));
+    await log.close();
+    await appendFile(path, 'hello\n');
+    const { log: reopened } = await openLog({ path });
+    expect(reopened.chain()).toMatchObject({ chain: 'broken', brokenAt: { line: 2, seq: null, reason: 'the line is not an audit record' } });
+    expect((await readdir(join(path, '..'))).filter((name) => name.includes('.torn-'))).toEqual([]);
   });
 
   test('reads a log larger than one read chunk, with lines spanning chunk boundaries', async () => {
@@ -231,6 +257,7 @@ describe('durability and recovery', () => {
     await writeFile(path, `${chainedLines(3, 'hello', { 2: 'x'.repeat(1_500_000) }).join('\n')}\n`);
     const { log, logger } = await openLog({ path });
     expect(logger.entries).toContainEqual({ level: 'error', message: 'audit log hash chain is broken' });
+    expect(log.chain()).toMatchObject({ chain: 'broken', brokenAt: { line: 2, seq: null } });
     expect(await log.verify()).toEqual({ ok: false, records: 3, brokenAt: 2, reason: 'the line is not an audit record' });
     expect((await log.query({})).records.map((record) => record.seq)).toEqual([3, 1]);
   });

@@ -1,7 +1,7 @@
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AuditLog, AuditQuery, AuditRecord, AuditRecordInput } from '../domain/audit/audit-log.js';
-import { InputError } from '../domain/errors.js';
+import type { AuditChainState, AuditLog, AuditQuery, AuditRecord, AuditRecordInput } from '../domain/audit/audit-log.js';
+import { InputError, UnavailableError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { AuditIndexQuery } from './audit-log-index.js';
 import { AuditLogIndex } from './audit-log-index.js';
@@ -13,11 +13,22 @@ export const DEFAULT_AUDIT_LIMIT = 50;
 /** Largest page {@link FileAuditLog.query} returns. */
 export const MAX_AUDIT_LIMIT = 500;
 
+/** What opening a log whose hash chain is broken does (`audit.onBrokenChain`). */
+export type BrokenChainPolicy = 'refuse' | 'read-only';
+
 /** Options of {@link FileAuditLog.open}. */
 export interface OpenFileAuditLogOptions {
   logger?: Logger;
   /** Clock for `at`; default the system clock. */
   now?: () => Date;
+  /**
+   * A broken chain found on open: `refuse` throws `audit_chain_broken` (naming the file and line), so
+   * the process does not start; `read-only` (default) opens the log for reading only, every append
+   * rejecting with the same code.
+   */
+  onBrokenChain?: BrokenChainPolicy;
+  /** How the file is named in reports ({@link FileAuditLog.chain}); default its path. */
+  name?: string;
 }
 
 /** Result of {@link FileAuditLog.verify}. */
@@ -39,10 +50,14 @@ const NEWLINE = Buffer.from('\n');
  * rewritten by anyone who can write the data directory; this file can too, but not without showing it.
  *
  * Appends are serialized and each resolves only after its line is written with `O_APPEND` and
- * `fdatasync`ed, so an answered request is on disk. One process owns the file. On open the whole file is
- * read back and checked; a last line torn by a crash is moved aside to `<path>.torn-<time>`, a broken
- * chain is logged as an error and reported by {@link verify}, and either way appending continues after
- * the last line. Queries use a compact in-memory index and read matching lines back from the file.
+ * `fdatasync`ed, so an answered request is on disk. One process owns the file (the data directory lock).
+ * On open the whole file is read back and checked. A crash can only tear the line being appended, so a
+ * last line without its newline (or with NUL bytes, a block the disk never wrote) is a crash artefact:
+ * it is moved aside to `<path>.torn-<time>` and appending continues. Anything else that breaks the
+ * chain (an edited, deleted, reordered or garbled line) is tampering or corruption: depending on
+ * `onBrokenChain` the open fails, or the log opens read-only, reports the break in {@link chain}, and
+ * refuses every append, so nothing is ever appended after a break unnoticed. Queries use a compact
+ * in-memory index and read matching lines back from the file.
  */
 export class FileAuditLog implements AuditLog {
   private tail: Promise<unknown> = Promise.resolve();
@@ -59,6 +74,7 @@ export class FileAuditLog implements AuditLog {
     private size: number,
     private lastHash: string,
     private nextSeq: number,
+    private readonly chainState: AuditChainState,
   ) {}
 
   /** Opens (creating, mode 0600) the log at `path`, recovering a torn last line and checking the chain. */
@@ -72,10 +88,20 @@ export class FileAuditLog implements AuditLog {
       const index = new AuditLogIndex();
       const { size } = await handle.stat();
       const scan = await scanAuditFile(handle, size, { tornTail: true, onRecord: (record, offset, length) => index.add(record, offset, length) });
+      const name = options.name ?? path;
+      if (scan.broken) {
+        const { line, seq, reason } = scan.broken;
+        logger.error({ path, line, seq, reason }, 'audit log hash chain is broken');
+        if ((options.onBrokenChain ?? 'read-only') === 'refuse') {
+          throw new UnavailableError('audit_chain_broken', `the audit log ${path} is broken at line ${line}${seq === null ? '' : ` (seq ${seq})`}: ${reason}. This line or the one before it is not what Regent wrote. Keep the file as evidence and investigate; to run meanwhile, set audit.onBrokenChain: read-only (writes refused), or move the file aside to start a new log`, { file: name, line, seq });
+        }
+      }
       if (scan.torn) await moveTornTail(handle, path, scan.torn.offset, size, logger);
-      if (scan.broken) logger.error({ path, line: scan.broken.line, reason: scan.broken.reason }, 'audit log hash chain is broken');
       logger.info({ path, records: scan.lines, lastHash: scan.lastHash }, 'audit log opened');
-      return new FileAuditLog(path, handle, index, logger, options.now ?? (() => new Date()), scan.end, scan.lastHash, scan.maxSeq + 1);
+      const chainState: AuditChainState = scan.broken
+        ? { chain: 'broken', brokenAt: { file: name, line: scan.broken.line, seq: scan.broken.seq, reason: scan.broken.reason } }
+        : { chain: 'ok', brokenAt: null };
+      return new FileAuditLog(path, handle, index, logger, options.now ?? (() => new Date()), scan.end, scan.lastHash, scan.maxSeq + 1, chainState);
     } catch (error) {
       await handle.close();
       throw error;
@@ -85,6 +111,10 @@ export class FileAuditLog implements AuditLog {
   /** Resolves with the record once its line is durable; appends run one at a time, in call order. */
   append(input: AuditRecordInput): Promise<AuditRecord> {
     if (this.closed) return Promise.reject(new Error(`the audit log ${this.path} is closed`));
+    const broken = this.chainState.brokenAt;
+    if (broken) {
+      return Promise.reject(new UnavailableError('audit_chain_broken', `the audit log is read-only: its hash chain is broken at ${broken.file} line ${broken.line}, and nothing is appended after a break`, { file: broken.file, line: broken.line, seq: broken.seq }));
+    }
     const run = this.tail.then(() => this.write(input));
     this.tail = run.catch(() => undefined);
     return run;
@@ -101,6 +131,11 @@ export class FileAuditLog implements AuditLog {
     const records = await Promise.all(positions.slice(0, limit).map((position) => this.readRecord(position)));
     const last = records[records.length - 1];
     return positions.length > limit && last ? { records, nextBefore: last.seq } : { records };
+  }
+
+  /** The chain as found on open: `ok`, or `broken` with the file, line, seq and reason of the first break. */
+  chain(): AuditChainState {
+    return { chain: this.chainState.chain, brokenAt: this.chainState.brokenAt ? { ...this.chainState.brokenAt } : null };
   }
 
   /**

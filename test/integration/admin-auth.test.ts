@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { configSchema } from '../../src/config/schema.js';
-import type { AuditLog, AuditRecord, AuditRecordInput } from '../../src/domain/audit/audit-log.js';
+import type { AuditChainState, AuditLog, AuditRecord, AuditRecordInput } from '../../src/domain/audit/audit-log.js';
 import { AdminTokenIssuer } from '../../src/domain/auth/admin-token-issuer.js';
 import { AdminTokenVerifier } from '../../src/domain/auth/admin-token-verifier.js';
 import { ROLES, type Role } from '../../src/domain/auth/principal.js';
@@ -184,6 +184,9 @@ class MemoryAuditLog implements AuditLog {
   }
   async query(): Promise<never> {
     throw new Error('not used');
+  }
+  chain(): AuditChainState {
+    return { chain: 'ok', brokenAt: null };
   }
 }
 

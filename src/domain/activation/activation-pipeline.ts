@@ -1,6 +1,7 @@
 import type { BuiltBundle, BundleBuilder } from '../bundles/bundle-builder.js';
 import { policyFileKind } from '../bundles/policy-file.js';
 import { BuildError, isRegentError, UnavailableError } from '../errors.js';
+import { builderProblem, rankFindings } from '../policies/candidate-findings.js';
 import type { Logger } from '../logger.js';
 import type { Revision } from '../store/policy-store.js';
 import type { ActivationStateStore } from './activation-state-store.js';
@@ -226,16 +227,13 @@ export class ActivationPipeline {
       const gateFiles = policyEntries.map((entry) => ({ path: entry.path, content: contents.get(entry.blobId)! }));
       const gatePromise = gate.check({ revision, files: gateFiles, priority: 'activation' });
       const buildPromise = builder.build(revision, entries, readBlobs);
-      // Both run at once. A verdict from either (OPA's findings, the builder's) rejects the revision; the
-      // builder's comes first, it names the root cause. Without a verdict from OPA nothing is served.
+      // Both run at once. A verdict from either rejects the revision: the builder's refusal is the root
+      // cause and leads (rankFindings), OPA's findings follow. Without a verdict from OPA, nothing is served.
       const [report, built] = await Promise.allSettled([gatePromise, buildPromise]);
-      const buildFinding = built.status === 'rejected' && built.reason instanceof BuildError ? built.reason : undefined;
-      if (report.status === 'fulfilled' && !report.value.ok) {
-        const first = buildFinding ? [problemOf(buildFinding)] : [];
-        throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), [...first, ...report.value.problems]);
-      }
-      if (buildFinding) throw new StepFailure('build', buildFinding);
+      const refusal = built.status === 'rejected' && built.reason instanceof BuildError ? built.reason : undefined;
+      if (refusal) throw new StepFailure('build', refusal, rankFindings(refusal, report.status === 'fulfilled' ? report.value.problems : []));
       if (report.status === 'rejected') throw new StepFailure('gate', report.reason);
+      if (!report.value.ok) throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), report.value.problems);
       if (built.status === 'rejected') throw new StepFailure('build', built.reason);
       const gateMs = report.value.durationMs;
       const buildMs = lap();
@@ -308,12 +306,15 @@ export class ActivationPipeline {
     const stepFailure = error instanceof StepFailure ? error : new StepFailure('build', error);
     const cause = stepFailure.failure;
     const at = new Date().toISOString();
+    if (stepFailure.problems && stepFailure.step === 'build' && isRegentError(cause)) {
+      return { revision, step: 'build', code: cause.code, verdict: true, message: cause.message, details: cause.details, problems: stepFailure.problems, at };
+    }
     if (stepFailure.problems) {
       const first = stepFailure.problems[0];
       return { revision, step: 'gate', code: 'gate_failed', verdict: true, message: first ? `${first.file ?? ''}${first.line ? `:${first.line}` : ''} ${first.message}`.trim() : 'OPA rejected the revision', problems: stepFailure.problems, at };
     }
     if (cause instanceof BuildError) {
-      return { revision, step: stepFailure.step, code: cause.code, verdict: true, message: cause.message, details: cause.details, problems: [problemOf(cause)], at };
+      return { revision, step: stepFailure.step, code: cause.code, verdict: true, message: cause.message, details: cause.details, problems: [builderProblem(cause)], at };
     }
     const message = (cause as Error)?.message ?? String(cause);
     if (stepFailure.step === 'gate') {
@@ -334,10 +335,4 @@ export class ActivationPipeline {
       }
     }
   }
-}
-
-/** A builder finding as a gate problem (file, line, column where it has them). */
-function problemOf(error: BuildError): GateProblem {
-  const { file, line, column } = error.details;
-  return { code: error.code, message: error.message, ...(file === undefined ? {} : { file }), ...(line === undefined ? {} : { line }), ...(column === undefined ? {} : { column }) };
 }

@@ -91,12 +91,32 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/** Where a hash chain first fails to hold: this line, or the one before it, is not what was written. */
+export interface AuditChainBreak {
+  /** The log file, as operators name it (relative to the data directory). */
+  file: string;
+  /** 1-based line. */
+  line: number;
+  /** The `seq` written on that line, or null when the line is not a record. */
+  seq: number | null;
+  reason: string;
+}
+
+/** Whether the log's hash chain held when it was opened (`GET /status` → `audit`, `GET /api/audit`). */
+export interface AuditChainState {
+  chain: 'ok' | 'broken';
+  brokenAt: AuditChainBreak | null;
+}
+
 /**
  * Append-only audit trail. `append` resolves only once the record is durable (flushed to disk), so
- * an answered request is always on record.
+ * an answered request is always on record. A log whose chain is broken appends nothing: `append`
+ * rejects with `UnavailableError` `audit_chain_broken`, so no record lands silently after a break.
  */
 export interface AuditLog {
   append(record: AuditRecordInput): Promise<AuditRecord>;
   /** Newest first. */
   query(query: AuditQuery): Promise<{ records: AuditRecord[]; nextBefore?: number }>;
+  /** The chain's state as found when the log was opened. */
+  chain(): AuditChainState;
 }

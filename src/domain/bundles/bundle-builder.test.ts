@@ -113,7 +113,7 @@ describe('BundleBuilder', () => {
     ['invalid YAML data', { 'x/data.yaml': 'a: [1, 2\n' }, 'invalid_yaml', 'x/data.yaml'],
     ['both data.json and data.yaml in one directory', { 'x/data.json': '{"a": 1}', 'x/data.yaml': 'b: 2\n' }, 'conflicting_data_files', 'x/data.yaml'],
     ['a non-object data.json at the root', { 'data.json': '[1, 2]' }, 'invalid_data', 'data.json'],
-    ['a signing key that is not configured', { 'regent.yaml': 'bundles:\n  a:\n    roots: [a]\n    signing: { keyid: other }\n' }, 'unknown_signing_key', 'regent.yaml'],
+    ['a signing key that is not configured', { 'regent.yaml': 'bundles:\n  a:\n    roots: [a]\n    signing: { keyid: other }\n', 'a/p.rego': 'package a\n' }, 'unknown_signing_key', 'regent.yaml'],
     ['a module outside every bundle', { 'regent.yaml': 'bundles:\n  a:\n    roots: [a]\n', 'z/p.rego': 'package z\n' }, 'file_outside_bundles', 'z/p.rego'],
   ])('refuses %s, naming the file', async (_name, files, code, file) => {
     const error = await buildError(files as Record<string, string>);
@@ -124,5 +124,29 @@ describe('BundleBuilder', () => {
   test('names the line of a JSON syntax error', async () => {
     const error = await buildError({ 'x/data.json': '{"a": 1,\n "b": }' });
     expect(error.details.line).toBe(2);
+  });
+});
+
+describe('empty bundles', () => {
+  test('an empty tree (no regent.yaml) is refused as bundle_empty for the default bundle', async () => {
+    const error = await buildError({ 'README.md': 'nothing else', 'x/only_test.rego': 'package x\n\ntest_a if true\n' });
+    expect(error.code).toBe('bundle_empty');
+    expect(error.details).toMatchObject({ bundle: 'main', paths: [''] });
+    expect(error.message).toContain('allowEmpty: true');
+  });
+
+  test('a bundle whose paths match nothing is refused, naming the bundle, its paths and its line in regent.yaml', async () => {
+    const error = await buildError({ 'regent.yaml': 'bundles:\n  a:\n    roots: [a]\n  b:\n    roots: [b]\n    paths: [bee]\n', 'a/p.rego': 'package a\n' });
+    expect(error.code).toBe('bundle_empty');
+    expect(error.details).toMatchObject({ file: 'regent.yaml', line: 4, column: 3, bundle: 'b', paths: ['bee'] });
+    expect(error.message).toContain("bundle 'b' would be empty: its paths [bee] hold no policy or data file");
+  });
+
+  test('an empty bundle with allowEmpty: true is built: a signed manifest and nothing else', async () => {
+    const bundles = await build({ 'regent.yaml': 'bundles:\n  a:\n    roots: [a]\n  b:\n    roots: [b]\n    allowEmpty: true\n', 'a/p.rego': 'package a\n' });
+    const b = bundles.find((bundle) => bundle.name === 'b')!;
+    expect(b.fileCount).toBe(2);
+    expect(b.manifest.roots).toEqual(['b']);
+    expect((await readTarball(b.tarball)).map((file) => file.name).sort()).toEqual(['/.manifest', '/.signatures.json']);
   });
 });

@@ -7,8 +7,9 @@ import type { BundleSigner, FileInfo } from './bundle-signer.js';
 import type { BundleVerifier } from './bundle-verifier.js';
 import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import { canonicalJsonFromValue } from './canonical-json.js';
-import { checkFileUnderRoots, checkPackageLocation, checkRootsDisjoint } from './ownership-checks.js';
-import { policyFileKind, preparePolicyFile, sha256Hex, type PreparedPolicyFile } from './policy-file.js';
+import { dataKeyPosition } from './data-file-position.js';
+import { checkFileUnderRoots, checkPackageLocation, checkRootsDisjoint, definitionPosition } from './ownership-checks.js';
+import { directoryOf, policyFileKind, preparePolicyFile, sha256Hex, type PreparedPolicyFile } from './policy-file.js';
 import { assembleTarball, compressedTarEntry } from './tarball-writer.js';
 
 /** A signed, self-verified bundle ready to serve. */
@@ -78,9 +79,14 @@ export class BundleBuilder {
     this.checkNamesFree(definitions);
     checkRootsDisjoint(definitions);
     const files = await this.prepareFiles(entries, definitions, readBlobs);
+    const blobIds = new Map(entries.map((entry) => [entry.path, entry.blobId]));
     const bundles: BuiltBundle[] = [];
     for (const definition of definitions) {
-      bundles.push(await this.buildOne(revision, definition, files));
+      try {
+        bundles.push(await this.buildOne(revision, definition, files));
+      } catch (error) {
+        throw await locateDataOutsideRoots(error, blobIds, readBlobs);
+      }
     }
     return bundles;
   }
@@ -90,12 +96,20 @@ export class BundleBuilder {
     if (!reserved || reserved.size === 0) return;
     const clash = definitions.find((definition) => reserved.has(definition.name.split('/')[0]!));
     if (clash) {
-      throw new BuildError('bundle_name_reserved', `bundle '${clash.name}' starts with the name of environment '${clash.name.split('/')[0]}', whose bundles are served at /bundles/${clash.name.split('/')[0]}/<bundle> (hint: rename the bundle in ${REGENT_YAML})`, { file: REGENT_YAML, field: `bundles.${clash.name}`, bundle: clash.name });
+      throw new BuildError('bundle_name_reserved', `bundle '${clash.name}' starts with the name of environment '${clash.name.split('/')[0]}', whose bundles are served at /bundles/${clash.name.split('/')[0]}/<bundle> (hint: rename the bundle in ${REGENT_YAML})`, { file: REGENT_YAML, ...definitionPosition(clash), field: `bundles.${clash.name}`, bundle: clash.name });
     }
   }
 
   private async prepareFiles(entries: readonly TreeEntry[], definitions: readonly BundleDefinition[], readBlobs: BlobReader): Promise<PreparedPolicyFile[]> {
     const { maxFiles, maxFileBytes } = this.options.limits;
+    // Checked before anything else: a symlink or submodule has no content Regent can validate or ship
+    // (a submodule's policies would silently be missing), so it is the root cause of what follows.
+    for (const entry of entries) {
+      const inBundle = definitions.some((definition) => definition.paths.some((path) => isUnder(entry.path, path)));
+      if ((entry.kind === 'submodule' && inBundle) || (entry.kind === 'symlink' && policyFileKind(entry.path) !== 'other')) {
+        throw new BuildError('unsupported_file_kind', `${entry.path} is a ${entry.kind}; bundles ship regular files only (hint: commit the ${entry.kind === 'symlink' ? "file it points to in its place" : "submodule's files instead"})`, { file: entry.path });
+      }
+    }
     const wanted = entries.filter((entry) => {
       const kind = policyFileKind(entry.path);
       return kind === 'module' || kind === 'data';
@@ -109,9 +123,6 @@ export class BundleBuilder {
       throw new BuildError('too_many_files', `the revision has ${wanted.length} policy and data files; the limit is ${maxFiles}`, { limit: maxFiles });
     }
     for (const entry of wanted) {
-      if (entry.kind === 'symlink' || entry.kind === 'submodule') {
-        throw new BuildError('unsupported_file_kind', `${entry.path} is a ${entry.kind}; bundles ship regular files only`, { file: entry.path });
-      }
       if (entry.size > maxFileBytes) {
         throw new BuildError('file_too_large', `${entry.path} is ${entry.size} bytes; the limit is ${maxFileBytes}`, { file: entry.path, limit: maxFileBytes });
       }
@@ -144,6 +155,7 @@ export class BundleBuilder {
 
   private async buildOne(revision: Revision, definition: BundleDefinition, all: readonly PreparedPolicyFile[]): Promise<BuiltBundle> {
     const files = all.filter((file) => definition.paths.some((path) => isUnder(file.sourcePath, path)));
+    if (files.length === 0 && !definition.allowEmpty) throw emptyBundle(definition);
     const byBundlePath = new Map<string, PreparedPolicyFile>();
     for (const file of files) {
       checkFileUnderRoots(file, definition);
@@ -156,7 +168,7 @@ export class BundleBuilder {
     const keyId = definition.keyId ?? this.options.defaultKeyId;
     const signer = this.options.signerFor(keyId);
     if (!signer) {
-      throw new BuildError('unknown_signing_key', `bundle '${definition.name}' asks for signing key '${keyId}', which is not configured`, { file: REGENT_YAML, field: `bundles.${definition.name}.signing.keyid`, keyId });
+      throw new BuildError('unknown_signing_key', `bundle '${definition.name}' asks for signing key '${keyId}', which is not configured`, { file: REGENT_YAML, ...definitionPosition(definition), field: `bundles.${definition.name}.signing.keyid`, keyId });
     }
 
     const manifest: Manifest = { revision, roots: definition.roots, rego_version: 1 };
@@ -196,4 +208,29 @@ export class BundleBuilder {
       throw new BuildError('self_verification_failed', `bundle '${definition.name}' failed self-verification: ${(error as Error).message}`, { bundle: definition.name }, { cause: error });
     }
   }
+}
+
+/**
+ * A bundle with no policy or data file would make every agent drop what it enforces under the bundle's
+ * roots: a fleet silently losing its policy. Refused unless `regent.yaml` says `allowEmpty: true`.
+ */
+function emptyBundle(definition: BundleDefinition): BuildError {
+  const where = definition.line === undefined
+    ? 'the repository has no policy or data file (no regent.yaml: one bundle holding everything)'
+    : `its paths [${definition.paths.map((path) => path || '<the whole repository>').join(', ')}] hold no policy or data file`;
+  return new BuildError('bundle_empty', `bundle '${definition.name}' would be empty: ${where}. Agents would drop every policy under its roots; if that is what you want, set allowEmpty: true on the bundle in ${REGENT_YAML}`, { ...definitionPosition(definition), bundle: definition.name, paths: definition.paths });
+}
+
+/** Adds the line and column of the offending key to a `data_outside_roots` error (other errors pass through). */
+async function locateDataOutsideRoots(error: unknown, blobIds: ReadonlyMap<string, string>, readBlobs: BlobReader): Promise<unknown> {
+  if (!(error instanceof BuildError) || error.code !== 'data_outside_roots' || typeof error.details.file !== 'string') return error;
+  const file = error.details.file;
+  const blobId = blobIds.get(file);
+  const dataPath = typeof error.details.dataPath === 'string' ? error.details.dataPath.split('/').filter((segment) => segment !== '') : [];
+  const dir = directoryOf(file);
+  const keys = dataPath.slice(dir === '' ? 0 : dir.split('/').length);
+  const content = blobId === undefined ? undefined : (await readBlobs([blobId]).catch(() => new Map<string, Buffer>())).get(blobId);
+  const at = content === undefined ? undefined : dataKeyPosition(file, content.toString('utf8'), keys);
+  if (!at) return error;
+  return new BuildError(error.code, error.message.replace(`${file}:`, `${file}:${at.line}:${at.column}:`), { ...error.details, line: at.line, column: at.column }, { cause: error });
 }

@@ -126,6 +126,36 @@ export function lineColumnAt(text: string, offset: number): { line: number; colu
   return { line, column: offset - lineStart + 1 };
 }
 
+/**
+ * The offset (in the text as parsed: without a leading BOM) of the deepest object key along `keys` in
+ * a JSON document, or of the top-level value when `keys` is empty or its first key is absent; undefined
+ * when the text does not parse. For pointing at the key an error is about.
+ */
+export function jsonKeyOffset(input: string | Uint8Array, keys: readonly string[]): number | undefined {
+  type Located = Map<string, [number, Located]> | undefined;
+  const locator: Assembler<Located> = {
+    string: () => undefined,
+    number: () => undefined,
+    literal: () => undefined,
+    array: () => undefined,
+    object: (entries) => new Map(entries.map(([key, value, at]) => [key, [at, value]])),
+  };
+  const text = decodeInput(input);
+  let node: Located;
+  try {
+    node = new JsonParser(text, '', locator).document();
+  } catch {
+    return undefined;
+  }
+  let offset = text.search(/\S/);
+  for (const key of keys) {
+    const entry = node?.get(key);
+    if (!entry) break;
+    [offset, node] = entry;
+  }
+  return offset < 0 ? undefined : offset;
+}
+
 /** How the parser turns what it reads into a result: a tree, or canonical text directly. */
 interface Assembler<T> {
   string(value: string): T;

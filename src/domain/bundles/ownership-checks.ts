@@ -14,7 +14,7 @@ export function checkRootsDisjoint(definitions: readonly BundleDefinition[]): vo
     for (let x = 0; x < a.roots.length; x++) {
       for (let y = x + 1; y < a.roots.length; y++) {
         if (rootsOverlap(a.roots[x]!, a.roots[y]!)) {
-          throw new BuildError('roots_overlap', `bundle '${a.name}' has overlapping roots '${a.roots[x]}' and '${a.roots[y]}'`, { file: REGENT_YAML, field: `bundles.${a.name}.roots` });
+          throw new BuildError('roots_overlap', `bundle '${a.name}' has overlapping roots '${a.roots[x]}' and '${a.roots[y]}'`, { ...definitionPosition(a), field: `bundles.${a.name}.roots` });
         }
       }
     }
@@ -23,7 +23,7 @@ export function checkRootsDisjoint(definitions: readonly BundleDefinition[]): vo
       for (const ra of a.roots) {
         for (const rb of b.roots) {
           if (rootsOverlap(ra, rb)) {
-            throw new BuildError('roots_overlap', `roots of bundles '${a.name}' ('${ra || '<all of data>'}') and '${b.name}' ('${rb || '<all of data>'}') overlap: OPA refuses to activate both`, { file: REGENT_YAML, field: `bundles.${b.name}.roots` });
+            throw new BuildError('roots_overlap', `roots of bundles '${a.name}' ('${ra || '<all of data>'}') and '${b.name}' ('${rb || '<all of data>'}') overlap: OPA refuses to activate both`, { ...definitionPosition(b), field: `bundles.${b.name}.roots` });
           }
         }
       }
@@ -31,11 +31,16 @@ export function checkRootsDisjoint(definitions: readonly BundleDefinition[]): vo
   }
 }
 
+/** Where a bundle is declared: `regent.yaml` with the line and column of its name (nothing for the default bundle). */
+export function definitionPosition(definition: BundleDefinition): { file?: string; line?: number; column?: number } {
+  return definition.line === undefined ? {} : { file: REGENT_YAML, line: definition.line, column: definition.column };
+}
+
 export function checkPackageLocation(file: PreparedPolicyFile): void {
   const pkg = file.packagePath!.join('/');
   const dir = directoryOf(file.sourcePath);
   if (!isUnder(pkg, dir)) {
-    throw new BuildError('package_outside_directory', `${file.sourcePath}: package '${file.packagePath!.join('.')}' must sit under its directory '${dir}' (expected 'package ${dir.split('/').join('.')}' or below)`, { file: file.sourcePath, line: 1 });
+    throw new BuildError('package_outside_directory', `${file.sourcePath}: package '${file.packagePath!.join('.')}' must sit under its directory '${dir}' (expected 'package ${dir.split('/').join('.')}' or below)`, { file: file.sourcePath, ...file.packageAt });
   }
 }
 
@@ -44,7 +49,7 @@ export function checkFileUnderRoots(file: PreparedPolicyFile, definition: Bundle
   if (file.kind === 'module') {
     const pkg = file.packagePath!.join('/');
     if (!roots.some((root) => isUnder(pkg, root))) {
-      throw new BuildError('package_outside_roots', `${file.sourcePath}: manifest roots [${roots.join(', ')}] of bundle '${definition.name}' do not permit 'package ${file.packagePath!.join('.')}'`, { file: file.sourcePath, line: 1, bundle: definition.name });
+      throw new BuildError('package_outside_roots', `${file.sourcePath}: manifest roots [${roots.join(', ')}] of bundle '${definition.name}' do not permit 'package ${file.packagePath!.join('.')}'`, { file: file.sourcePath, ...file.packageAt, bundle: definition.name });
     }
     return;
   }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { BuildError, InputError } from '../errors.js';
 import { canonicalJsonFromText, canonicalJsonFromValue, parseYamlData } from './canonical-json.js';
-import { regoPackagePath } from './rego-package.js';
+import { dataKeyPosition, firstInvalidUtf8Position } from './data-file-position.js';
+import { regoPackage } from './rego-package.js';
 
 /** How a repository file takes part in bundles. */
 export type PolicyFileKind = 'module' | 'test' | 'data' | 'other';
@@ -18,6 +19,8 @@ export interface PreparedPolicyFile {
   sha256: string;
   /** Modules: the package as data path segments. */
   packagePath?: string[];
+  /** Modules: where the `package` statement is (1-based), for errors about the package. */
+  packageAt?: { line: number; column: number };
   /** Data: the parsed value (for roots checks) and the directory it is mounted at. */
   data?: unknown;
   /** Filled lazily by the builder: this file's tar entry as one gzip member. */
@@ -55,18 +58,20 @@ export function preparePolicyFile(sourcePath: string, content: Buffer): Prepared
   const kind = policyFileKind(sourcePath);
   if (kind === 'module') {
     const text = decodeUtf8(content, sourcePath);
-    return { sourcePath, bundlePath: sourcePath, kind, content, sha256: sha256Hex(content), packagePath: regoPackagePath(text, sourcePath) };
+    const declared = regoPackage(text, sourcePath);
+    return { sourcePath, bundlePath: sourcePath, kind, content, sha256: sha256Hex(content), packagePath: declared.path, packageAt: { line: declared.line, column: declared.column } };
   }
   if (kind !== 'data') throw new Error(`not a shipped policy file: ${sourcePath}`);
   const text = decodeUtf8(content, sourcePath);
   const canonical = asBuildError(() => sourcePath.endsWith('.json')
     ? canonicalJsonFromText(text, sourcePath)
-    : canonicalJsonFromValue(parseYamlData(text, sourcePath)));
+    : canonicalJsonFromValue(parseYamlData(text, sourcePath)), sourcePath);
   const bytes = Buffer.from(canonical, 'utf8');
   const dir = directoryOf(sourcePath);
   const data: unknown = JSON.parse(canonical);
   if (dir === '' && (typeof data !== 'object' || data === null || Array.isArray(data))) {
-    throw new BuildError('invalid_data', `${sourcePath}: data at the repository root must be an object`, { file: sourcePath, line: 1 });
+    const at = dataKeyPosition(sourcePath, text, []);
+    throw new BuildError('invalid_data', `${sourcePath}${at ? `:${at.line}:${at.column}` : ''}: data at the repository root must be an object (it is mounted at data itself)`, { file: sourcePath, line: at?.line ?? 1, column: at?.column });
   }
   return {
     sourcePath,
@@ -86,16 +91,17 @@ function decodeUtf8(content: Buffer, file: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(content);
   } catch (error) {
-    throw new BuildError('invalid_encoding', `${file} is not valid UTF-8`, { file }, { cause: error });
+    const at = firstInvalidUtf8Position(content);
+    throw new BuildError('invalid_encoding', `${file}${at ? `:${at.line}:${at.column}` : ''} is not valid UTF-8`, { file, line: at?.line, column: at?.column }, { cause: error });
   }
 }
 
-/** Data that cannot be read makes the revision unbuildable: same code and position, as a BuildError. */
-function asBuildError<T>(run: () => T): T {
+/** Data that cannot be read makes the revision unbuildable: same code and position, as a BuildError naming the file. */
+function asBuildError<T>(run: () => T, file: string): T {
   try {
     return run();
   } catch (error) {
-    if (error instanceof InputError) throw new BuildError(error.code, error.message, error.details, { cause: error });
+    if (error instanceof InputError) throw new BuildError(error.code, error.message.startsWith(file) ? error.message : `${file}: ${error.message}`, { file, ...error.details }, { cause: error });
     throw error;
   }
 }

@@ -6,15 +6,29 @@ import { BuildError } from '../errors.js';
  * package under its directory); the activation gate still has real OPA parse and compile every module.
  */
 export function regoPackagePath(source: string, file: string): string[] {
+  return regoPackage(source, file).path;
+}
+
+/** The package a module declares and where its `package` statement is (1-based line and column). */
+export interface RegoPackage {
+  path: string[];
+  line: number;
+  column: number;
+}
+
+/** Like {@link regoPackagePath}, with the position of the `package` statement, for errors that name it. */
+export function regoPackage(source: string, file: string): RegoPackage {
   const lines = source.split('\n');
   for (let index = 0; index < lines.length; index++) {
-    const line = stripComment(lines[index]!).trim();
+    const raw = stripComment(lines[index]!);
+    const line = raw.trim();
     if (line === '') continue;
+    const column = raw.length - raw.trimStart().length + 1;
     const match = /^package\s+(.+)$/.exec(line);
     if (!match) {
-      throw new BuildError('invalid_rego', `${file}:${index + 1}: a module must start with a package declaration`, { file, line: index + 1 });
+      throw new BuildError('invalid_rego', `${file}:${index + 1}: a module must start with a package declaration`, { file, line: index + 1, column });
     }
-    return parseRef(match[1]!.trim(), file, index + 1);
+    return { path: parseRef(match[1]!.trim(), file, index + 1), line: index + 1, column };
   }
   throw new BuildError('invalid_rego', `${file}: no package declaration`, { file, line: 1 });
 }

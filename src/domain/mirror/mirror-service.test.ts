@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { silentLogger } from '../../../test/helpers/git-repo.js';
-import type { AuditLog, AuditRecord, AuditRecordInput } from '../audit/audit-log.js';
+import type { AuditChainState, AuditLog, AuditRecord, AuditRecordInput } from '../audit/audit-log.js';
 import { MirrorService } from './mirror-service.js';
 import type { AcceptResult, RemoteMirror, SyncResult } from './remote-mirror.js';
 
@@ -15,6 +15,9 @@ class RecordingAudit implements AuditLog {
   }
   async query(): Promise<{ records: AuditRecord[] }> {
     return { records: [] };
+  }
+  chain(): AuditChainState {
+    return { chain: 'ok', brokenAt: null };
   }
 }
 

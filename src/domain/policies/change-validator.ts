@@ -1,9 +1,10 @@
 import type { GateProblem, PolicyGate } from '../activation/policy-gate.js';
 import type { BundleBuilder } from '../bundles/bundle-builder.js';
 import { policyFileKind } from '../bundles/policy-file.js';
-import { BuildError, isRegentError } from '../errors.js';
+import { BuildError } from '../errors.js';
 import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
 import type { WorkPriority } from '../work-priority.js';
+import { rankFindings } from './candidate-findings.js';
 import { applyChanges } from './candidate-tree.js';
 
 export interface ValidationReport {
@@ -48,21 +49,14 @@ export class ChangeValidator {
       this.gate.check({ files, priority }),
       this.builder.build(CANDIDATE_REVISION, candidate.entries, readBlobs),
     ]);
-    // The builder's finding comes first: it names the file and the reason (bad JSON, a package outside its
-    // directory), where OPA often only sees the consequence (tests that can no longer load or compile).
-    // It is a verdict by itself; without it, no answer from OPA means no verdict at all.
-    if (gate.status === 'rejected' && !(build.status === 'rejected' && build.reason instanceof BuildError)) throw gate.reason;
-    const problems: GateProblem[] = [];
-    let bundles: string[] = [];
-    if (build.status === 'fulfilled') {
-      bundles = build.value.map((bundle) => bundle.name);
-    } else if (isRegentError(build.reason) && build.reason instanceof BuildError) {
-      const details = build.reason.details;
-      problems.push({ code: build.reason.code, message: build.reason.message, file: details.file, line: details.line, column: details.column });
-    } else {
-      throw build.reason;
-    }
-    if (gate.status === 'fulfilled') problems.push(...gate.value.problems);
+    // The builder's refusal is a verdict by itself and leads (rankFindings); without it, no answer from
+    // OPA means no verdict at all.
+    const refusal = build.status === 'rejected' && build.reason instanceof BuildError ? build.reason : undefined;
+    if (gate.status === 'rejected' && !refusal) throw gate.reason;
+    if (build.status === 'rejected' && !refusal) throw build.reason;
+    const gateProblems = gate.status === 'fulfilled' ? gate.value.problems : [];
+    const problems = rankFindings(refusal, gateProblems);
+    const bundles = build.status === 'fulfilled' ? build.value.map((bundle) => bundle.name) : [];
     const tests = gate.status === 'fulfilled' ? gate.value.tests : { passed: 0, failed: 0, errored: 0 };
     return { ok: problems.length === 0, problems, tests, bundles };
   }

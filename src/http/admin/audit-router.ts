@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { AUDIT_ACTIONS, type AuditLog, type AuditQuery } from '../../domain/audit/audit-log.js';
+import { AUDIT_ACTIONS, type AuditChainState, type AuditLog, type AuditQuery } from '../../domain/audit/audit-log.js';
 import { InputError } from '../../domain/errors.js';
 import { isoTime, oneOf, plainText, positiveInteger, readQuery } from './query-params.js';
 import { requireRole } from '../middleware/require-role.js';
@@ -18,7 +18,10 @@ export interface AuditRouterDeps {
  * `/api` behind `auditor`. `action` is one of the closed set of audit actions, `since`/`until` ISO 8601
  * (both inclusive), `before` and `limit` (1–500, default 50) positive integers, `path` a file or a
  * directory. Anything else is `invalid_query` (400) naming the parameter. Answers carry
- * `Cache-Control: no-store`: who did what is nobody's cache entry.
+ * `Cache-Control: no-store`: who did what is nobody's cache entry. Every answer says whether the log's
+ * hash chain held at start-up: `chain` in the body (`{chain: 'ok'|'broken', brokenAt}`) and the
+ * `Regent-Audit-Chain` header (`ok`, or `broken; file="..."; line=N; seq=N`), so a reader of records
+ * that follow a break knows not to trust them.
  */
 export function createAuditRouter(deps: AuditRouterDeps): Router {
   const router = Router();
@@ -39,9 +42,20 @@ export function createAuditRouter(deps: AuditRouterDeps): Router {
       limit: params.limit === undefined ? undefined : positiveInteger(params.limit, 'limit', MAX_AUDIT_QUERY_LIMIT),
     };
     const { records, nextBefore } = await deps.audit.query(query);
-    res.set('Cache-Control', 'no-store').json({ records, nextBefore: nextBefore ?? null });
+    const chain = deps.audit.chain();
+    res.set('Cache-Control', 'no-store').set(AUDIT_CHAIN_HEADER, chainHeader(chain)).json({ records, nextBefore: nextBefore ?? null, chain });
   });
   return router;
+}
+
+/** Response header of `GET /api/audit` saying whether the hash chain holds. */
+export const AUDIT_CHAIN_HEADER = 'Regent-Audit-Chain';
+
+function chainHeader(state: AuditChainState): string {
+  const broken = state.brokenAt;
+  if (!broken) return 'ok';
+  const file = JSON.stringify(broken.file.replace(/[^\x20-\x7e]/g, '?'));
+  return `broken; file=${file}; line=${broken.line}${broken.seq === null ? '' : `; seq=${broken.seq}`}`;
 }
 
 function auditPath(value: string): string {

@@ -254,7 +254,8 @@ describe('GET /audit', () => {
     expect(first.body.records[1]).toMatchObject({ action: 'auth.refused', outcome: 'refused', subject: 'anonymous', at: '2026-01-01T00:02:00.000Z' });
     expect(first.body.nextBefore).toBe(2);
     const second = await get(`${base}/audit?limit=3&before=2`);
-    expect(second.body).toEqual({ records: [expect.objectContaining({ seq: 1 })], nextBefore: null });
+    expect(second.body).toEqual({ records: [expect.objectContaining({ seq: 1 })], nextBefore: null, chain: { chain: 'ok', brokenAt: null } });
+    expect(second.headers.get('regent-audit-chain')).toBe('ok');
   });
 
   test.each([
