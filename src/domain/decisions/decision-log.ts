@@ -1,0 +1,60 @@
+/**
+ * The decisions OPA agents made, as their decision-log plugin reported them (`POST /logs`): the raw
+ * material of impact analysis ("which real decisions would this change flip?") and of the auditor's view.
+ * One record per OPA decision event; fields keep OPA's meaning (`EventV1` in OPA's `v1/plugins/logs`).
+ * Masked fields stay masked: Regent stores what the agent sent (`erased`, `masked` name what it removed).
+ */
+export interface DecisionRecord {
+  /** OPA's `decision_id` (unique per agent; with `agentId`, unique in the store). */
+  decisionId: string;
+  /** When the agent decided (OPA's `timestamp`, RFC 3339). */
+  timestamp: string;
+  /** The query path without `data.` and with `/` separators, as OPA logs it (`rbac/allow`). */
+  path: string;
+  /** The agent's `labels.id`. */
+  agentId: string;
+  /** The agent's labels as reported (null-prototype object: keys come from outside). */
+  labels: Readonly<Record<string, string>>;
+  /** Bundle name → the revision the agent enforced for it when it decided (OPA's `bundles`). */
+  bundles: Readonly<Record<string, { revision: string }>>;
+  /** OPA's `input` (absent when erased). */
+  input?: unknown;
+  /** OPA's `result` (absent when undefined or erased). */
+  result?: unknown;
+  /** JSON pointers OPA erased or masked. */
+  erased?: readonly string[];
+  masked?: readonly string[];
+  /** OPA's `error` when the decision failed. */
+  error?: unknown;
+  /** When Regent stored it. */
+  receivedAt: string;
+}
+
+/** Filters of {@link DecisionLog.query}; every one optional, combined with AND. */
+export interface DecisionQuery {
+  since?: Date;
+  until?: Date;
+  /** Exact query path (`rbac/allow`). */
+  path?: string;
+  /** The revision the agent enforced for any bundle. */
+  revision?: string;
+  agentId?: string;
+  decisionId?: string;
+  /** Compared with the JSON of `result` (`true`, `false`, or any JSON value). */
+  result?: unknown;
+  /** Newest first, at most this many (bounded by the store). */
+  limit: number;
+  /** Opaque: from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface DecisionPage {
+  records: DecisionRecord[];
+  /** Present when more records match. */
+  nextCursor?: string;
+}
+
+/** Where recorded decisions are read from (the decision-log store in the data directory). */
+export interface DecisionLog {
+  query(query: DecisionQuery): Promise<DecisionPage>;
+}
