@@ -1,62 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { describe, expect, onTestFinished, test } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
 import { AdminTokenIssuer } from '../../src/domain/auth/admin-token-issuer.js';
 import type { AuditRecord } from '../../src/domain/audit/audit-log.js';
 import { loadAdminTokenKey } from '../../src/keys/load-admin-token-key.js';
 import { FileAuditLog } from '../../src/storage/file-audit-log.js';
 import { git, silentLogger } from '../helpers/git-repo.js';
-import { opaPath } from '../helpers/opa-path.js';
-import { EXAMPLE_POLICIES } from '../helpers/start-regent.js';
+import { spawnRegentProcess, waitUntilReady } from '../helpers/regent-process.js';
 import { tempDirForTest } from '../helpers/temp-dir.js';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
-
-interface RegentProcess {
-  child: ChildProcess;
-  url: string;
-}
-
-/** `node --import tsx src/main.ts --dev` on `dataDir`, resolved once it logs where it listens. */
-async function spawnRegent(dataDir: string): Promise<RegentProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--dev'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/',
-      REGENT_DATA_DIR: dataDir, REGENT_HOST: '127.0.0.1', REGENT_PORT: '0', REGENT_SEED_DIR: EXAMPLE_POLICIES, REGENT_OPA_PATH: opaPath(), REGENT_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let output = '';
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Regent did not start:\n${output.slice(-3000)}`)), 60_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)".*"msg":"regent listening"/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolveStart({ child, url: match[1]! });
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`Regent exited (${code ?? signal}) before listening:\n${output.slice(-3000)}`)));
-  });
-}
-
-/** Waits until `/health/ready` answers 200 (the first activation after start is done). */
-async function ready(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
-    const response = await fetch(`${url}/health/ready`).catch(() => undefined);
-    if (response?.status === 200) return;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error('Regent never became ready');
-}
 
 function tokenFor(dataDir: string): string {
   const { key } = loadAdminTokenKey({ algorithms: ['HS256'] }, { dataDir, dev: true, logger: silentLogger() });
@@ -67,8 +17,8 @@ function tokenFor(dataDir: string): string {
 describe('kill -9 in the middle of admin API writes', () => {
   test('every acknowledged write survives, nothing half-written is visible, the audit chain holds, and Regent serves again', async () => {
     const dataDir = tempDirForTest('regent-crash-');
-    const first = await spawnRegent(dataDir);
-    await ready(first.url);
+    const first = await spawnRegentProcess(dataDir);
+    await waitUntilReady(first.url);
     const token = tokenFor(dataDir);
     const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
     let head = ((await (await fetch(`${first.url}/api/versions/head`, { headers })).json()) as { revision: string }).revision;
@@ -118,8 +68,8 @@ describe('kill -9 in the middle of admin API writes', () => {
     }
 
     // Restarted on the same data directory, Regent serves the branch head and takes writes again.
-    const second = await spawnRegent(dataDir);
-    await ready(second.url);
+    const second = await spawnRegentProcess(dataDir);
+    await waitUntilReady(second.url);
     const status = (await (await fetch(`${second.url}/status`)).json()) as { active?: string; head?: string };
     expect(status.head).toBe(branchHead);
     // Every commit made through the API is in the audit log, including one written just before the kill.
