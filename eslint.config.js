@@ -2,6 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/** Functions that start a process from a command name (node:child_process and bench/lib/harness.ts). */
+const SPAWNERS = '/^(spawn|spawnSync|execFile|execFileSync|exec|execSync|run|runOrFail|spawnChild)$/';
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'data/**', 'coverage/**', 'bench/.work/**'] },
   { languageOptions: { globals: globals.node } },
@@ -13,6 +16,10 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         { selector: "CallExpression[callee.object.name=/^(it|test|describe)$/][callee.property.name=/^(only|skip|todo)$/]", message: 'No focused or skipped tests.' },
+        ...['callee.name', 'callee.property.name'].map((callee) => ({
+          selector: `CallExpression[${callee}=${SPAWNERS}][arguments.0.value=/^(node|npx|npm)(\\s|$)/]`,
+          message: 'Start Node as process.execPath (or a named binary), never `node`/`npx`/`npm` from PATH: under npm that is node_modules/.bin/node, the pinned Node 24, whatever Node runs the code.',
+        })),
       ],
     },
   },

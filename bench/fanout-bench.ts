@@ -5,11 +5,15 @@
  * until 50%, 95% and 100% of the clients got their 200, with Regent's memory while holding and after.
  * Target: all 10,000 within 2 s, under 1 GB. Run by hand:
  *
- *   node --import tsx bench/fanout-bench.ts [--clients 10000] [--sources 1] [--log-level info] [--skip-build]
+ *   node --import tsx bench/fanout-bench.ts [--clients 10000] [--sources 1] [--log-level info] [--skip-build] [--node <path>]
+ *
+ * `--node` runs Regent and the client process on that Node binary (default: the Node running this
+ * script); the results name the version.
  */
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchNode, describeNode } from './lib/bench-node.js';
 import {
   arg, BENCH_DIR, buildRegent, EXAMPLE_POLICIES, fmtMs, fmtNum, lineSplitter, memoryOf, nowAbs, onCleanup, openFileLimit, percentile, printTable,
   runBenchmark, runOrFail, SetupError, sleep, startRegentProcess, waitFor, workDir,
@@ -39,6 +43,8 @@ runBenchmark('fanout-bench: one push, 10,000 held long polls', async () => {
   if (ephemeral * SOURCES < CLIENTS + 1000) throw new SetupError(`only ${ephemeral} ephemeral ports per source address; pass --sources ${Math.ceil((CLIENTS + 1000) / ephemeral)}`);
   console.log(`open-file limit ${limit}, ephemeral ports ${ports.join('-')}, source addresses ${SOURCES}, Regent log level ${LOG_LEVEL}\n`);
 
+  const node = benchNode();
+  console.log(`Regent and the client process run on ${describeNode(node)}\n`);
   const work = workDir('fanout');
   if (!SKIP_BUILD) await buildRegent();
   const problems: string[] = [];
@@ -46,6 +52,7 @@ runBenchmark('fanout-bench: one push, 10,000 held long polls', async () => {
   const regent = await startRegentProcess({
     dataDir: join(work, 'data'),
     seedDir: EXAMPLE_POLICIES,
+    node: node.path,
     logLevel: LOG_LEVEL,
     onOutput: lineSplitter((line) => {
       if (!line.startsWith('{')) return;
@@ -73,7 +80,7 @@ runBenchmark('fanout-bench: one push, 10,000 held long polls', async () => {
   const memBefore = memoryOf(regent.pid);
 
   // The clients, in their own process.
-  const client = fork(join(BENCH_DIR, 'lib', 'fanout-client.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const client = fork(join(BENCH_DIR, 'lib', 'fanout-client.ts'), [], { execPath: node.path, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   onCleanup(() => {
     if (client.exitCode === null) client.kill('SIGKILL');
   });
@@ -123,6 +130,7 @@ runBenchmark('fanout-bench: one push, 10,000 held long polls', async () => {
   console.log(`push took ${fmtMs(pushEnd - pushStart)}; activation of the pushed revision: ${JSON.stringify(status.lastActivation?.timings ?? null)}`);
   console.log(`client statuses: ${JSON.stringify(report?.statuses)}, errors: ${JSON.stringify(report?.errors)}, closed before an answer: ${report?.closedEarly}\n`);
   printTable(['measure', 'value'], [
+    ['Regent and clients on', `node ${node.version}`],
     ['clients holding a long poll', fmtNum(waiters)],
     ['clients that got their 200', `${fmtNum(times.length)} of ${fmtNum(CLIENTS)}`],
     ['push done -> first 200', times.length > 0 ? fmtMs(Math.min(...times)) : '-'],

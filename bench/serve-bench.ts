@@ -3,13 +3,17 @@
  * mode) against nginx serving the same bytes as a static file (1 worker, `etag on`), both loaded by
  * `wrk -t1 -c64` on loopback. Also 200 answers per second, for information. Run by hand:
  *
- *   node --import tsx bench/serve-bench.ts [--duration 10] [--rounds 1] [--connections 64] [--skip-build] [--autocannon]
+ *   node --import tsx bench/serve-bench.ts [--duration 10] [--rounds 1] [--connections 64] [--skip-build] [--autocannon] [--node <path>]
+ *
+ * `--node` runs Regent, the bare node:http servers and autocannon on that Node binary (default: the Node
+ * running this script); the results name the version.
  *
  * Needs `nginx` and preferably `wrk` on PATH (Debian: apt-get install -y wrk nginx); without wrk it
  * falls back to autocannon (a devDependency) in its own process, which saturates before nginx does.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchNode, describeNode } from './lib/bench-node.js';
 import { generateRepo } from './lib/generate-repo.js';
 import { BENCH_DIR } from './lib/harness.js';
 import {
@@ -54,7 +58,7 @@ async function wrk(wrkPath: string | undefined, url: string, seconds: number, et
 
 async function autocannon(url: string, seconds: number, etag?: string): Promise<WrkResult> {
   const args = [join(PROJECT_ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-j', ...(etag ? ['-H', `If-None-Match=${etag}`] : []), url];
-  const result = await run(process.execPath, args, { timeoutMs: (seconds + 30) * 1000 });
+  const result = await run(benchNode().path, args, { timeoutMs: (seconds + 30) * 1000 });
   if (result.code !== 0) throw new Error(`autocannon exited with ${result.code}: ${result.stderr}`);
   const out = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { requests?: { average?: number; total?: number }; errors?: number; '1xx'?: number; '4xx'?: number; '5xx'?: number };
   if (typeof out.requests?.average !== 'number') throw new Error(`cannot read autocannon output:\n${result.stdout}`);
@@ -72,6 +76,8 @@ runBenchmark('serve-bench: 304 answers per second, Regent vs nginx', async () =>
   const nginxPath = which('nginx');
   if (!nginxPath) throw new SetupError('nginx not found on PATH: apt-get update && apt-get install -y nginx');
   const loader = wrkPath ? `wrk -t1 -c${CONNECTIONS} -d${DURATION}s` : `autocannon -c ${CONNECTIONS} -d ${DURATION} (wrk not installed)`;
+  const node = benchNode();
+  console.log(`Regent, the bare node:http servers${wrkPath ? '' : ' and autocannon'} run on ${describeNode(node)}\n`);
   const work = workDir('serve');
   if (!SKIP_BUILD) await buildRegent();
 
@@ -82,7 +88,7 @@ runBenchmark('serve-bench: 304 answers per second, Regent vs nginx', async () =>
   cpSync(join(EXAMPLE_POLICIES, 'rbac'), join(seedDir, 'rbac'), { recursive: true });
   cpSync(join(EXAMPLE_POLICIES, 'datasets'), join(seedDir, 'datasets'), { recursive: true });
 
-  const regent = await startRegentProcess({ dataDir: join(work, 'data'), seedDir, logLevel: 'warn' });
+  const regent = await startRegentProcess({ dataDir: join(work, 'data'), seedDir, node: node.path, logLevel: 'warn' });
   const www = join(work, 'www');
   mkdirSync(www, { recursive: true });
   const cases: Array<{ bundle: string; size: number; regentEtag: string }> = [];
@@ -131,7 +137,7 @@ http {
   const bare = new Map<string, string>();
   for (const c of cases) {
     const port = await freePort();
-    const server = spawnChild(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'lib', 'bare-server.ts'), String(port), join(www, `${c.bundle}.tar.gz`), c.regentEtag]);
+    const server = spawnChild(node.path, ['--import', 'tsx', join(BENCH_DIR, 'lib', 'bare-server.ts'), String(port), join(www, `${c.bundle}.tar.gz`), c.regentEtag]);
     await waitFor('bare node:http server', async () => server.output().includes('listening'), 20_000);
     bare.set(c.bundle, `http://127.0.0.1:${port}/bundles/${c.bundle}`);
   }
@@ -191,7 +197,7 @@ http {
     if (ROUNDS > 1) for (const label of plan.results.keys()) perRound.push([plan.c.bundle, label, per(label)]);
   }
 
-  console.log(`\n${nginxVersion}, 1 worker, etag on; Regent: node ${process.version}, dist/main.js --dev, log level warn; ${loader} on 127.0.0.1; median of ${ROUNDS} interleaved round(s)\n`);
+  console.log(`\n${nginxVersion}, 1 worker, etag on; Regent and bare node:http: node ${node.version}, dist/main.js --dev, log level warn; ${loader} on 127.0.0.1; median of ${ROUNDS} interleaved round(s)\n`);
   printTable(['bundle', 'nginx 304/s', 'Regent 304/s', 'Regent/nginx 304', 'bare node:http 304/s (vs nginx)', 'nginx 200/s', 'Regent 200/s', 'Regent/nginx 200'], rows);
   if (perRound.length > 0) printTable(['bundle', 'server', 'req/s per round'], perRound);
   if (info.length > 0) printTable(['bundle', 'run', 'non-2xx/3xx', 'socket errors'], info);

@@ -32,6 +32,7 @@ import { createApp } from './http/create-app.js';
 import { environmentsStatus } from './http/environment-views.js';
 import { createStatusReportRouter } from './http/fleet/status-report-router.js';
 import { createWebhookRouter } from './http/hooks/webhook-router.js';
+import { planListen } from './http/listen-options.js';
 import { createRegentServer } from './http/regent-server.js';
 import { loadAdminTokenKey, type LoadedAdminTokenKey } from './keys/load-admin-token-key.js';
 import { loadRemoteSettings } from './keys/load-remote-settings.js';
@@ -137,11 +138,11 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const server = createRegentServer({ bundles, app });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => resolveListen());
+    server.listen(planListen({ port: config.port, host: config.host }).options, () => resolveListen());
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  logger.info({ url, dataDir, branch: config.store.branch, opa: pipeline.opa.path, opaVersion: pipeline.opa.version, keyId: signingKey.key.keyId, algorithm: signingKey.key.algorithm, keySource: signingKey.source }, 'regent listening');
+  logger.info({ url, node: process.version, dataDir, branch: config.store.branch, opa: pipeline.opa.path, opaVersion: pipeline.opa.version, keyId: signingKey.key.keyId, algorithm: signingKey.key.algorithm, keySource: signingKey.source }, 'regent listening');
   let cronTask: ScheduledTask | undefined;
   if (mirror && remoteSettings) {
     cronTask = await startRemoteSync({ mirror, schedule: remoteSettings.syncSchedule, emptyStore, logger });

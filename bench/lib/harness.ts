@@ -45,7 +45,7 @@ async function runCleanups(): Promise<void> {
  */
 export function runBenchmark(name: string, body: () => Promise<void>): void {
   const command = `node --import tsx ${['bench/' + process.argv[1]!.split('/bench/').pop(), ...process.argv.slice(2)].join(' ')}`;
-  console.log(`# ${name}\n# command: ${command}\n# date: ${new Date().toISOString()}  node ${process.version}  cores: ${cpuCount()}\n`);
+  console.log(`# ${name}\n# command: ${command}\n# date: ${new Date().toISOString()}  node ${process.version} (${process.execPath})  cores: ${cpuCount()}\n`);
   const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write(`\n${signal}: cleaning up\n`);
     void runCleanups().then(() => process.exit(130));
@@ -184,13 +184,13 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
   throw new SetupError(`${what} not reached within ${timeoutMs} ms`);
 }
 
-/** `npm run build` so `dist/main.js` matches the source. */
+/** `tsc -p tsconfig.build.json` (what `npm run build` runs) so `dist/main.js` matches the source. */
 export async function buildRegent(): Promise<void> {
-  process.stdout.write('building Regent (npm run build)... ');
-  const result = await run('npm', ['run', 'build'], { cwd: PROJECT_ROOT, timeoutMs: 180_000 });
+  process.stdout.write('building Regent (tsc -p tsconfig.build.json)... ');
+  const result = await run(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT, timeoutMs: 180_000 });
   if (result.code !== 0) {
     const errors = result.stdout.split('\n').filter((line) => line.includes('error TS')).slice(0, 10).join('\n');
-    throw new SetupError(`npm run build failed (exit ${result.code}); fix the build or pass --skip-build to use the existing dist/:\n${errors || result.stderr.slice(-2000)}`);
+    throw new SetupError(`the build failed (exit ${result.code}); fix the build or pass --skip-build to use the existing dist/:\n${errors || result.stderr.slice(-2000)}`);
   }
   console.log(`${Math.round(result.ms)} ms`);
 }
@@ -200,12 +200,15 @@ export interface RegentProcess extends Child {
   dataDir: string;
 }
 
-/** Starts `node dist/main.js --dev` on 127.0.0.1 with a temp data dir, and waits until it serves. */
-export async function startRegentProcess(options: { dataDir: string; seedDir: string; logLevel?: string; env?: Record<string, string>; onOutput?: (chunk: string) => void }): Promise<RegentProcess> {
+/**
+ * Starts `<node> dist/main.js --dev` on 127.0.0.1 with a temp data dir, and waits until it serves.
+ * `node` is the path of the Node binary (the one running the benchmark by default).
+ */
+export async function startRegentProcess(options: { dataDir: string; seedDir: string; node?: string; logLevel?: string; env?: Record<string, string>; onOutput?: (chunk: string) => void }): Promise<RegentProcess> {
   const main = join(PROJECT_ROOT, 'dist', 'main.js');
   if (!existsSync(main)) throw new SetupError(`${main} is missing: npm run build failed?`);
   const port = await freePort();
-  const child = spawnChild(process.execPath, [main, '--dev'], {
+  const child = spawnChild(options.node ?? process.execPath, [main, '--dev'], {
     cwd: PROJECT_ROOT,
     env: {
       PATH: process.env.PATH ?? '',

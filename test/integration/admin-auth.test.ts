@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +22,7 @@ import { authenticate } from '../../src/http/middleware/authenticate.js';
 import { requireRole } from '../../src/http/middleware/require-role.js';
 import { devAdminSecretPath, loadAdminTokenKey, type AdminTokenKeySettings } from '../../src/keys/load-admin-token-key.js';
 import { startRegent } from '../../src/main.js';
+import { spawnTypeScript } from '../helpers/node-process.js';
 import { opaPath } from '../helpers/opa-path.js';
 import { EXAMPLE_POLICIES, startTestRegent } from '../helpers/start-regent.js';
 import { tempDirForTest } from '../helpers/temp-dir.js';
@@ -367,7 +367,7 @@ interface CliResult {
 
 function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('REGENT_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'regent.ts'), ...args], { cwd: ROOT, env: { ...cleanEnv, ...env } });
+  const child = spawnTypeScript(join(ROOT, 'src', 'cli', 'regent.ts'), args, { env: { ...cleanEnv, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

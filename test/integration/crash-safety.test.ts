@@ -1,62 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { describe, expect, onTestFinished, test } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
 import { AdminTokenIssuer } from '../../src/domain/auth/admin-token-issuer.js';
 import type { AuditRecord } from '../../src/domain/audit/audit-log.js';
 import { loadAdminTokenKey } from '../../src/keys/load-admin-token-key.js';
 import { FileAuditLog } from '../../src/storage/file-audit-log.js';
 import { git, silentLogger } from '../helpers/git-repo.js';
-import { opaPath } from '../helpers/opa-path.js';
-import { EXAMPLE_POLICIES } from '../helpers/start-regent.js';
+import { spawnRegentProcess, waitUntilReady } from '../helpers/regent-process.js';
 import { tempDirForTest } from '../helpers/temp-dir.js';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
-
-interface RegentProcess {
-  child: ChildProcess;
-  url: string;
-}
-
-/** `node --import tsx src/main.ts --dev` on `dataDir`, resolved once it logs where it listens. */
-async function spawnRegent(dataDir: string): Promise<RegentProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--dev'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/',
-      REGENT_DATA_DIR: dataDir, REGENT_HOST: '127.0.0.1', REGENT_PORT: '0', REGENT_SEED_DIR: EXAMPLE_POLICIES, REGENT_OPA_PATH: opaPath(), REGENT_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let output = '';
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Regent did not start:\n${output.slice(-3000)}`)), 60_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)".*"msg":"regent listening"/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolveStart({ child, url: match[1]! });
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`Regent exited (${code ?? signal}) before listening:\n${output.slice(-3000)}`)));
-  });
-}
-
-/** Waits until `/health/ready` answers 200 (the first activation after start is done). */
-async function ready(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
-    const response = await fetch(`${url}/health/ready`).catch(() => undefined);
-    if (response?.status === 200) return;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error('Regent never became ready');
-}
 
 function tokenFor(dataDir: string): string {
   const { key } = loadAdminTokenKey({ algorithms: ['HS256'] }, { dataDir, dev: true, logger: silentLogger() });
@@ -67,18 +17,19 @@ function tokenFor(dataDir: string): string {
 describe('kill -9 in the middle of admin API writes', () => {
   test('every acknowledged write survives, nothing half-written is visible, the audit chain holds, and Regent serves again', async () => {
     const dataDir = tempDirForTest('regent-crash-');
-    const first = await spawnRegent(dataDir);
-    await ready(first.url);
+    const first = spawnRegentProcess(dataDir);
+    const firstUrl = await first.listening;
+    await waitUntilReady(firstUrl);
     const token = tokenFor(dataDir);
     const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    let head = ((await (await fetch(`${first.url}/api/versions/head`, { headers })).json()) as { revision: string }).revision;
+    let head = ((await (await fetch(`${firstUrl}/api/versions/head`, { headers })).json()) as { revision: string }).revision;
 
     // Sequential writes, each on the previous one's revision; the kill lands while one is in flight.
     const acknowledged: Array<{ revision: string; path: string }> = [];
     const killAfter = 6;
     for (let i = 0; i <= killAfter; i++) {
       const path = `rbac/crash/w${i}/policy.rego`;
-      const write = fetch(`${first.url}/api/policies/${path}`, {
+      const write = fetch(`${firstUrl}/api/policies/${path}`, {
         method: 'PUT', headers, body: JSON.stringify({ content: `package rbac.crash.w${i}\n\nn := ${i}\n`, message: `crash write ${i}`, baseRevision: head }),
       }).then((response) => response, () => undefined);
       if (i === killAfter) {
@@ -118,19 +69,20 @@ describe('kill -9 in the middle of admin API writes', () => {
     }
 
     // Restarted on the same data directory, Regent serves the branch head and takes writes again.
-    const second = await spawnRegent(dataDir);
-    await ready(second.url);
-    const status = (await (await fetch(`${second.url}/status`)).json()) as { active?: string; head?: string };
+    const second = spawnRegentProcess(dataDir);
+    const secondUrl = await second.listening;
+    await waitUntilReady(secondUrl);
+    const status = (await (await fetch(`${secondUrl}/status`)).json()) as { active?: string; head?: string };
     expect(status.head).toBe(branchHead);
     // Every commit made through the API is in the audit log, including one written just before the kill.
     const requestCommits = (await git(['log', '--format=%H %(trailers:key=Regent-Request-Id,valueonly,separator=)', 'refs/heads/main'], { gitDir }))
       .split('\n').map((line) => line.trim().split(' ')).filter((parts) => parts.length === 2 && parts[1] !== '').map((parts) => parts[0]!);
     expect(requestCommits.length).toBeGreaterThanOrEqual(acknowledged.length);
-    const writes = (await (await fetch(`${second.url}/api/audit?limit=500`, { headers })).json()) as { records: AuditRecord[] };
+    const writes = (await (await fetch(`${secondUrl}/api/audit?limit=500`, { headers })).json()) as { records: AuditRecord[] };
     const audited = new Set(writes.records.filter((record) => record.action === 'policy.write' && record.outcome === 'success').map((record) => record.revision));
     for (const revision of requestCommits) expect(audited.has(revision), revision).toBe(true);
 
-    const after = await fetch(`${second.url}/api/policies/rbac/crash/after/policy.rego`, {
+    const after = await fetch(`${secondUrl}/api/policies/rbac/crash/after/policy.rego`, {
       method: 'PUT', headers, body: JSON.stringify({ content: 'package rbac.crash.after\n\nok := true\n', message: 'after the crash', baseRevision: branchHead }),
     });
     expect(after.status).toBe(201);
