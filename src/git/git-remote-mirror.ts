@@ -6,7 +6,7 @@ import { GitCommandError } from './git-errors.js';
 import { runGit } from './git-process.js';
 import { isSha, isValidBranchName, isValidRefName } from './git-validation.js';
 import type { EnvironmentRefPusher } from './git-ref-follower.js';
-import { assertRemoteUrl, isHttpsUrl, redactUrl, remoteEnvironment, type RemoteCredentials } from './remote-credentials.js';
+import { assertRemoteUrl, isHttpsUrl, isInsecureHttpUrl, redactUrl, remoteEnvironment, type RemoteCredentials, type RemoteTls } from './remote-credentials.js';
 import { WriteLock } from './write-lock.js';
 
 const ZERO_OID = '0'.repeat(40);
@@ -17,6 +17,13 @@ export interface RemoteOptions {
   /** The remote branch; the local tracked branch by default. */
   branch?: string;
   credentials: RemoteCredentials;
+  /** CA bundle and client certificate for an https remote (validated files). */
+  tls?: RemoteTls;
+  /**
+   * Lets a plain `http://` URL through (`remote.allowInsecureHttp`); whether a token may go with it was
+   * decided at start-up (`src/keys/load-remote-settings.ts`). Shown in `/status` → `mirror.insecureHttp`.
+   */
+  allowInsecureHttp?: boolean;
   /** Kill a fetch that takes longer (ms). */
   fetchTimeoutMs: number;
   /** Kill a push that takes longer (ms). */
@@ -58,7 +65,7 @@ export interface MirrorStoreAccess {
  * own process group killed on timeout, with the URL after `--end-of-options`.
  */
 export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
-  readonly description: { url: string; branch: string };
+  readonly description: { url: string; branch: string; insecureHttp: boolean };
   private readonly remoteBranch: string;
   private readonly trackingRef: string;
   private readonly env: Record<string, string>;
@@ -68,12 +75,14 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
   private readonly fetchLock = new WriteLock();
 
   constructor(private readonly store: MirrorStoreAccess, private readonly options: RemoteOptions) {
-    assertRemoteUrl(options.url);
+    assertRemoteUrl(options.url, 'remote.url', { allowInsecureHttp: options.allowInsecureHttp });
     this.remoteBranch = options.branch ?? store.branch;
     if (!isValidBranchName(this.remoteBranch)) throw new Error(`'${this.remoteBranch}' is not a valid remote branch name`);
-    if (options.credentials.kind === 'token' && !isHttpsUrl(options.url)) {
+    const insecureHttp = isInsecureHttpUrl(options.url);
+    if (options.credentials.kind === 'token' && !isHttpsUrl(options.url) && !insecureHttp) {
       throw new Error('a token needs an https remote URL (hint: use remote.sshKeyFile for ssh remotes)');
     }
+    if (options.tls !== undefined && !isHttpsUrl(options.url)) throw new Error('TLS settings (remote.caFile, remote.clientCertFile) need an https remote URL');
     this.trackingRef = `refs/regent/remote/${this.remoteBranch}`;
     for (const ref of options.environmentRefs ?? []) {
       if (!/^refs\/(tags|heads)\//.test(ref) || !isValidRefName(ref)) throw new Error(`'${ref}' is not a valid environment ref`);
@@ -81,8 +90,9 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     this.env = remoteEnvironment(options.credentials, {
       connectTimeoutSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
       lowSpeedSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
+      tls: options.tls,
     });
-    this.description = { url: redactUrl(options.url), branch: this.remoteBranch };
+    this.description = { url: redactUrl(options.url), branch: this.remoteBranch, insecureHttp };
   }
 
   async sync(): Promise<SyncResult> {
