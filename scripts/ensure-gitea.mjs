@@ -12,22 +12,10 @@
 // Real files rather than symlinks, so `find .tools -type f -name gitea` and `find .tools -type d -name locale`
 // see them (find does not follow symlinks).
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  cpSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cacheDirFor, projectRoot, requireGo, toolsBin } from './lib/tool-cache.mjs';
+import { cacheDirFor, linkIntoToolsBin, linkOrCopy, mirrorTree, projectRoot, requireGo } from './lib/tool-cache.mjs';
 
 export const GITEA_VERSION = '1.27.3';
 const MODULE = 'code.gitea.io/gitea';
@@ -40,7 +28,7 @@ export const giteaToolsDir = join(projectRoot, '.tools', 'gitea');
 export function giteaVersionOf(binary) {
   const out = spawnSync(binary, ['--version'], { encoding: 'utf8' });
   if (out.status !== 0) return undefined;
-  return /Gitea version (\S+)/.exec(out.stdout)?.[1];
+  return /gitea version (\S+)/i.exec(out.stdout)?.[1];
 }
 
 function run(command, args, options) {
@@ -49,19 +37,19 @@ function run(command, args, options) {
   return result;
 }
 
-/** The Go toolchain the module asks for, when the local one is older (the module proxy serves toolchains). */
+/**
+ * `GOTOOLCHAIN` for the module's `toolchain` (else `go`) line when the local Go is older; the Go module proxy
+ * serves newer toolchains. Empty when the local one will do.
+ */
 function toolchainFor(sourceDir) {
   const goMod = readFileSync(join(sourceDir, 'go.mod'), 'utf8');
-  const wanted = /^toolchain\s+(go\S+)/m.exec(goMod)?.[1] ?? (/^go\s+(\S+)/m.exec(goMod) ? `go${/^go\s+(\S+)/m.exec(goMod)[1]}` : undefined);
-  if (!wanted) return {};
-  const local = /go version (go\S+)/.exec(spawnSync('go', ['version'], { encoding: 'utf8' }).stdout)?.[1];
-  const parts = (v) => v.replace(/^go/, '').split('.').map((n) => Number.parseInt(n, 10) || 0);
-  const [a, b] = [parts(wanted), parts(local ?? 'go0')];
-  for (let i = 0; i < 3; i += 1) {
-    if ((a[i] ?? 0) > (b[i] ?? 0)) return { GOTOOLCHAIN: wanted };
-    if ((a[i] ?? 0) < (b[i] ?? 0)) return {};
-  }
-  return {};
+  const wanted = /^toolchain\s+go(\S+)/m.exec(goMod)?.[1] ?? /^go\s+(\S+)/m.exec(goMod)?.[1];
+  const local = /go version go(\S+)/.exec(spawnSync('go', ['version'], { encoding: 'utf8' }).stdout ?? '')?.[1];
+  if (!wanted || !local) return {};
+  const parts = (v) => v.split(/[.a-z]/).slice(0, 3).map((n) => Number.parseInt(n, 10) || 0);
+  const [a, b] = [parts(wanted), parts(local)];
+  const newer = a.findIndex((n, i) => n !== (b[i] ?? 0));
+  return newer >= 0 && a[newer] > (b[newer] ?? 0) ? { GOTOOLCHAIN: `go${wanted}` } : {};
 }
 
 /** Builds Gitea `version` into the tools cache unless it is there; returns the cache folder. */
@@ -99,29 +87,6 @@ export function buildGiteaIntoCache(version = GITEA_VERSION) {
   }
 }
 
-/** Hard-links `from` to `to` (a copy across file systems), keeping the mode. */
-function linkOrCopy(from, to) {
-  rmSync(to, { force: true });
-  try {
-    linkSync(from, to);
-  } catch (error) {
-    if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
-    copyFileSync(from, to);
-    chmodSync(to, statSync(from).mode & 0o777);
-  }
-}
-
-/** Recreates the tree `from` under `to` with real folders and hard-linked files. */
-function mirrorTree(from, to) {
-  mkdirSync(to, { recursive: true });
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    const source = join(from, entry.name);
-    const target = join(to, entry.name);
-    if (entry.isDirectory()) mirrorTree(source, target);
-    else if (entry.isFile()) linkOrCopy(source, target);
-  }
-}
-
 /** Builds (or finds) Gitea and mirrors it into .tools/gitea and .tools/bin/gitea; returns the binary's path. */
 export function ensureGitea(version = GITEA_VERSION) {
   const local = join(giteaToolsDir, 'gitea');
@@ -136,8 +101,7 @@ export function ensureGitea(version = GITEA_VERSION) {
   for (const part of STATIC_PARTS) mirrorTree(join(cache, 'src', part), join(staging, part));
   rmSync(giteaToolsDir, { recursive: true, force: true });
   renameSync(staging, giteaToolsDir);
-  mkdirSync(toolsBin, { recursive: true });
-  linkOrCopy(join(cache, 'gitea'), join(toolsBin, 'gitea'));
+  linkIntoToolsBin('gitea', join(cache, 'gitea'));
   if (!ready()) throw new Error(`${local} is not Gitea ${version}`);
   return local;
 }

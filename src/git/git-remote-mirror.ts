@@ -1,10 +1,11 @@
-import { ConflictError, NotAllowedError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
+import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { AcceptResult, RemoteMirror, SyncResult } from '../domain/mirror/remote-mirror.js';
 import type { Revision } from '../domain/store/policy-store.js';
 import { GitCommandError } from './git-errors.js';
 import { runGit } from './git-process.js';
 import { isSha, isValidBranchName, isValidRefName } from './git-validation.js';
+import { refusedByRemote } from './push-refusal.js';
 import type { EnvironmentRefPusher } from './git-ref-follower.js';
 import { assertRemoteUrl, isHttpsUrl, isInsecureHttpUrl, redactUrl, remoteEnvironment, type RemoteCredentials, type RemoteTls } from './remote-credentials.js';
 import { WriteLock } from './write-lock.js';
@@ -153,7 +154,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       await this.recordPushed(revision);
       return;
     }
-    refusedByRemote(porcelain, `the remote refused the push to ${this.remoteBranch}`);
+    refusedByRemote(porcelain, result.stderr, `the remote refused the push to ${this.remoteBranch}`);
     if (!/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
     this.store.logger.info({ revision, remote: this.description.url }, 'push refused by the remote; fetching');
     const remoteTip = await this.fetch().catch((error: unknown) => {
@@ -203,7 +204,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
         throw this.unavailable('push', error);
       }
       if (result.exitCode !== 0) {
-        refusedByRemote(result.stdout.toString('utf8'), `the remote refused moving ${ref}`);
+        refusedByRemote(result.stdout.toString('utf8'), result.stderr, `the remote refused moving ${ref}`);
         if (!/^!\t/m.test(result.stdout.toString('utf8'))) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
         this.store.logger.info({ ref, remote: this.description.url }, 'environment push refused by the remote; fetching');
         await this.fetchEnvironmentRefs(Date.now() + this.options.fetchTimeoutMs).catch((error: unknown) => {
@@ -313,18 +314,6 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     const detail = error instanceof GitCommandError ? error.stderr.slice(0, 500) : String((error as Error)?.message ?? error);
     return new UnavailableError('remote_unavailable', `git ${command} to ${this.description.url} failed: ${redactUrl(detail)}`, { remote: this.description.url }, { cause: error });
   }
-}
-
-/**
- * `git push --porcelain` reports a server-side refusal (a pre-receive hook, a protected branch or tag) as
- * `!<TAB>src:dst<TAB>[remote rejected] (<reason>)`, and a ref that moved as `[rejected] (...)`. The first
- * is not a race a fetch and retry could win: `NotAllowedError` `remote_refused` with the host's reason.
- */
-function refusedByRemote(porcelain: string, what: string): void {
-  const match = /^!\t[^\t]*\t\[remote rejected\](?: \((.*)\))?$/m.exec(porcelain);
-  if (!match) return;
-  const reason = (match[1] ?? 'no reason given').slice(0, 300);
-  throw new NotAllowedError('remote_refused', `${what}: ${reason} (hint: a protected branch or a server hook; change it on the Git host, or propose the change there)`, { reason });
 }
 
 /** Milliseconds left until `deadline`; a command started after it gets a token moment and times out. */
