@@ -80,7 +80,7 @@ export async function startGitea(options: GiteaOptions = {}): Promise<Gitea> {
       return (await execFileAsync(binary, args, { cwd: dir, env: giteaEnv(dir), maxBuffer: 16 * 1024 * 1024 })).stdout;
     } catch (error) {
       const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-      throw new Error(`gitea ${args.join(' ')} failed: ${(stderr || stdout || String(error)).slice(-2000)}`);
+      throw new Error(`gitea ${args.join(' ')} failed: ${(stderr || stdout || String(error)).slice(-2000)}`, { cause: error });
     }
   };
   if (protocol === 'https') await run(['cert', '--host', '127.0.0.1']);
