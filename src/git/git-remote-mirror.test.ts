@@ -189,6 +189,13 @@ describe('remote credentials and URLs', () => {
     expect(remoteEnvironment({ kind: 'none' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 }).GIT_CONFIG_COUNT).toBeUndefined();
   });
 
+  test('plain http is let through the store\'s protocol allow-list for the remote\'s commands only when allowed', () => {
+    const allowed = remoteEnvironment({ kind: 'none' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5, allowInsecureHttp: true });
+    expect(allowed).toMatchObject({ GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'protocol.http.allow', GIT_CONFIG_VALUE_0: 'always' });
+    const https = remoteEnvironment({ kind: 'token', token: 't', username: 'u' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 });
+    expect(Object.values(https)).not.toContain('protocol.http.allow');
+  });
+
   test('real git sends the token header from that environment to an https remote, and puts nothing of it in argv or the URL', async () => {
     const testdata = join(import.meta.dirname, '..', 'domain', 'bundles', 'testdata');
     const seen: Array<{ url?: string; authorization?: string }> = [];

@@ -92,6 +92,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       connectTimeoutSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
       lowSpeedSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
       tls: options.tls,
+      allowInsecureHttp: insecureHttp && options.allowInsecureHttp === true,
     });
     this.description = { url: redactUrl(options.url), branch: this.remoteBranch, insecureHttp };
   }

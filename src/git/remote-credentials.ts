@@ -108,9 +108,13 @@ export function isLoopbackUrl(url: string): boolean {
 /**
  * The environment that makes one network git command (fetch, push) authenticate and fail fast instead of
  * prompting or hanging: no terminal or askpass prompt, ssh in batch mode with a connect timeout, HTTP
- * aborted when slower than 1 KB/s for `lowSpeedSeconds`.
+ * aborted when slower than 1 KB/s for `lowSpeedSeconds`; TLS trust for this remote only (`tls`), and plain
+ * http only when `allowInsecureHttp`.
  */
-export function remoteEnvironment(credentials: RemoteCredentials, options: { connectTimeoutSeconds: number; lowSpeedSeconds: number; tls?: RemoteTls }): Record<string, string> {
+export function remoteEnvironment(
+  credentials: RemoteCredentials,
+  options: { connectTimeoutSeconds: number; lowSpeedSeconds: number; tls?: RemoteTls; allowInsecureHttp?: boolean },
+): Record<string, string> {
   const env: Record<string, string> = {
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: 'false',
@@ -133,6 +137,9 @@ export function remoteEnvironment(credentials: RemoteCredentials, options: { con
     ssh.push('-i', quote(credentials.keyFile), '-o', 'IdentitiesOnly=yes', '-o', `StrictHostKeyChecking=${credentials.strictHostKeyChecking}`);
     if (credentials.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${quote(credentials.knownHostsFile)}`);
   }
+  // The store's own config allows https, ssh and file only (git-hardening.ts); plain http is let through
+  // for these commands alone when remote.allowInsecureHttp says so.
+  if (options.allowInsecureHttp) config.push(['protocol.http.allow', 'always']);
   const tls = options.tls ?? {};
   if (tls.caFile !== undefined) {
     config.push(['http.sslCAInfo', tls.caFile]);
