@@ -130,7 +130,7 @@ describe('GitRemoteMirror over a real bare remote', () => {
     await remote.git(['config', 'core.hooksPath', join(remote.dir, 'hooks')]);
     const error = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'direct', author, expectedHead: first.remoteTip! }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotAllowedError);
-    expect(error).toMatchObject({ code: 'remote_refused', details: { reason: 'pre-receive hook declined' } });
+    expect(error).toMatchObject({ code: 'remote_refused', details: { reason: 'pre-receive hook declined: protected branch: open a pull request' } });
     expect(await remote.tip()).toBe(first.remoteTip);
     expect(await store.head()).toBe(first.remoteTip);
   });
