@@ -125,7 +125,7 @@ export async function startGitea(options: GiteaOptions = {}): Promise<Gitea> {
       if (Date.now() > deadline) throw new Error('gitea web did not answer /api/v1/version within 60 s');
       await new Promise((done) => setTimeout(done, 200));
     }
-    const made = await api('POST', `/users/${user}/tokens`, { name: 'regent', scopes: ['write:repository'] });
+    const made = await api('POST', `/users/${user}/tokens`, { name: 'regent-tests', scopes: ['write:repository'] });
     if (made.status !== 201 || typeof made.body?.sha1 !== 'string') throw new Error(`creating a token answered ${made.status}: ${made.text}`);
     const token = made.body.sha1 as string;
     return {

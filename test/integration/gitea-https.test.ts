@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Logger } from '../../src/domain/logger.js';
@@ -196,32 +194,78 @@ describe('a self-hosted Gitea over https with a private certificate', () => {
     expect(await repo.tip()).toBe(fresh);
   });
 
-  test('Regent started as the README shows (REGENT_REMOTE_* variables, token and secret files) logs neither the token nor the secret', async () => {
+  test('the README\'s worked example, run as written: its token scopes, its gitea webhook and its REGENT_REMOTE_* variables; neither the token nor the secret is logged', async () => {
+    const example = readmeGiteaExample();
     const repo = await repository();
-    const dir = tempDirForTest('regent-gitea-secrets-');
+    const dir = tempDirForTest('regent-gitea-readme-');
+    // 1. The token, with the README's request body.
+    const made = await gitea.api('POST', `/users/${gitea.user}/tokens`, { ...example.tokenRequest, name: `${String(example.tokenRequest.name)}-${repo.name}` });
+    expect(made.status, made.text).toBe(201);
+    expect(example.tokenRequest.scopes).toEqual(['write:repository']);
+    const token = made.body.sha1 as string;
     const tokenFile = join(dir, 'gitea-token');
-    writeFileSync(tokenFile, `${gitea.token}\n`, { mode: 0o600 });
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    // 2. The webhook secret file, and Regent from the README's variables.
     const secret = randomBytes(24).toString('hex');
     const secretFile = join(dir, 'webhook-secret');
     writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
-    const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
-    const config = loadConfig({
-      env: { REGENT_REMOTE_URL: repo.cloneUrl, REGENT_REMOTE_TOKEN_FILE: tokenFile, REGENT_REMOTE_TOKEN_USERNAME: gitea.user, REGENT_REMOTE_CA_FILE: gitea.caFile, REGENT_WEBHOOK_SECRET_FILE: secretFile, REGENT_REMOTE_SYNC_SCHEDULE: NEVER },
-      overrides: { dev: true, host: '127.0.0.1', port: 0, dataDir: tempDirForTest('regent-data-'), opa: { path: opaPath() } },
-    });
-    const regent = await startRegent(config, pino({ level: 'trace' }, sink));
+    const values: Record<string, string> = {
+      REGENT_REMOTE_URL: repo.cloneUrl, REGENT_REMOTE_TOKEN_FILE: tokenFile, REGENT_REMOTE_TOKEN_USERNAME: gitea.user,
+      REGENT_REMOTE_CA_FILE: gitea.caFile, REGENT_WEBHOOK_SECRET_FILE: secretFile,
+    };
+    const env = Object.fromEntries(example.variables.map((name) => {
+      if (values[name] === undefined) throw new Error(`the README's Gitea example sets ${name}, which this test does not know`);
+      return [name, values[name]];
+    }));
+    expect(Object.keys(env).sort()).toEqual(Object.keys(values).sort());
+    const log = capturingLogger('trace');
+    const config = loadConfig({ env: { ...env, REGENT_REMOTE_SYNC_SCHEDULE: NEVER }, overrides: { dev: true, host: '127.0.0.1', port: 0, dataDir: tempDirForTest('regent-data-'), opa: { path: opaPath() } } });
+    const regent = await startRegent(config, log.logger);
     onTestFinished(() => regent.close());
     expect(await regent.store.head()).toBe(await repo.tip());
-    await repo.addWebhook(`${regent.url}/hooks/git`, secret);
+    // The webhook, with the README's request body (its URL pointed at this Regent).
+    const hook = example.webhookRequest(secret);
+    expect(hook).toMatchObject({ type: 'gitea', config: { content_type: 'json', secret, url: expect.stringMatching(/\/hooks\/git$/) } });
+    const created = await gitea.api('POST', `${repo.apiPath}/hooks`, { ...hook, config: { ...hook.config, url: `${regent.url}/hooks/git` } });
+    expect(created.status, created.text).toBe(201);
+
     await repo.pushBranch('more', { 'rbac/more.rego': 'package rbac.more\n\nx := 1\n' }, 'More');
     const merged = await repo.mergePullRequest('more', 'More');
     await eventually(async () => (await regent.store.head()) === merged, 30_000);
-    const logged = lines.join('');
+    const admin = adminClient(regent, { sub: 'ada', role: 'admin', name: 'Ada Admin', email: 'ada@example.test' });
+    const write = await admin.put('/api/policies/rbac/extra.rego', { content: 'package rbac.extra\n\nenabled := true\n', message: 'Through Regent', baseRevision: merged });
+    expect(write.status).toBe(201);
+    expect(await repo.tip()).toBe(((await write.json()) as { revision: string }).revision);
+
+    const logged = log.lines.join('');
     expect(logged).toContain('webhook accepted');
-    for (const hidden of [gitea.token, Buffer.from(`${gitea.user}:${gitea.token}`).toString('base64'), secret]) expect(logged).not.toContain(hidden);
+    for (const hidden of [token, Buffer.from(`${gitea.user}:${token}`).toString('base64'), secret]) expect(logged).not.toContain(hidden);
   });
 });
+
+interface ReadmeGiteaExample {
+  tokenRequest: { name: unknown; scopes: unknown };
+  webhookRequest(secret: string): { type: string; config: Record<string, unknown> };
+  /** The variables its `export` line sets. */
+  variables: string[];
+}
+
+/** The README's "A self-hosted Gitea" example: the request bodies and variables it uses, taken from its text. */
+function readmeGiteaExample(): ReadmeGiteaExample {
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const start = readme.indexOf('### A self-hosted Gitea');
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start))?.[1];
+  if (start < 0 || block === undefined) throw new Error('the README has no "A self-hosted Gitea" section with a sh example');
+  const tokenBody = /\/tokens" \\\n\s*-d '([^']+)'/.exec(block)?.[1];
+  const hookBody = /\/hooks" \\\n\s*-d '([^']+)'"\$SECRET"'([^']+)'/.exec(block);
+  const exported = /^export ((?:[^\n]*\\\n)*[^\n]*)$/m.exec(block)?.[1];
+  if (!tokenBody || !hookBody || !exported) throw new Error('the README\'s Gitea example lost its token request, webhook request or export line');
+  return {
+    tokenRequest: JSON.parse(tokenBody) as ReadmeGiteaExample['tokenRequest'],
+    webhookRequest: (secret) => JSON.parse(`${hookBody[1]}${secret}${hookBody[2]}`) as ReturnType<ReadmeGiteaExample['webhookRequest']>,
+    variables: [...exported.matchAll(/(REGENT_[A-Z_]+)=/g)].map((match) => match[1]!),
+  };
+}
 
 /** Replaces the (empty) repository's content with a new root commit on main, pushed by the developer. */
 async function giteaHistoryFrom(repo: GiteaRepository, message: string): Promise<string> {
