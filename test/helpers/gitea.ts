@@ -1,12 +1,13 @@
+// A real Gitea for the self-hosted Git host tests. No vitest in this file: bench/gitea-bench.ts uses it too.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './opa-agent.js';
 
 const execFileAsync = promisify(execFile);
 const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -223,5 +224,16 @@ function call(url: string, method: string, body: unknown, headers: Record<string
     req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out`)));
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
   });
 }
