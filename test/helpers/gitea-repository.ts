@@ -13,7 +13,7 @@ export interface GiteaRepository {
   apiPath: string;
   /** A developer's clone pushing to Gitea as the admin user (password in its remote URL, CA from the environment). */
   developer: GitRepo;
-  /** The branch's tip as Gitea's API shows it; undefined when the branch does not exist. */
+  /** The branch's tip as Gitea serves it (`git ls-remote`); undefined when the branch does not exist. */
   tip(branch?: string): Promise<string | undefined>;
   /** Runs git in the developer's clone with Gitea's CA trusted. */
   git(args: readonly string[]): Promise<string>;
@@ -33,9 +33,10 @@ export async function giteaPoliciesRepository(gitea: Gitea, name: string): Promi
   const git = (args: readonly string[]): Promise<string> => developer.git(args, gitea.developerEnv);
   await git(['remote', 'add', 'origin', gitea.developerUrl(name)]);
   await git(['push', '--quiet', 'origin', 'HEAD:main']);
+  // Read over git, not through the API: Gitea records pushes in its database in the background.
   const tip = async (branch = 'main'): Promise<string | undefined> => {
-    const response = await gitea.api('GET', `${apiPath}/branches/${encodeURIComponent(branch)}`);
-    return response.status === 200 ? (response.body.commit.id as string) : undefined;
+    const line = (await git(['ls-remote', 'origin', `refs/heads/${branch}`])).trim();
+    return line === '' ? undefined : line.split('\t')[0];
   };
   return {
     name, cloneUrl, apiPath, developer, tip, git,

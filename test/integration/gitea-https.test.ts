@@ -10,6 +10,7 @@ import { startGitea, type Gitea } from '../helpers/gitea.js';
 import { giteaPoliciesRepository, rbacDataWithViewer, type GiteaRepository } from '../helpers/gitea-repository.js';
 import { agentOptionsFor, eventually, startOpaAgent } from '../helpers/opa-agent.js';
 import { opaPath } from '../helpers/opa-path.js';
+import { git } from '../helpers/git-repo.js';
 import { capturingLogger, startTestRegent } from '../helpers/start-regent.js';
 import { tempDirForTest } from '../helpers/temp-dir.js';
 
@@ -85,7 +86,7 @@ describe('a self-hosted Gitea over https with a private certificate', () => {
     for (const record of accepted) expect(record).toMatchObject({ provider: 'gitea', deliveryId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });
 
-  test('without remote.caFile the fetch fails on the untrusted certificate: neither the system store nor GIT_SSL_CAINFO in Regent\'s environment is used', async () => {
+  test('without remote.caFile the fetch fails on Gitea\'s certificate: its CA is trusted through remote.caFile only, not through GIT_SSL_CAINFO in Regent\'s environment', async () => {
     const repo = await repository();
     const ambient = process.env.GIT_SSL_CAINFO;
     process.env.GIT_SSL_CAINFO = gitea.caFile;
@@ -163,7 +164,7 @@ describe('a self-hosted Gitea over https with a private certificate', () => {
     expect((await fetch(`${regent.url}/bundles/rbac`)).headers.get('etag')).toBe(etag);
   });
 
-  test('the repository deleted and re-created on Gitea: Regent keeps serving, reports it, and never pushes its history into the new repository', async () => {
+  test('the repository deleted and re-created on Gitea: Regent keeps serving, reports it, never pushes its history into the new repository, and follows again once it is pushed back', async () => {
     const repo = await repository();
     const { regent, status, admin } = await regentFor(repo, { webhook: false });
     const head = (await regent.store.head())!;
@@ -184,12 +185,24 @@ describe('a self-hosted Gitea over https with a private certificate', () => {
     expect((await gitea.api('GET', `${repo.apiPath}/branches`)).body ?? []).toEqual([]);
     expect(await regent.store.head()).toBe(head);
 
-    // Someone pushes a new history there: it is diverged, never followed nor overwritten without an admin.
+    // The README's way back: push the store's history there yourself; Regent then follows and writes again.
+    await git(['push', '--quiet', gitea.developerUrl(repo.name), 'refs/heads/main:refs/heads/main'], { gitDir: join(regent.dataDir, 'store.git'), env: gitea.developerEnv });
+    expect(await repo.tip()).toBe(head);
+    expect((await admin.post('/api/mirror/sync')).status).toBe(202);
+    await eventually(async () => (await status()).mirror.state === 'fresh', 20_000);
+    const restored = await admin.put('/api/policies/rbac/extra.rego', { content: 'package rbac.extra\n\nenabled := true\n', message: 'After the restore', baseRevision: head });
+    expect(restored.status).toBe(201);
+    const afterRestore = ((await restored.json()) as { revision: string }).revision;
+    expect(await repo.tip()).toBe(afterRestore);
+
+    // Deleted and re-created again, and someone pushes a different history there: diverged, never followed nor overwritten.
+    expect((await gitea.api('DELETE', repo.apiPath)).status).toBe(204);
+    await gitea.createRepository(repo.name);
     const fresh = await giteaHistoryFrom(repo, 'A new beginning');
     expect((await admin.post('/api/mirror/sync')).status).toBe(202);
     await eventually(async () => (await status()).mirror.state === 'diverged', 20_000);
-    expect(await status()).toMatchObject({ head, active: head, mirror: { diverged: { remoteTip: fresh, head } } });
-    const again = await admin.put('/api/policies/rbac/extra.rego', { content: 'package rbac.extra\n\nenabled := true\n', message: 'Over the new history', baseRevision: head });
+    expect(await status()).toMatchObject({ head: afterRestore, mirror: { diverged: { remoteTip: fresh, head: afterRestore } } });
+    const again = await admin.put('/api/policies/rbac/more.rego', { content: 'package rbac.more\n\nx := 1\n', message: 'Over the new history', baseRevision: afterRestore });
     expect(again.status).toBe(409);
     expect(await repo.tip()).toBe(fresh);
   });
