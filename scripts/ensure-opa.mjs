@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Makes sure the pinned OPA release is available: `opa` on PATH at the pinned version, else the one built
 // once per machine by `go install github.com/open-policy-agent/opa@<version>` into the tools cache
-// (scripts/lib/tool-cache.mjs), linked into the git-ignored .tools/bin. Prints the path it settled on;
+// (scripts/lib/tool-cache.mjs), hard-linked into the git-ignored .tools/bin. Prints the path it settled on;
 // exits non-zero with a clear message when it cannot.
 import { spawnSync } from 'node:child_process';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { goInstall, linkIntoToolsBin, toolsBin } from './lib/tool-cache.mjs';
@@ -19,7 +20,8 @@ export function opaVersionOf(binary) {
 /** Installs (or finds) OPA `version` and links it as .tools/bin/<linkName>; returns the link's path. */
 export function ensureOpa(version = OPA_VERSION, linkName = 'opa') {
   const local = join(toolsBin, linkName);
-  if (opaVersionOf(local) === version) return local;
+  // An older checkout may hold a symlink here: replaced by a real file (see linkIntoToolsBin).
+  if (opaVersionOf(local) === version && !lstatSync(local).isSymbolicLink()) return local;
   const built = goInstall({ name: 'opa', version, module: 'github.com/open-policy-agent/opa', binary: 'opa' });
   if (opaVersionOf(built) !== version) throw new Error(`${built} is not OPA v${version}`);
   return linkIntoToolsBin(linkName, built);

@@ -84,6 +84,9 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const adminTokenKey = loadAdminTokenKey(config.auth, { dataDir, dev: config.dev, logger, signingKey: signingKey.key });
   // Remote mode: mirror a Git host's branch and push our own commits there (undefined in local mode).
   const remoteSettings = loadRemoteSettings(config, dataDir);
+  if (remoteSettings?.insecureHttp) {
+    logger.warn({ remote: remoteSettings.remote.url, token: remoteSettings.remote.credentials.kind === 'token' }, 'remote.allowInsecureHttp: the remote is reached over plain http; fetched policies and pushed commits (and a token, if any) are not protected on the wire');
+  }
   // Environment refs are checked before anything else starts: a bad one stops start-up naming its key.
   config.environments.forEach((environment, index) => environmentRefName(environment.ref, config.store.branch, `environments.${index}.ref`));
 

@@ -1,8 +1,8 @@
 // One place for the tools the project builds from source (OPA, and later Gitea, the S3 gateway, the OCI
 // registry): each is built once per machine into ~/.cache/regent/tools/<name>-<version>/ (REGENT_TOOLS_CACHE
-// moves it) and linked into the git-ignored .tools/bin of the checkout, so fresh clones and CI reuse it.
+// moves it) and hard-linked into the git-ignored .tools/bin of the checkout, so fresh clones and CI reuse it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,21 +16,50 @@ export function cacheDirFor(name, version) {
   return join(base, `${name}-${version}`);
 }
 
-/** Points .tools/bin/<linkName> at `target` (replacing an older link or file). */
+/**
+ * Puts `target` at .tools/bin/<linkName> as a hard link (a copy when the cache is on another file system),
+ * replacing an older link or file. A real file rather than a symlink, so tools that look for the binary
+ * with `find -type f` (which does not follow symlinks) see it.
+ */
 export function linkIntoToolsBin(linkName, target) {
   mkdirSync(toolsBin, { recursive: true });
   const link = join(toolsBin, linkName);
-  let current;
-  try {
-    const stat = lstatSync(link);
-    current = stat.isSymbolicLink() ? readlinkSync(link) : '';
-  } catch {
-    current = undefined;
-  }
-  if (current === target) return link;
-  if (current !== undefined) rmSync(link, { force: true, recursive: true });
-  symlinkSync(target, link);
+  if (isLinkOf(link, target)) return link;
+  linkOrCopy(target, link);
   return link;
+}
+
+/** True when `path` is a regular file that is `target` itself (the same inode). */
+export function isLinkOf(path, target) {
+  try {
+    const [a, b] = [lstatSync(path), statSync(target)];
+    return a.isFile() && a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** Hard-links `from` at `to` (a copy across file systems, keeping the mode), replacing what was there. */
+export function linkOrCopy(from, to) {
+  rmSync(to, { force: true, recursive: true });
+  try {
+    linkSync(from, to);
+  } catch (error) {
+    if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
+    copyFileSync(from, to);
+    chmodSync(to, statSync(from).mode & 0o777);
+  }
+}
+
+/** Recreates the tree `from` at `to` with real folders and hard-linked (or copied) files. */
+export function mirrorTree(from, to) {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) mirrorTree(source, target);
+    else if (entry.isFile()) linkOrCopy(source, target);
+  }
 }
 
 /**

@@ -42,7 +42,19 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_REMOTE_SSH_KEY', path: ['remote', 'sshKey'], type: 'string' },
   { env: 'REGENT_REMOTE_SSH_KEY_FILE', path: ['remote', 'sshKeyFile'], type: 'string' },
   { env: 'REGENT_REMOTE_KNOWN_HOSTS_FILE', path: ['remote', 'knownHostsFile'], type: 'string' },
+  { env: 'REGENT_REMOTE_CA_FILE', path: ['remote', 'caFile'], type: 'string' },
+  { env: 'REGENT_REMOTE_CLIENT_CERT_FILE', path: ['remote', 'clientCertFile'], type: 'string' },
+  { env: 'REGENT_REMOTE_CLIENT_KEY_FILE', path: ['remote', 'clientKeyFile'], type: 'string' },
   { env: 'REGENT_REMOTE_SYNC_SCHEDULE', path: ['remote', 'syncSchedule'], type: 'string' },
   { env: 'REGENT_WEBHOOK_SECRET', path: ['remote', 'webhookSecret'], type: 'string' },
   { env: 'REGENT_WEBHOOK_SECRET_FILE', path: ['remote', 'webhookSecretFile'], type: 'string' },
+];
+
+/**
+ * Keys deliberately settable in the config file only (they lower a protection). A variable that looks like
+ * it would set one is refused at start-up, so nobody believes it took effect, or slips one in.
+ */
+export const fileOnlyKeys: ReadonlyArray<{ env: string; path: string }> = [
+  { env: 'REGENT_REMOTE_ALLOW_INSECURE_HTTP', path: 'remote.allowInsecureHttp' },
+  { env: 'REGENT_REMOTE_ALLOW_TOKEN_OVER_INSECURE_HTTP', path: 'remote.allowTokenOverInsecureHttp' },
 ];

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../domain/errors.js';
-import { envMapping } from './env-mapping.js';
+import { envMapping, fileOnlyKeys } from './env-mapping.js';
 import { configSchema, type RegentConfig } from './schema.js';
 
 export interface LoadConfigOptions {
@@ -50,6 +50,9 @@ function readYamlFile(file: string): Record<string, unknown> {
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  for (const { env: name, path } of fileOnlyKeys) {
+    if (env[name] !== undefined) throw new InputError('invalid_config', `${name} is not read: ${path} is set in the config file only`, { field: path });
+  }
   const out: Record<string, unknown> = {};
   for (const { env: name, path, type } of envMapping) {
     const raw = env[name];

@@ -183,6 +183,22 @@ export const configSchema = z.strictObject({
     sshKey: z.string().min(1).optional(),
     knownHostsFile: z.string().min(1).optional(),
     strictHostKeyChecking: z.enum(['yes', 'accept-new']).default('yes'),
+    /**
+     * PEM bundle of the CAs git trusts for this (https) remote only, e.g. a self-hosted Gitea's private CA;
+     * the system store is then not consulted. Without it, the system store is.
+     */
+    caFile: z.string().min(1).optional(),
+    /** Client certificate (PEM) for hosts that require one; with `clientKeyFile`. */
+    clientCertFile: z.string().min(1).optional(),
+    /** Its private key (PEM, unencrypted, mode 0600). */
+    clientKeyFile: z.string().min(1).optional(),
+    /**
+     * Lets a plain `http://` remote through, with a warning at start-up and `mirror.insecureHttp` in
+     * `/status`. Config file only (no environment variable): a deliberate choice, not a stray variable.
+     */
+    allowInsecureHttp: z.boolean().default(false),
+    /** With `allowInsecureHttp`: also send the token over http to a host that is not loopback. Config file only. */
+    allowTokenOverInsecureHttp: z.boolean().default(false),
     /** node-cron expression (6 fields = with seconds): the safety net for missed webhooks. */
     syncSchedule: z.string().min(1).default('*/30 * * * * *'),
     /** Shared secret of the Git host's webhook (`POST /hooks/git`); webhooks are refused without one. */

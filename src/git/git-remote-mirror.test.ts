@@ -9,7 +9,7 @@ import { git, openTestStore, tempDir } from '../../test/helpers/git-repo.js';
 import { gitRemote } from '../../test/helpers/git-remote.js';
 import type { RemoteOptions } from './git-remote-mirror.js';
 import { runGit } from './git-process.js';
-import { assertRemoteUrl, redactUrl, remoteEnvironment } from './remote-credentials.js';
+import { assertRemoteUrl, isLoopbackUrl, redactUrl, remoteEnvironment } from './remote-credentials.js';
 
 const author = { name: 'Ada Admin', email: 'ada@example.test' };
 const put = (path: string, content: string) => ({ op: 'put' as const, path, content: Buffer.from(content) });
@@ -130,7 +130,7 @@ describe('GitRemoteMirror over a real bare remote', () => {
     await remote.git(['config', 'core.hooksPath', join(remote.dir, 'hooks')]);
     const error = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'direct', author, expectedHead: first.remoteTip! }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotAllowedError);
-    expect(error).toMatchObject({ code: 'remote_refused', details: { reason: 'pre-receive hook declined' } });
+    expect(error).toMatchObject({ code: 'remote_refused', details: { reason: 'pre-receive hook declined: protected branch: open a pull request' } });
     expect(await remote.tip()).toBe(first.remoteTip);
     expect(await store.head()).toBe(first.remoteTip);
   });
@@ -171,6 +171,29 @@ describe('remote credentials and URLs', () => {
     expect(env).toMatchObject({ GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_KEY_1: 'http.followRedirects', GIT_CONFIG_VALUE_1: 'false', GIT_TERMINAL_PROMPT: '0' });
     expect(Buffer.from(env.GIT_CONFIG_VALUE_0!.replace('Authorization: Basic ', ''), 'base64').toString()).toBe('x-access-token:s3cret-token');
     expect(env.GIT_SSH_COMMAND).not.toContain('s3cret');
+  });
+
+  test('TLS files travel as command-scope config beside the token: the CA bundle with an empty CA directory, the client certificate and key', () => {
+    const env = remoteEnvironment({ kind: 'token', token: 't', username: 'alice' }, {
+      connectTimeoutSeconds: 5, lowSpeedSeconds: 5,
+      tls: { caFile: '/etc/regent/gitea-ca.pem', emptyCaDir: '/data/remote-tls/empty-ca-dir', clientCertFile: '/etc/regent/client.pem', clientKeyFile: '/etc/regent/client-key.pem' },
+    });
+    const config = Array.from({ length: Number(env.GIT_CONFIG_COUNT) }, (_, i) => [env[`GIT_CONFIG_KEY_${i}`], env[`GIT_CONFIG_VALUE_${i}`]]);
+    expect(config.slice(1)).toEqual([
+      ['http.followRedirects', 'false'],
+      ['http.sslCAInfo', '/etc/regent/gitea-ca.pem'],
+      ['http.sslCAPath', '/data/remote-tls/empty-ca-dir'],
+      ['http.sslCert', '/etc/regent/client.pem'],
+      ['http.sslKey', '/etc/regent/client-key.pem'],
+    ]);
+    expect(remoteEnvironment({ kind: 'none' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 }).GIT_CONFIG_COUNT).toBeUndefined();
+  });
+
+  test('plain http is let through the store\'s protocol allow-list for the remote\'s commands only when allowed', () => {
+    const allowed = remoteEnvironment({ kind: 'none' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5, allowInsecureHttp: true });
+    expect(allowed).toMatchObject({ GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'protocol.http.allow', GIT_CONFIG_VALUE_0: 'always' });
+    const https = remoteEnvironment({ kind: 'token', token: 't', username: 'u' }, { connectTimeoutSeconds: 5, lowSpeedSeconds: 5 });
+    expect(Object.values(https)).not.toContain('protocol.http.allow');
   });
 
   test('real git sends the token header from that environment to an https remote, and puts nothing of it in argv or the URL', async () => {
@@ -256,6 +279,27 @@ describe('remote credentials and URLs', () => {
   ])('remote URL %s accepted: %s', (url, ok) => {
     if (ok) expect(() => assertRemoteUrl(url)).not.toThrow();
     else expect(() => assertRemoteUrl(url)).toThrow(expect.objectContaining({ code: 'invalid_remote_url' }));
+  });
+
+  test('plain http passes only when allowed explicitly, and never with credentials in the URL', () => {
+    expect(() => assertRemoteUrl('http://127.0.0.1:3000/acme/policies.git', 'remote.url', { allowInsecureHttp: true })).not.toThrow();
+    expect(() => assertRemoteUrl('http://gitea.lan/acme/policies.git')).toThrow(/allowInsecureHttp/);
+    expect(() => assertRemoteUrl('http://alice@gitea.lan/acme/policies.git', 'remote.url', { allowInsecureHttp: true })).toThrow(expect.objectContaining({ code: 'invalid_remote_url' }));
+    expect(() => assertRemoteUrl('http://a:b@gitea.lan/acme/policies.git', 'remote.url', { allowInsecureHttp: true })).toThrow(expect.objectContaining({ code: 'invalid_remote_url' }));
+  });
+
+  test.each([
+    ['http://localhost:3000/p.git', true],
+    ['http://127.0.0.1/p.git', true],
+    ['http://127.1/p.git', true],
+    ['http://[::1]:8080/p.git', true],
+    ['http://[0:0:0:0:0:0:0:1]/p.git', true],
+    ['http://128.0.0.1/p.git', false],
+    ['http://127.0.0.1.nip.io/p.git', false],
+    ['http://localhost.example.com/p.git', false],
+    ['http://10.0.0.5/p.git', false],
+  ])('%s is loopback: %s', (url, loopback) => {
+    expect(isLoopbackUrl(url)).toBe(loopback);
   });
 
   test('URLs are redacted before they are shown', () => {

@@ -1,12 +1,13 @@
-import { ConflictError, NotAllowedError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
+import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { AcceptResult, RemoteMirror, SyncResult } from '../domain/mirror/remote-mirror.js';
 import type { Revision } from '../domain/store/policy-store.js';
 import { GitCommandError } from './git-errors.js';
 import { runGit } from './git-process.js';
 import { isSha, isValidBranchName, isValidRefName } from './git-validation.js';
+import { refusedByRemote } from './push-refusal.js';
 import type { EnvironmentRefPusher } from './git-ref-follower.js';
-import { assertRemoteUrl, isHttpsUrl, redactUrl, remoteEnvironment, type RemoteCredentials } from './remote-credentials.js';
+import { assertRemoteUrl, isHttpsUrl, isInsecureHttpUrl, redactUrl, remoteEnvironment, type RemoteCredentials, type RemoteTls } from './remote-credentials.js';
 import { WriteLock } from './write-lock.js';
 
 const ZERO_OID = '0'.repeat(40);
@@ -17,6 +18,13 @@ export interface RemoteOptions {
   /** The remote branch; the local tracked branch by default. */
   branch?: string;
   credentials: RemoteCredentials;
+  /** CA bundle and client certificate for an https remote (validated files). */
+  tls?: RemoteTls;
+  /**
+   * Lets a plain `http://` URL through (`remote.allowInsecureHttp`); whether a token may go with it was
+   * decided at start-up (`src/keys/load-remote-settings.ts`). Shown in `/status` → `mirror.insecureHttp`.
+   */
+  allowInsecureHttp?: boolean;
   /** Kill a fetch that takes longer (ms). */
   fetchTimeoutMs: number;
   /** Kill a push that takes longer (ms). */
@@ -58,7 +66,7 @@ export interface MirrorStoreAccess {
  * own process group killed on timeout, with the URL after `--end-of-options`.
  */
 export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
-  readonly description: { url: string; branch: string };
+  readonly description: { url: string; branch: string; insecureHttp: boolean };
   private readonly remoteBranch: string;
   private readonly trackingRef: string;
   private readonly env: Record<string, string>;
@@ -68,12 +76,14 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
   private readonly fetchLock = new WriteLock();
 
   constructor(private readonly store: MirrorStoreAccess, private readonly options: RemoteOptions) {
-    assertRemoteUrl(options.url);
+    assertRemoteUrl(options.url, 'remote.url', { allowInsecureHttp: options.allowInsecureHttp });
     this.remoteBranch = options.branch ?? store.branch;
     if (!isValidBranchName(this.remoteBranch)) throw new Error(`'${this.remoteBranch}' is not a valid remote branch name`);
-    if (options.credentials.kind === 'token' && !isHttpsUrl(options.url)) {
+    const insecureHttp = isInsecureHttpUrl(options.url);
+    if (options.credentials.kind === 'token' && !isHttpsUrl(options.url) && !insecureHttp) {
       throw new Error('a token needs an https remote URL (hint: use remote.sshKeyFile for ssh remotes)');
     }
+    if (options.tls !== undefined && !isHttpsUrl(options.url)) throw new Error('TLS settings (remote.caFile, remote.clientCertFile) need an https remote URL');
     this.trackingRef = `refs/regent/remote/${this.remoteBranch}`;
     for (const ref of options.environmentRefs ?? []) {
       if (!/^refs\/(tags|heads)\//.test(ref) || !isValidRefName(ref)) throw new Error(`'${ref}' is not a valid environment ref`);
@@ -81,8 +91,10 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     this.env = remoteEnvironment(options.credentials, {
       connectTimeoutSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
       lowSpeedSeconds: Math.max(1, Math.ceil(options.fetchTimeoutMs / 2000)),
+      tls: options.tls,
+      allowInsecureHttp: insecureHttp && options.allowInsecureHttp === true,
     });
-    this.description = { url: redactUrl(options.url), branch: this.remoteBranch };
+    this.description = { url: redactUrl(options.url), branch: this.remoteBranch, insecureHttp };
   }
 
   async sync(): Promise<SyncResult> {
@@ -143,7 +155,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       await this.recordPushed(revision);
       return;
     }
-    refusedByRemote(porcelain, `the remote refused the push to ${this.remoteBranch}`);
+    refusedByRemote(porcelain, result.stderr, `the remote refused the push to ${this.remoteBranch}`);
     if (!/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
     this.store.logger.info({ revision, remote: this.description.url }, 'push refused by the remote; fetching');
     const remoteTip = await this.fetch().catch((error: unknown) => {
@@ -193,7 +205,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
         throw this.unavailable('push', error);
       }
       if (result.exitCode !== 0) {
-        refusedByRemote(result.stdout.toString('utf8'), `the remote refused moving ${ref}`);
+        refusedByRemote(result.stdout.toString('utf8'), result.stderr, `the remote refused moving ${ref}`);
         if (!/^!\t/m.test(result.stdout.toString('utf8'))) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
         this.store.logger.info({ ref, remote: this.description.url }, 'environment push refused by the remote; fetching');
         await this.fetchEnvironmentRefs(Date.now() + this.options.fetchTimeoutMs).catch((error: unknown) => {
@@ -303,18 +315,6 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     const detail = error instanceof GitCommandError ? error.stderr.slice(0, 500) : String((error as Error)?.message ?? error);
     return new UnavailableError('remote_unavailable', `git ${command} to ${this.description.url} failed: ${redactUrl(detail)}`, { remote: this.description.url }, { cause: error });
   }
-}
-
-/**
- * `git push --porcelain` reports a server-side refusal (a pre-receive hook, a protected branch or tag) as
- * `!<TAB>src:dst<TAB>[remote rejected] (<reason>)`, and a ref that moved as `[rejected] (...)`. The first
- * is not a race a fetch and retry could win: `NotAllowedError` `remote_refused` with the host's reason.
- */
-function refusedByRemote(porcelain: string, what: string): void {
-  const match = /^!\t[^\t]*\t\[remote rejected\](?: \((.*)\))?$/m.exec(porcelain);
-  if (!match) return;
-  const reason = (match[1] ?? 'no reason given').slice(0, 300);
-  throw new NotAllowedError('remote_refused', `${what}: ${reason} (hint: a protected branch or a server hook; change it on the Git host, or propose the change there)`, { reason });
 }
 
 /** Milliseconds left until `deadline`; a command started after it gets a token moment and times out. */

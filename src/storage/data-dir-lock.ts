@@ -34,7 +34,7 @@ export interface LockHolder {
  * process. The lock lives exactly as long as the pipe: a clean exit, a crash or `kill -9` closes it, the
  * holder reads end-of-file and exits, the kernel drops the lock. Nothing stale is left behind (the file
  * stays, but an unlocked file means nothing), and it works across containers sharing the volume, where
- * PIDs and abstract sockets do not (see docs/adr/005-one-regent-per-data-directory.md).
+ * PIDs and abstract sockets do not (see docs/adr/006-one-regent-per-data-directory.md).
  *
  * The lock file is never deleted: unlinking a lock file lets two processes lock two different inodes.
  */

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { Logger } from '../../src/domain/logger.js';
 import { startRegent, type RunningRegent } from '../../src/main.js';
 import { opaPath } from './opa-path.js';
 
@@ -17,6 +19,16 @@ export interface StartTestRegentOptions {
   config?: Record<string, unknown>;
   /** Keep running after the test (the caller closes it). */
   keepRunning?: boolean;
+  /** Log here instead of nowhere (see {@link capturingLogger}). */
+  logger?: Logger;
+}
+
+/** A pino logger at `level` whose JSON lines are kept in `lines`, for assertions on what Regent logged. */
+export function capturingLogger(level = 'info'): { logger: pino.Logger; lines: string[]; records: () => Array<Record<string, unknown>> } {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
+  const logger = pino({ level }, sink);
+  return { logger, lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
 /**
@@ -39,7 +51,7 @@ export async function startTestRegent(options: StartTestRegentOptions = {}): Pro
       ...options.config,
     },
   });
-  const logger = pino({ level: process.env.REGENT_TEST_LOG ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.REGENT_TEST_LOG ?? 'silent' });
   const regent = await startRegent(config, logger);
   if (!options.keepRunning) onTestFinished(() => regent.close());
   return { ...regent, dataDir };

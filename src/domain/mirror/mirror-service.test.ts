@@ -25,7 +25,7 @@ class RecordingAudit implements AuditLog {
 function controlledMirror() {
   const pending: Array<(result: SyncResult) => void> = [];
   const mirror: RemoteMirror = {
-    description: { url: '/srv/policies.git', branch: 'main' },
+    description: { url: '/srv/policies.git', branch: 'main', insecureHttp: false },
     sync: () => new Promise<SyncResult>((resolve) => pending.push(resolve)),
     accept: async (remoteTip): Promise<AcceptResult> => ({ previousHead: HEAD, head: remoteTip }),
   };

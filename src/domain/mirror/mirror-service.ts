@@ -18,6 +18,8 @@ export interface MirrorServiceOptions {
 export interface MirrorStatus {
   url: string;
   branch: string;
+  /** True when the remote is reached over plain http (`remote.allowInsecureHttp`): nothing on the wire is protected. */
+  insecureHttp: boolean;
   /**
    * `fresh`: the last sync succeeded and head follows the remote; `stale`: syncs are failing (`staleSince`);
    * `diverged`: the remote rewrote history and waits for an admin (`diverged`); `missing_ref`: the

@@ -31,8 +31,11 @@ export interface AcceptResult {
 }
 
 export interface RemoteMirror {
-  /** The remote as it may be shown (credentials redacted) and the remote branch. */
-  readonly description: { url: string; branch: string };
+  /**
+   * The remote as it may be shown (credentials redacted), the remote branch, and whether it is reached
+   * over plain http (allowed only by an explicit setting; shown in `/status` so nobody forgets it).
+   */
+  readonly description: { url: string; branch: string; insecureHttp: boolean };
   /**
    * Fetches the remote branch (with a timeout) and fast-forwards the tracked branch when it can.
    * Rejects when the remote cannot be reached or read; the store is then unchanged.
