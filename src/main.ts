@@ -130,7 +130,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const { catalog, waiters, activation, environmentSets } = sets;
   const app = createApp({
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter: admin.router,
-    webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes }),
+    webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes, bodyTimeoutMs: config.remote.webhookBodyTimeoutMs }),
     statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, body: { maxBytes: config.fleet.maxReportBytes, maxDepth: config.http.maxJsonDepth } }),
     opaStatus: () => ({ version: pipeline.opa.version, ...pipeline.opa.stats() }),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { RegentConfig } from '../config/schema.js';
 import { MemoizedPolicyGate } from '../domain/activation/memoized-policy-gate.js';
+import { ShippedFormGate } from '../domain/bundles/gate-files.js';
 import type { PolicyGate } from '../domain/activation/policy-gate.js';
 import { BundleBuilder } from '../domain/bundles/bundle-builder.js';
 import { BundleSigner } from '../domain/bundles/bundle-signer.js';
@@ -32,7 +33,8 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
   const { dataDir, signingKey, logger } = deps;
   const opa = await OpaCli.create(opaRunnerOptions(config.opa, config.opa.path ?? defaultOpaPath(deps.projectRoot), logger.child({ component: 'opa' })));
   const capabilitiesPath = await writeRestrictedCapabilities(opa, join(dataDir, 'opa'));
-  const gate = new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp'), budgetMs: config.opa.timeoutMs }));
+  // OPA judges the data agents receive (canonical JSON, YAML converted by Regent), and remembers verdicts.
+  const gate = new ShippedFormGate(new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp'), budgetMs: config.opa.timeoutMs })));
 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
   const canonicalForms = new CanonicalFormMemo();

@@ -46,8 +46,11 @@ export const configSchema = z.strictObject({
     timeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
     /** Wall-clock budget of an evaluation, a validate-only request or an inspection, queueing included. */
     evaluateTimeoutMs: z.number().int().min(500).max(600_000).default(15_000),
-    /** `opa` processes alive at once; the last slot is kept for activations and writes. */
-    maxConcurrency: z.number().int().min(1).max(64).default(() => Math.max(2, availableParallelism())),
+    /**
+     * `opa` processes alive at once; the last slot is kept for activations and writes (so at least 2).
+     * Default: the cores, at least 2 and at most 4 (each process may use `memoryLimitMiB`).
+     */
+    maxConcurrency: z.number().int().min(2).max(64).default(() => Math.min(4, Math.max(2, availableParallelism()))),
     /** Requests (writes, evaluations, validations) waiting for a process; more answer 503 `opa_busy`. */
     maxQueued: z.number().int().min(0).max(10_000).default(32),
     /** Resident memory one `opa` process may use before it is killed. */
@@ -207,6 +210,8 @@ export const configSchema = z.strictObject({
     webhookMaxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024),
     /** Webhook bodies read at once at most; beyond, 503 `webhooks_busy` (so forged deliveries hold at most this × webhookMaxBodyBytes). */
     webhookMaxConcurrentBodies: z.number().int().min(1).max(64).default(4),
+    /** A webhook body not read whole within this long is dropped (its connection closed): Git hosts send at once. */
+    webhookBodyTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
     fetchTimeoutMs: z.number().int().min(500).max(600_000).default(30_000),
     pushTimeoutMs: z.number().int().min(500).max(600_000).default(30_000),
     backoffInitialMs: z.number().int().min(10).max(600_000).default(1000),

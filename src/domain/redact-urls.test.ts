@@ -13,6 +13,9 @@ describe('redactUrls', () => {
     ['git@github.com:acme/p.git', 'git@github.com:acme/p.git'],
     ['/srv/git/p.git', '/srv/git/p.git'],
     ['no url here: a@b ?x', 'no url here: a@b ?x'],
+    ['https://ci:AKIA/SeCrEt+Tok3n@git.example.test/acme/p.git', 'https://***@git.example.test/acme/p.git'],
+    ["fatal: unable to access 'https://ci:AKIA/SeCrEt@git.example.test/p.git/': 403", "fatal: unable to access 'https://***@git.example.test/p.git/': 403"],
+    ['https://u:a#b?c/d@host/p.git', 'https://***@host/p.git'],
   ])('%s', (text, redacted) => {
     expect(redactUrls(text)).toBe(redacted);
   });

@@ -52,7 +52,7 @@ const UNSAFE_PATH = /['\n\r\0]/;
  */
 export function assertRemoteUrl(url: string, field = 'remote.url', options: { allowInsecureHttp?: boolean } = {}): void {
   const refuse = (why: string): never => {
-    throw new InputError('invalid_remote_url', `the remote URL ${redactUrl(url)} ${why}`, { field });
+    throw new InputError('invalid_remote_url', `the remote URL ${urlOrigin(url)} ${why}`, { field });
   };
   // eslint-disable-next-line no-control-regex
   if (url.length === 0 || url.length > 2048 || /[\x00-\x20\x7f]/.test(url)) refuse('is empty, too long or contains whitespace or control characters');
@@ -78,6 +78,19 @@ export function assertRemoteUrl(url: string, field = 'remote.url', options: { al
 }
 
 /** The URL without credentials (user info and query string removed entirely), for messages, logs and status. */
+/**
+ * What a refusal may say about a refused URL: its scheme and host, nothing else (a refused URL is often
+ * refused because it carries a secret, and no pattern knows every shape a secret can take).
+ */
+function urlOrigin(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.host ? `${parsed.protocol}//${parsed.host}/...` : `(${parsed.protocol} URL)`;
+  } catch {
+    return '(not shown)';
+  }
+}
+
 export function redactUrl(url: string): string {
   return redactUrls(url);
 }

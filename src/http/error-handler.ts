@@ -48,6 +48,16 @@ export function toProblem(error: unknown): Problem {
     const [status, code] = BODY_PARSER_ERRORS[type];
     return { status, code, title: status === 413 ? 'Body too large' : 'Invalid body', detail: (error as Error).message };
   }
+  // A compressed body that does not inflate (zlib's or brotli's errors, passed on by the body reader).
+  const zlibCode = (error as { code?: unknown })?.code;
+  if (typeof zlibCode === 'string' && /^(Z_|ERR__ERROR_|ERR_BROTLI)/.test(zlibCode)) {
+    return { status: 400, code: 'invalid_encoding', title: 'Invalid body', detail: `the request body does not decompress as its Content-Encoding says (${zlibCode})`, field: 'Content-Encoding' };
+  }
+  // Any other client error the HTTP stack marked as safe to show (http-errors: 4xx with expose).
+  const status = (error as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && (error as { expose?: unknown }).expose === true) {
+    return { status: 400, code: 'invalid_body', title: 'Invalid body', detail: String((error as Error).message ?? '').slice(0, 300) };
+  }
   return { status: 500, code: 'internal_error', title: 'Internal error', detail: 'an unexpected error occurred; see the server log' };
 }
 

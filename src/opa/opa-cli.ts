@@ -36,6 +36,11 @@ export class OpaCli {
     return this.runner.run(args, options);
   }
 
+  /** Throws `opa_busy` when a request of this priority would be refused now (see {@link OpaRunner.admit}). */
+  admit(priority: OpaRunOptions['priority']): void {
+    this.runner.admit(priority);
+  }
+
   stats(): OpaRunnerStats {
     return this.runner.stats();
   }

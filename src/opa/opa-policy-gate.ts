@@ -43,10 +43,15 @@ export class OpaPolicyGate implements PolicyGate {
     const canary: TestId = { package: `data.${CANARY_PACKAGE}`, name: `test_canary_${randomBytes(8).toString('hex')}` };
     const canaryFile = { path: CANARY_PATH, content: Buffer.from(`package ${CANARY_PACKAGE}\n\n${canary.name} if true\n`) };
     const expected = definedTests(input.files);
+    // Refused before the tree is packed when OPA's queue is full: a flood costs no CPU or disk.
+    this.options.opa.admit(priority);
     return withPolicyBundle([...input.files, canaryFile], this.options.workDir, async (dir, bundle) => {
       const opaArgs = (command: 'test' | 'check'): string[] => [command, '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle];
       const budgetMs = this.options.budgetMs;
-      const test = await this.options.opa.run(opaArgs('test'), { cwd: dir, priority, budgetMs });
+      // OPA's own per-test limit (5 s by default) would cancel a slow test on a busy machine, a finding
+      // that depends on the load; the whole run's budget is the limit instead.
+      const perTest = budgetMs === undefined ? [] : ['--timeout', `${Math.max(1, Math.ceil(budgetMs / 1000))}s`];
+      const test = await this.options.opa.run([...opaArgs('test'), ...perTest], { cwd: dir, priority, budgetMs });
       const verdict = readTestVerdict(test.exitCode, test.stdout, expected, canary);
       if (verdict) {
         return { ok: verdict.problems.length === 0, problems: verdict.problems, tests: verdict.tests, durationMs: Math.round(performance.now() - started), cacheable: verdict.cacheable };

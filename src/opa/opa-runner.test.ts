@@ -132,4 +132,12 @@ describe('OpaRunner', () => {
     const run = runner(join(tempDirForTest(), 'no-such-opa'));
     expect((await codeOf(run.run(['version'], { priority: 'activation' }))).code).toBe('opa_unavailable');
   });
+
+  test('a request that spent its budget waiting for the slot is refused as busy (503, retry), not killed as a timeout (422)', async () => {
+    const opa = sleeper();
+    const run = runner(opa.path, { maxConcurrency: 1 });
+    const [first, second] = await Promise.all([codeOf(run.run(['first', '0.7'], { priority: 'write', budgetMs: 1000 })), codeOf(run.run(['second', '0.7'], { priority: 'write', budgetMs: 1000 }))]);
+    expect(first.code).toBe('resolved');
+    expect(second).toMatchObject({ code: 'opa_busy', details: { reason: 'budget_spent_waiting' } });
+  });
 });

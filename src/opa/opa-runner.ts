@@ -46,6 +46,7 @@ interface Job {
   args: readonly string[];
   cwd?: string;
   priority: WorkPriority;
+  budgetMs: number;
   deadline: number;
   resolve(result: OpaRunResult): void;
   reject(error: Error): void;
@@ -54,6 +55,8 @@ interface Job {
 
 const KILL_CODES: Record<KillReason, string> = { timeout: 'opa_timeout', memory: 'opa_memory_limit', output: 'opa_output_limit' };
 const REQUEST_PRIORITIES: ReadonlySet<WorkPriority> = new Set(['write', 'interactive']);
+/** A job starts only with at least this share of its budget left. */
+const MIN_BUDGET_LEFT = 0.25;
 
 /**
  * Every `opa` process Regent starts goes through here: at most `maxConcurrency` at once, each with a
@@ -90,17 +93,29 @@ export class OpaRunner {
   run(args: readonly string[], options: OpaRunOptions): Promise<OpaRunResult> {
     const budgetMs = options.budgetMs ?? this.options.budgetsMs[options.priority];
     const queue = this.queues.get(options.priority)!;
-    if (REQUEST_PRIORITIES.has(options.priority) && this.queuedRequests() >= this.options.maxQueued && !this.canStart(options.priority)) {
-      this.refusedBusy++;
-      return Promise.reject(this.busy(options.priority, 'queue_full'));
+    try {
+      this.admit(options.priority);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
     return new Promise((resolve, reject) => {
-      const job: Job = { args, cwd: options.cwd, priority: options.priority, deadline: Date.now() + budgetMs, resolve, reject };
+      const job: Job = { args, cwd: options.cwd, priority: options.priority, budgetMs, deadline: Date.now() + budgetMs, resolve, reject };
       queue.push(job);
       job.expiry = setTimeout(() => this.expire(job), budgetMs);
       job.expiry.unref?.();
       this.pump();
     });
+  }
+
+  /**
+   * Throws `opa_busy` now when a request of this priority would be refused for a full queue, so callers
+   * can refuse before preparing work for OPA (packing a tree costs CPU and disk).
+   */
+  admit(priority: WorkPriority): void {
+    if (REQUEST_PRIORITIES.has(priority) && this.queuedRequests() >= this.options.maxQueued && !this.canStart(priority)) {
+      this.refusedBusy++;
+      throw this.busy(priority, 'queue_full');
+    }
   }
 
   stats(): OpaRunnerStats {
@@ -150,6 +165,15 @@ export class OpaRunner {
 
   private start(job: Job): void {
     clearTimeout(job.expiry);
+    // A job that spent most of its budget waiting would be killed for a lack of time that is the
+    // queue's doing, not its own: it is refused as busy instead (503, retry), never started.
+    const remaining = job.deadline - Date.now();
+    if (remaining < job.budgetMs * MIN_BUDGET_LEFT) {
+      this.refusedBusy++;
+      job.reject(this.busy(job.priority, 'budget_spent_waiting'));
+      queueMicrotask(() => this.pump());
+      return;
+    }
     this.running++;
     this.runningByPriority[job.priority]++;
     this.peakRunning = Math.max(this.peakRunning, this.running);
@@ -163,6 +187,12 @@ export class OpaRunner {
     runOpaProcess(this.options.path, job.args, { cwd: job.cwd, limits })
       .then((result) => {
         this.recentDurationMs = this.recentDurationMs * 0.8 + result.durationMs * 0.2;
+        if (result.killedFor === 'timeout' && result.durationMs < job.budgetMs * MIN_BUDGET_LEFT * 2) {
+          // Killed at the deadline after running for less than half its budget: it mostly waited.
+          this.killed.timeout++;
+          job.reject(this.busy(job.priority, 'budget_spent_waiting'));
+          return;
+        }
         if (result.killedFor) {
           this.killed[result.killedFor]++;
           this.options.logger.warn({ command, priority: job.priority, reason: result.killedFor, durationMs: result.durationMs, peakRssBytes: result.peakRssBytes }, 'opa process killed at its limit');

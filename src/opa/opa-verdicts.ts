@@ -56,9 +56,45 @@ export function definedTests(files: ReadonlyArray<{ path: string; content: Buffe
     } catch {
       continue; // OPA will say what is wrong with the module.
     }
-    for (const match of source.matchAll(/^(test_[A-Za-z0-9_]*)/gm)) tests.push({ package: pkg, name: match[1]! });
+    for (const name of testRuleHeads(source)) tests.push({ package: pkg, name });
   }
   return tests;
+}
+
+/**
+ * Names of rules starting with `test_` at the start of a line, read lexically: text inside strings
+ * (`"..."`, and raw strings in backquotes, which may span lines) and comments is skipped, so a line of
+ * a raw string that happens to start with `test_` is not taken for a test.
+ */
+export function testRuleHeads(source: string): string[] {
+  const names: string[] = [];
+  let inRaw = false;
+  let lineStart = true;
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i]!;
+    if (inRaw) {
+      if (ch === '`') inRaw = false;
+      else if (ch === '\n') lineStart = true;
+      continue;
+    }
+    if (lineStart) {
+      lineStart = false;
+      const head = /^test_[A-Za-z0-9_]*/.exec(source.slice(i, i + 200));
+      if (head) names.push(head[0]);
+    }
+    if (ch === '\n') {
+      lineStart = true;
+    } else if (ch === '#') {
+      const end = source.indexOf('\n', i);
+      i = (end < 0 ? source.length : end) - 1;
+    } else if (ch === '"') {
+      for (i++; i < source.length && source[i] !== '"' && source[i] !== '\n'; i++) if (source[i] === '\\') i++;
+      if (source[i] === '\n') i--;
+    } else if (ch === '`') {
+      inRaw = true;
+    }
+  }
+  return names;
 }
 
 /**

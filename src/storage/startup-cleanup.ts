@@ -89,8 +89,10 @@ export async function removeInterruptedWrites(dataDir: string, options: RemoveIn
   return removed;
 }
 
+/** The entries of `dir`; none when it is missing or is a symbolic link (what it points to is not ours to clean). */
 async function entries(dir: string): Promise<Dirent[]> {
   try {
+    if ((await lstat(dir)).isSymbolicLink()) return [];
     return await readdir(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];

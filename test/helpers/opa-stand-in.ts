@@ -12,9 +12,11 @@ import { tempDirForTest } from './temp-dir.js';
  * - `empty-results`: `[]`, exit 0 (no test ran, not even Regent's canary);
  * - `drop-tests`: the real OPA's test results with every test but Regent's canary left out;
  * - `check-passes`: `opa test` says garbage (exit 1), `opa check` passes silently;
- * - `crash`: dies of SIGSEGV; `hang`: never answers.
+ * - `crash`: dies of SIGSEGV; `hang`: never answers;
+ * - `slow-machine`: the real OPA, but `opa test` cancels any test running over 50 ms (as a loaded
+ *   machine would at OPA's own per-test limit).
  */
-export type OpaStandInMode = 'real' | 'silent' | 'garbage' | 'garbage-exit-0' | 'empty-results' | 'drop-tests' | 'check-passes' | 'crash' | 'hang';
+export type OpaStandInMode = 'real' | 'silent' | 'garbage' | 'garbage-exit-0' | 'empty-results' | 'drop-tests' | 'check-passes' | 'crash' | 'hang' | 'slow-machine';
 
 export interface OpaStandIn {
   /** The stand-in's path: give it to Regent as `REGENT_OPA_PATH` (or `opa.path`). */
@@ -54,6 +56,10 @@ switch (mode) {
   case 'check-passes': if (command === 'check') process.exit(0); process.stdout.write('garbage\\n'); process.exit(1);
   case 'crash': process.kill(process.pid, 'SIGSEGV'); setInterval(() => {}, 1000); break;
   case 'hang': setInterval(() => {}, 1000); break;
+  case 'slow-machine': {
+    const out = spawnSync(real, command === 'test' ? [...args, '--timeout', '50ms'] : args, { stdio: 'inherit' });
+    process.exit(out.status ?? 1);
+  }
   case 'drop-tests': {
     if (command !== 'test') passThrough();
     const out = spawnSync(real, args, { encoding: 'utf8' });

@@ -93,6 +93,17 @@ describe('a broken audit chain found at start-up', () => {
     expect(validate.status).toBe(200);
     expect((await fetch(`${regent.url}/bundles/rbac`)).status).toBe(200);
 
+    // Refusals keep their own status (they are logged, not recorded): never a 503, and an anonymous
+    // caller learns nothing about the break.
+    const anonymous = await fetch(`${regent.url}/api/policies`);
+    expect(anonymous.status).toBe(401);
+    expect(JSON.stringify(await anonymous.json())).not.toContain('audit.jsonl');
+    expect((await fetch(`${regent.url}/api/policies`, { headers: { Authorization: 'Bearer junk' } })).status).toBe(401);
+    const viewer = adminClient(regent, { sub: 'vic', role: 'viewer' });
+    expect((await viewer.get('/api/audit')).status).toBe(403);
+    const malformed = await admin.post('/api/changes/validate', '{"changes": [', { 'Content-Type': 'application/json' });
+    expect(malformed.status).toBe(400);
+
     await regent.close();
     expect(readFileSync(auditFile)).toEqual(tampered);
   });

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { adminClient, rawRequest } from '../helpers/admin-client.js';
 import { git } from '../helpers/git-repo.js';
@@ -206,5 +207,24 @@ describe('request bodies are UTF-8 JSON', () => {
     const twice = await admin.put('/api/policies/rbac/extra.rego', JSON.stringify({ content: GOOD_MODULE, message: 'm', baseRevision: head }), { 'Content-Type': 'application/json; charset=utf-8; charset=utf-16le' });
     expect(await problemOf(twice)).toMatchObject({ status: 415, code: 'unsupported_charset' });
     expect(await regent.store.head()).toBe(head);
+  });
+});
+
+describe('compressed status reports', () => {
+  test.each([
+    ['gzip header on a plain body', 'gzip', () => Buffer.from(JSON.stringify(REPORT))],
+    ['a truncated gzip body', 'gzip', () => gzipSync(JSON.stringify(REPORT)).subarray(0, 20)],
+    ['deflate header on a gzip body', 'deflate', () => gzipSync(JSON.stringify(REPORT))],
+    ['br header on garbage', 'br', () => Buffer.from('garbage that is not brotli')],
+  ])('%s: 400 invalid_encoding, never 5xx', async (_name, encoding, body) => {
+    const regent = await startTestRegent();
+    const response = await rawRequest(regent.url, 'POST', '/status', body(), { 'Content-Type': 'application/json', 'Content-Encoding': encoding });
+    expect(await problemOf(response)).toMatchObject({ status: 400, code: 'invalid_encoding' });
+  });
+
+  test('a well-formed gzip report is accepted', async () => {
+    const regent = await startTestRegent();
+    const response = await rawRequest(regent.url, 'POST', '/status', gzipSync(JSON.stringify(REPORT)), { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+    expect(response.status).toBeLessThan(300);
   });
 });

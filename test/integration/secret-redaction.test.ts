@@ -13,8 +13,8 @@ describe('logs never print a secret', () => {
     const output = regent.output();
     expect(output).toContain('regent failed to start');
     expect(output).toContain('invalid_remote_url');
-    // The operator still learns which remote it was.
-    expect(output).toContain('example.invalid/repo.git');
+    // The operator still learns which remote it was (its scheme and host).
+    expect(output).toContain('https://example.invalid/');
     expect(output).not.toContain('SEKRET123');
     expect(output).not.toContain('SEKRET456');
     expect(output).not.toContain('x-access-token:');
@@ -25,6 +25,7 @@ describe('logs never print a secret', () => {
     ['a fragment', 'https://example.invalid/repo.git#SEKRET789'],
     ['a password with an @ in it', 'https://user:SEK@RET789@example.invalid/repo.git'],
     ['ssh with a password', 'ssh://git:SEKRET789@example.invalid/repo.git'],
+    ['a base64 token with / and + in it', 'https://ci:SEK/RET789+x@example.invalid/repo.git'],
   ])('%s: nothing of the secret is printed', async (_name, url) => {
     buildDist();
     const regent = startRegentProcess({ dataDir: tempDirForTest(), env: { REGENT_REMOTE_URL: url } });

@@ -122,4 +122,31 @@ describe('webhooks: refused before their bodies are read, and never more than a 
     const small = Buffer.from('{"ref":"refs/heads/main"}');
     expect((await post(regent.url, small, { 'X-Gitlab-Token': SECRET, 'X-Gitlab-Event-UUID': randomUUID() })).status).toBe(202);
   });
+
+  test('slow senders that trickle a body are cut off at remote.webhookBodyTimeoutMs, freeing their slots for a real delivery', async () => {
+    const remote = await gitRemote(readTree(EXAMPLE_POLICIES));
+    const regent = await startTestRegent({ config: { remote: { url: remote.dir, webhookSecret: SECRET, syncSchedule: NEVER, webhookBodyTimeoutMs: 500 } } });
+    const target = new URL('/hooks/git', regent.url);
+    const closed: Array<Promise<void>> = [];
+    for (let i = 0; i < 4; i++) {
+      const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': '1000', 'X-Hub-Signature-256': `sha256=${'0'.repeat(64)}` } });
+      closed.push(new Promise((done) => {
+        req.on('error', () => done());
+        req.on('close', () => done());
+        req.on('response', (res) => {
+          res.resume();
+          res.on('close', () => done());
+        });
+      }));
+      req.write('{"ref":');
+    }
+    // The four hold their slots (the global one and this address's) until the 500 ms deadline cuts them
+    // off; without it they would hold them until the server's 30 s request timeout.
+    const cut = await Promise.race([Promise.all(closed).then(() => 'cut off'), new Promise((done) => setTimeout(() => done('still held after 15 s'), 15_000))]);
+    expect(cut).toBe('cut off');
+    const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main' }));
+    const good = await post(regent.url, body, { 'X-Hub-Signature-256': githubSignature(body, SECRET), 'X-GitHub-Delivery': randomUUID() });
+    expect(good.status).toBe(202);
+    expect((await webhookCounts(regent.url)).reading).toBe(0);
+  });
 });

@@ -89,13 +89,17 @@ export class ActivationPipeline {
   private lastSuccess: ActivationSuccess | undefined;
   private readonly rejected = new Set<Revision>();
   private readonly retries: RetryBackoff;
-  /** The last good revision re-activated at start, retried like head until something is served. */
+  /** The last good revision from before a restart: activated first, and again while nothing is served. */
   private startRevision: Revision | undefined;
+  /** The start revision is wanted (nothing is served); kept apart from `pending`, which only holds heads. */
+  private fallbackWanted = false;
+  private readonly fallbackRetries: RetryBackoff;
   private readonly listeners = new Set<(event: ActivationEvent) => void>();
   private unsubscribe: (() => void) | undefined;
 
   private constructor(private readonly options: ActivationPipelineOptions) {
     this.retries = new RetryBackoff(options.retry ?? { initialMs: 1000, maxMs: 30_000 });
+    this.fallbackRetries = new RetryBackoff(options.retry ?? { initialMs: 1000, maxMs: 30_000 });
   }
 
   static create(options: ActivationPipelineOptions): ActivationPipeline {
@@ -114,7 +118,7 @@ export class ActivationPipeline {
     this.head = await this.options.store.head();
     if (saved.lastGoodRevision && saved.lastGoodRevision !== this.head) {
       this.startRevision = saved.lastGoodRevision;
-      this.schedule(saved.lastGoodRevision, { isHead: false });
+      this.wantFallback();
       await this.idle();
     }
     if (this.head) this.schedule(this.head);
@@ -124,6 +128,7 @@ export class ActivationPipeline {
   stop(): void {
     this.unsubscribe?.();
     this.retries.cancel();
+    this.fallbackRetries.cancel();
   }
 
   onEvent(listener: (event: ActivationEvent) => void): () => void {
@@ -184,15 +189,36 @@ export class ActivationPipeline {
     if (options.isHead ?? true) this.head = revision;
     this.retries.supersede(revision);
     this.pending = revision;
+    this.kick();
+  }
+
+  /** Asks for the start revision while nothing is served, without displacing a queued head. */
+  private wantFallback(): void {
+    if (this.active || !this.startRevision || this.rejected.has(this.startRevision)) return;
+    this.fallbackWanted = true;
+    this.kick();
+  }
+
+  private kick(): void {
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
     });
   }
 
+  /** The next revision to try: the start revision first while nothing is served, then the newest head. */
+  private next(): Revision | undefined {
+    if (this.fallbackWanted && !this.active && this.startRevision) {
+      this.fallbackWanted = false;
+      return this.startRevision;
+    }
+    this.fallbackWanted = false;
+    const revision = this.pending;
+    this.pending = undefined;
+    return revision;
+  }
+
   private async drain(): Promise<void> {
-    while (this.pending) {
-      const revision = this.pending;
-      this.pending = undefined;
+    for (let revision = this.next(); revision !== undefined; revision = this.next()) {
       if (revision === this.active?.revision || this.rejected.has(revision)) continue;
       this.inProgress = revision;
       try {
@@ -233,6 +259,9 @@ export class ActivationPipeline {
       const refusal = built.status === 'rejected' && built.reason instanceof BuildError ? built.reason : undefined;
       if (refusal) throw new StepFailure('build', refusal, rankFindings(refusal, report.status === 'fulfilled' ? report.value.problems : []));
       if (report.status === 'rejected') throw new StepFailure('gate', report.reason);
+      // A finding that depends on the machine (a test cancelled at OPA's own time limit) is no verdict:
+      // the same tree passes on a quieter moment, so it is retried, never rejected for good.
+      if (!report.value.ok && report.value.cacheable === false) throw new StepFailure('gate', new UnavailableError('gate_unavailable', `OPA cancelled a test at its time limit: ${report.value.problems[0]?.message ?? ''}`.trim(), { reason: 'test_cancelled' }));
       if (!report.value.ok) throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), report.value.problems);
       if (built.status === 'rejected') throw new StepFailure('build', built.reason);
       const gateMs = report.value.durationMs;
@@ -272,17 +301,24 @@ export class ActivationPipeline {
         // Gate and build verdicts are deterministic for a revision: it is not tried again.
         this.rejected.add(revision);
         this.retries.forget(revision);
-        // Nothing served yet (OPA was down at start, now head is refused): fall back to the last good one.
-        if (!this.active && this.startRevision && revision !== this.startRevision && !this.rejected.has(this.startRevision)) this.schedule(this.startRevision, { isHead: false });
+      } else if (revision === this.startRevision && revision !== this.head) {
+        // The last good revision could not be checked at start: retried on its own backoff while nothing
+        // is served, whatever happens to head meanwhile.
+        const retry = this.fallbackRetries.plan(revision, slowCause(failure));
+        failure.retry = { attempt: retry.attempt, at: new Date(Date.now() + retry.delayMs).toISOString() };
+        retry.start(() => this.wantFallback());
       } else {
         // No verdict (OPA missing, silent, crashed, busy; state not writable): never served, never
         // remembered as a verdict, and tried again with backoff while it is still the revision to activate.
-        const retry = this.retries.plan(revision);
+        const retry = this.retries.plan(revision, slowCause(failure));
         failure.retry = { attempt: retry.attempt, at: new Date(Date.now() + retry.delayMs).toISOString() };
         retry.start(() => {
-          if (revision === this.head || (revision === this.startRevision && !this.active)) this.schedule(revision, { isHead: revision === this.head });
+          if (revision === this.head) this.schedule(revision);
         });
       }
+      // Nothing served (OPA was down at start, head is refused or cannot be checked): fall back to the
+      // last good revision, which passed the gate before the restart.
+      if (revision !== this.startRevision) this.wantFallback();
       this.lastFailure = failure;
       log.error({ step: failure.step, code: failure.code, reason: failure.message, problems: failure.problems, details: failure.details, retry: failure.retry, active: this.active?.revision }, failure.verdict ? 'revision rejected; the last good revision stays active' : 'revision not activated: no verdict; the last good revision stays active and the check is retried');
       this.emit({ type: 'rejected', failure });
@@ -335,4 +371,13 @@ export class ActivationPipeline {
       }
     }
   }
+}
+
+/**
+ * A check that ran out of time or memory is retried with a ten times longer backoff ceiling: it will most
+ * likely run out again, and each attempt holds an OPA slot for its whole budget.
+ */
+function slowCause(failure: ActivationFailure): number {
+  const cause = failure.details?.cause;
+  return cause === 'opa_timeout' || cause === 'opa_memory_limit' ? 10 : 1;
 }

@@ -11,14 +11,14 @@ export class RetryBackoff {
   constructor(private readonly options: { initialMs: number; maxMs: number }, private readonly random: () => number = Math.random) {}
 
   /** Counts a failed attempt of `revision` and says when the next one is due; `start` arms the timer. */
-  plan(revision: string): { attempt: number; delayMs: number; start(run: () => void): void } {
+  plan(revision: string, ceilingFactor = 1): { attempt: number; delayMs: number; start(run: () => void): void } {
     if (this.revision !== revision) {
       this.cancel();
       this.revision = revision;
       this.attempt = 0;
     }
     this.attempt += 1;
-    const ceiling = Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(this.attempt - 1, 30));
+    const ceiling = Math.min(this.options.maxMs * ceilingFactor, this.options.initialMs * 2 ** Math.min(this.attempt - 1, 30));
     const delayMs = Math.round(ceiling * (0.5 + this.random() * 0.5));
     return {
       attempt: this.attempt,

@@ -17,6 +17,8 @@ export interface WebhookReceiverOptions {
   maxBodyBytes: number;
   /** Bodies read at once at most (`remote.webhookMaxConcurrentBodies`); beyond, `webhooks_busy`. */
   maxConcurrentBodies: number;
+  /** Bodies read at once from one address at most, so a few slow senders cannot hold every slot. */
+  maxConcurrentBodiesPerSource?: number;
   now?: () => number;
 }
 
@@ -29,6 +31,7 @@ export type WebhookOutcome = { status: 'sync_requested' | 'duplicate'; provider:
  */
 export class WebhookReceiver {
   private readonly seen = new Map<string, number>();
+  private readonly readingBySource = new Map<string, number>();
   /**
    * Deliveries accepted, duplicate, refused (signature missing or wrong), busy (refused while
    * `maxConcurrentBodies` bodies were being read) and too large; `reading` bodies now, `peakReading` the
@@ -50,7 +53,7 @@ export class WebhookReceiver {
    * `maxBodyBytes` of memory. Returns the function that frees the slot, to call once the body is done
    * with (calling it again does nothing).
    */
-  admit(headers: WebhookHeaders, declaredLength: number | undefined): () => void {
+  admit(headers: WebhookHeaders, declaredLength: number | undefined, source = 'unknown'): () => void {
     try {
       precheckWebhook(headers, this.options.secret);
     } catch (error) {
@@ -61,17 +64,24 @@ export class WebhookReceiver {
       this.counts.tooLarge += 1;
       throw new PayloadTooLargeError('body_too_large', `the webhook body is ${declaredLength} bytes; at most ${this.options.maxBodyBytes} are taken (remote.webhookMaxBodyBytes)`, { field: 'Content-Length' });
     }
-    if (this.counts.reading >= this.options.maxConcurrentBodies) {
+    const fromSource = this.readingBySource.get(source) ?? 0;
+    const perSource = this.options.maxConcurrentBodiesPerSource ?? 2;
+    if (this.counts.reading >= this.options.maxConcurrentBodies || fromSource >= perSource) {
       this.counts.busy += 1;
-      throw new UnavailableError('webhooks_busy', `${this.options.maxConcurrentBodies} webhook bodies are being read already; retry in a second (the Git host redelivers, and the scheduled sync catches up)`, { retryAfterSeconds: 1 });
+      const why = fromSource >= perSource ? `${perSource} webhook bodies from this address are being read already` : `${this.options.maxConcurrentBodies} webhook bodies are being read already`;
+      throw new UnavailableError('webhooks_busy', `${why}; retry in a second (the scheduled sync catches up meanwhile)`, { retryAfterSeconds: 1 });
     }
     this.counts.reading += 1;
+    this.readingBySource.set(source, fromSource + 1);
     this.counts.peakReading = Math.max(this.counts.peakReading, this.counts.reading);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.counts.reading -= 1;
+      const left = (this.readingBySource.get(source) ?? 1) - 1;
+      if (left <= 0) this.readingBySource.delete(source);
+      else this.readingBySource.set(source, left);
     };
   }
 

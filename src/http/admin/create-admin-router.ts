@@ -4,6 +4,7 @@ import { isAudited, markAudited } from '../../domain/audit/audited-error.js';
 import type { Principal } from '../../domain/auth/principal.js';
 import { UnavailableError } from '../../domain/errors.js';
 import { toProblem } from '../error-handler.js';
+import { isAuditReadOnly } from '../middleware/authenticate.js';
 import { createWhoamiRouter } from './whoami-router.js';
 
 export interface AdminRouterDeps {
@@ -73,6 +74,6 @@ export function auditRefusedWrites(audit: AuditLog): ErrorRequestHandler {
       action: 'write.refused', outcome: 'refused', subject: principal?.subject ?? 'anonymous', role: principal?.role,
       reason: problem.code, detail: `${req.method} ${req.originalUrl.slice(0, 300)}: ${String(problem.detail ?? '').slice(0, 500)}`,
       ...(requestId === undefined ? {} : { requestId }),
-    }).then(() => next(markAudited(error)), (auditError: unknown) => next(auditError));
+    }).then(() => next(markAudited(error)), (auditError: unknown) => next(isAuditReadOnly(auditError) ? markAudited(error) : auditError));
   };
 }

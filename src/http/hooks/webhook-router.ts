@@ -6,6 +6,8 @@ export interface WebhookRouterDeps {
   /** Undefined in local mode, or when no webhook secret is configured: every delivery is then refused (404). */
   receiver?: WebhookReceiver;
   maxBodyBytes: number;
+  /** A body not read whole within this long is dropped (the connection is closed), freeing its slot. */
+  bodyTimeoutMs?: number;
 }
 
 /**
@@ -27,9 +29,16 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
     }
     const length = req.headers['content-length'];
     try {
-      const release = deps.receiver.admit(req.headers, length === undefined ? undefined : Number(length));
+      const release = deps.receiver.admit(req.headers, length === undefined ? undefined : Number(length), req.socket.remoteAddress);
+      // A body trickled in to hold a slot is cut off: Git hosts send theirs at once.
+      const deadline = setTimeout(() => {
+        if (!req.complete) req.destroy();
+      }, deps.bodyTimeoutMs ?? 5000);
       // The slot is free once the answer is sent or the client went away, whichever comes first.
-      res.once('close', release);
+      res.once('close', () => {
+        clearTimeout(deadline);
+        release();
+      });
       next();
     } catch (error) {
       next(error);

@@ -3,6 +3,7 @@ import type { RequestHandler, Response } from 'express';
 import type { AuditLog, AuditRecordInput } from '../../domain/audit/audit-log.js';
 import { markAudited } from '../../domain/audit/audited-error.js';
 import { AdminTokenError, type AdminTokenVerifier } from '../../domain/auth/admin-token-verifier.js';
+import { isRegentError } from '../../domain/errors.js';
 import type { Logger } from '../../domain/logger.js';
 
 export interface AuthenticateDeps {
@@ -52,8 +53,13 @@ export function authenticate(deps: AuthenticateDeps): RequestHandler {
           await recordAuthRefusal(res, { subject: 'anonymous', reason: error.code, detail });
         }
       } catch (auditError) {
-        next(auditError);
-        return;
+        // A read-only audit log (its chain is broken) cannot take the record: the refusal is logged, and
+        // the caller still gets the 401 it earned, not a 503 that would tell an anonymous caller more.
+        if (!isAuditReadOnly(auditError)) {
+          next(auditError);
+          return;
+        }
+        logger?.warn({ reqId: res.locals.reqId, reason: error.code }, 'authentication refusal not recorded: the audit log is read-only');
       }
       next(markAudited(error));
       return;
@@ -113,4 +119,9 @@ class RefusalLimiter {
     this.skipped = 0;
     return skipped;
   }
+}
+
+/** The audit log refused an append because its hash chain is broken (`audit.onBrokenChain: read-only`). */
+export function isAuditReadOnly(error: unknown): boolean {
+  return isRegentError(error) && error.code === 'audit_chain_broken';
 }

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { isRole, roleSatisfies, type Principal, type Role } from '../../domain/auth/principal.js';
 import { markAudited } from '../../domain/audit/audited-error.js';
 import { NotAllowedError } from '../../domain/errors.js';
-import { recordAuthRefusal } from './authenticate.js';
+import { isAuditReadOnly, recordAuthRefusal } from './authenticate.js';
 
 /**
  * Lets the request through when the authenticated principal's role includes `required`
@@ -25,8 +25,11 @@ export function requireRole(required: Role): RequestHandler {
     try {
       await recordAuthRefusal(res, { subject: principal.subject, role: principal.role, reason: 'missing_role', detail: `needs ${required}` });
     } catch (auditError) {
-      next(auditError);
-      return;
+      // A read-only audit log cannot take the record; the 403 still stands.
+      if (!isAuditReadOnly(auditError)) {
+        next(auditError);
+        return;
+      }
     }
     next(markAudited(new NotAllowedError('missing_role', `this needs the '${required}' role or higher; the token has '${principal.role}'`, { requiredRole: required, role: principal.role })));
   };
