@@ -85,6 +85,8 @@ async function render(moveFocus: boolean): Promise<void> {
   if (token() && !principal) await loadPrincipal();
   if (mine !== generation) return;
   markCurrentNav(route.name);
+  // A redraw in place (a filter applied) keeps the focus on the same control; a navigation moves it to the heading.
+  const focusedBefore = moveFocus ? undefined : focusInside(main);
   main.replaceChildren();
   const context: ViewContext = {
     api, principal, main, params, query,
@@ -95,12 +97,51 @@ async function render(moveFocus: boolean): Promise<void> {
     notice: route.name === 'signin' ? signInMessage : undefined,
   };
   if (route.name === 'signin') signInMessage = undefined;
+  if (moveFocus || (focusedBefore && !focusedBefore.name && !focusedBefore.text)) focusHeadingWhenShown(main, mine);
   try {
     await route.view(context);
   } catch (error) {
     if (mine === generation) main.append(problemBox(error));
   }
-  if (moveFocus && mine === generation) main.querySelector<HTMLElement>('h1')?.focus();
+  if (!moveFocus && focusedBefore && mine === generation) restoreFocus(main, focusedBefore);
+}
+
+interface FocusMark {
+  name: string | null;
+  text: string;
+}
+
+/** What had the focus inside the view (a filter's field or button), to find its twin once the view is redrawn. */
+function focusInside(main: HTMLElement): FocusMark | undefined {
+  const element = document.activeElement;
+  if (!(element instanceof HTMLElement) || !main.contains(element) || element === main) return undefined;
+  return { name: element.getAttribute('name'), text: element instanceof HTMLButtonElement ? (element.textContent ?? '') : '' };
+}
+
+function restoreFocus(main: HTMLElement, mark: FocusMark): void {
+  const twin = mark.name
+    ? main.querySelector<HTMLElement>(`[name="${CSS.escape(mark.name)}"]`)
+    : [...main.querySelectorAll<HTMLButtonElement>('button')].find((button) => button.textContent === mark.text);
+  (twin ?? main.querySelector<HTMLElement>('h1'))?.focus();
+}
+
+/**
+ * After a navigation, keyboard and screen-reader focus goes to the new view's `<h1>` as soon as the
+ * view has put it in the page (before its data arrives), so it never stays on a link that is gone.
+ */
+function focusHeadingWhenShown(main: HTMLElement, mine: number): void {
+  const focus = (): boolean => {
+    const title = main.querySelector<HTMLElement>('h1');
+    if (!title || mine !== generation) return mine !== generation;
+    title.focus();
+    return true;
+  };
+  if (focus()) return;
+  const observer = new MutationObserver(() => {
+    if (focus()) observer.disconnect();
+  });
+  observer.observe(main, { childList: true });
+  cleanups.push(() => observer.disconnect());
 }
 
 async function loadPrincipal(): Promise<void> {

@@ -35,7 +35,9 @@ const FILTERS = ['subject', 'path', 'action', 'since', 'until'] as const;
 /** The audit log, newest first, with filters, and whether its hash chain holds. */
 export async function auditView(context: ViewContext): Promise<void> {
   const { api, main, query } = context;
+  main.append(heading('Audit log'));
   const operation = await api.operation('get', '/api/audit').catch(() => undefined);
+  if (!context.current()) return;
   const actions = operation?.parameters?.find((parameter) => parameter.name === 'action')?.schema?.enum ?? [];
   const inputs = {
     subject: h('input', { type: 'text', name: 'subject', value: query.get('subject') ?? '' }),
@@ -67,7 +69,7 @@ export async function auditView(context: ViewContext): Promise<void> {
     h('thead', null, h('tr', null, ['Seq', 'When', 'Action', 'Outcome', 'Who', 'Revision', 'Paths', 'Reason / detail'].map((name) => h('th', { scope: 'col' }, name)))),
     tbody));
   const more = h('div', { class: 'more' }, loading('Loading the audit log…'));
-  main.append(heading('Audit log'), chain, form, table, more);
+  main.append(chain, form, table, more);
 
   const filters: Record<string, string | undefined> = {};
   for (const name of FILTERS) filters[name] = query.get(name) ?? undefined;

@@ -17,6 +17,7 @@ interface Evaluation {
 /** Evaluate a query with an input at any revision (`POST /api/evaluate`, editor), with OPA's explanation where this Regent offers one. */
 export async function playgroundView(context: ViewContext): Promise<void> {
   const { api, main, query } = context;
+  main.append(heading('Playground'));
   const revision = h('input', { type: 'text', name: 'revision', list: 'playground-revisions', value: query.get('revision') ?? 'head', spellcheck: 'false', class: 'sha-input' });
   const revisions = h('datalist', { id: 'playground-revisions' });
   const queryInput = h('input', { type: 'text', name: 'query', value: query.get('query') ?? 'data.rbac.allow', spellcheck: 'false', class: 'wide' });
@@ -24,6 +25,7 @@ export async function playgroundView(context: ViewContext): Promise<void> {
   input.value = EXAMPLE_INPUT;
   const inputError = h('p', { id: 'input-error', class: 'field-error', hidden: true });
   const operation = await api.operation('post', '/api/evaluate').catch(() => undefined);
+  if (!context.current()) return;
   const schema = operation?.requestBody?.content?.['application/json']?.schema as { properties?: Record<string, { enum?: string[] }> } | undefined;
   const explainModes = schema?.properties?.explain?.enum;
   const explain = explainModes ? h('select', { name: 'explain' }, h('option', { value: '' }, 'none'), explainModes.map((mode) => h('option', { value: mode }, mode))) : undefined;
@@ -35,7 +37,7 @@ export async function playgroundView(context: ViewContext): Promise<void> {
     field('Input (JSON)', input), inputError,
     explain ? field('Explanation', explain) : null,
     h('div', { class: 'actions' }, submit));
-  main.append(heading('Playground'), form, h('section', { 'aria-labelledby': 'result-heading' }, h('h2', { id: 'result-heading' }, 'Result'), output));
+  main.append(form, h('section', { 'aria-labelledby': 'result-heading' }, h('h2', { id: 'result-heading' }, 'Result'), output));
   void api.get<VersionPage>('/api/versions', { limit: 50 }).then((page) => {
     revisions.append(...page.versions.map((version) => h('option', { value: version.revision }, `${shortSha(version.revision)} ${version.subject}`)));
   }, () => undefined);
