@@ -51,7 +51,7 @@ export async function openBrowser(options: { width?: number; height?: number } =
   });
   onTestFinished(() => context.close());
   const page = context.pages()[0] ?? await context.newPage();
-  page.setDefaultTimeout(20_000);
+  page.setDefaultTimeout(45_000);
   const requests: string[] = [];
   const errors: string[] = [];
   context.on('request', (request) => requests.push(request.url()));
