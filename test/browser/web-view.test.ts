@@ -101,6 +101,7 @@ describe('the web view at /ui, in a real Chromium', () => {
     expect(await page.locator('#validation-heading').innerText()).toContain('valid');
     expect(await page.locator('.line-add').allInnerTexts()).toEqual(expect.arrayContaining([expect.stringContaining('"frank"')]));
     expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Merge' }).isDisabled()).toBe(true);
     await screenshot('change-request');
 
     // Environments, with the form to promote or roll back.

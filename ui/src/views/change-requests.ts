@@ -159,6 +159,9 @@ function actions(context: ViewContext, request: ChangeRequestDetail): HTMLElemen
     buttons.push(field('Approval comment (optional)', comment), approve);
   }
   if (isAdmin && contributed && request.state === 'open') buttons.push(h('p', { class: 'hint' }, 'You put commits on this request, so another admin approves it.'));
+  if (isAdmin && request.state === 'open') {
+    buttons.push(h('button', { type: 'button', disabled: true, 'aria-describedby': 'merge-hint' }, 'Merge'), h('small', { id: 'merge-hint', class: 'hint' }, 'Merging needs an approval of the current tip by an admin who put no commit on it.'));
+  }
   if (isAdmin && request.state === 'approved') {
     const merge = h('button', { type: 'button' }, 'Merge');
     merge.addEventListener('click', () => void run(merge, async () => {
