@@ -70,8 +70,9 @@ describe('using the web view: keyboard, signing in, the audit chain, in a real C
   test('sign in by pasting a token: a malformed or forged one is refused with the reason, a role sees what it may, sign out forgets the token', async () => {
     const { regent, cast } = await regentWithHistory();
     const { page, requests, screenshot } = await openBrowser();
-    await page.goto(`${regent.url}/ui/`);
+    await page.goto(`${regent.url}/ui/#/audit`);
     await heading(page, 'Sign in');
+    expect(page.url()).toBe(`${regent.url}/ui/#/signin?next=%2Faudit`);
     const field = page.getByLabel('Admin API token');
     expect(await field.getAttribute('type')).toBe('password');
     await field.fill('not a token');
@@ -87,14 +88,12 @@ describe('using the web view: keyboard, signing in, the audit chain, in a real C
 
     await field.fill(cast.audrey.token);
     await field.press('Enter');
-    await heading(page, 'History');
-    await see(page, 'Signed in as');
+    // Back where the user was going; an auditor reads the audit log, but cannot roll back (no button)
+    // nor evaluate (the API says why).
+    await heading(page, 'Audit log');
+    await see(page, 'Hash chain: intact.');
     expect(await page.locator('#who').innerText()).toContain('Audrey Auditor (auditor)');
     expect(await field.count()).toBe(0);
-
-    // An auditor reads the audit log, but cannot roll back (no button) nor evaluate (the API says why).
-    await page.getByRole('link', { name: 'Audit log' }).click();
-    await see(page, 'Hash chain: intact.');
     await page.getByRole('link', { name: 'History' }).click();
     await page.getByRole('link', { name: 'Add the extra switches module' }).click();
     await see(page, 'Strict mode turns the extra checks on.');
@@ -132,6 +131,7 @@ describe('using the web view: keyboard, signing in, the audit chain, in a real C
     await heading(page, 'Audit log');
     await page.getByRole('alert').getByText('Hash chain: broken.').waitFor();
     expect(await page.locator('.health.broken').innerText()).toContain('audit/audit.jsonl line 3 (seq 3): prev is not the SHA-256 of the line before');
+    expect(await page.locator('tr.untrusted td.num').allInnerTexts()).toEqual(['5 not trusted', '4 not trusted', '3 not trusted', '2 not trusted']);
     await screenshot('audit-broken');
   }, BROWSER_TEST_TIMEOUT_MS);
 });

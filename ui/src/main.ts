@@ -46,7 +46,7 @@ const api = new Api(token, (problem: Problem) => {
   renderHeader();
   if (window.location.hash.startsWith('#/signin')) return;
   signInMessage = `Signed out: ${problem.detail ?? problem.code} [${problem.code}]`;
-  navigate('/signin');
+  navigate(`/signin?next=${encodeURIComponent(window.location.hash.replace(/^#/, ''))}`);
 });
 
 function parseRoute(): { route: Route; params: string[]; query: URLSearchParams } {
@@ -81,7 +81,13 @@ async function render(moveFocus: boolean): Promise<void> {
   cleanups = [];
   const mine = ++generation;
   let { route, params, query } = parseRoute();
-  if (!token() && route.name !== 'signin') ({ route, params, query } = { route: ROUTES.find((r) => r.name === 'signin')!, params: [], query: new URLSearchParams() });
+  if (!token() && route.name !== 'signin') {
+    // Not signed in: the sign-in view, which comes back here afterwards.
+    const back = window.location.hash.replace(/^#/, '');
+    const next = back && !back.startsWith('/signin') ? `?next=${encodeURIComponent(back)}` : '';
+    window.history.replaceState(null, '', `#/signin${next}`);
+    ({ route, params, query } = parseRoute());
+  }
   if (token() && !principal) await loadPrincipal();
   if (mine !== generation) return;
   markCurrentNav(route.name);

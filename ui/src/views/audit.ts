@@ -1,5 +1,5 @@
 import { announce } from '../announce.js';
-import { field, h, shortSha, time } from '../dom.js';
+import { badge, field, h, shortSha, time } from '../dom.js';
 import { heading, loading, problemBox, type ViewContext } from '../view.js';
 
 interface AuditRecord {
@@ -78,7 +78,8 @@ export async function auditView(context: ViewContext): Promise<void> {
     const page = await api.get<AuditPage>('/api/audit', { ...filters, before, limit: 100 });
     if (!context.current()) return;
     if (page.chain) chain.replaceChildren(chainHealth(page.chain));
-    for (const record of page.records) tbody.append(row(record));
+    const brokenSeq = page.chain?.brokenAt?.seq ?? null;
+    for (const record of page.records) tbody.append(row(record, brokenSeq));
     count += page.records.length;
     more.replaceChildren(count === 0 ? h('p', { class: 'empty' }, 'No audit record matches.') : h('p', { class: 'hint' }, `${count} records shown, newest first.`));
     if (page.nextBefore !== null) {
@@ -107,10 +108,15 @@ function chainHealth(state: AuditChain): HTMLElement {
     at ? h('p', null, `First line that does not follow: ${at.file} line ${at.line}${at.seq === null ? '' : ` (seq ${at.seq})`}: ${at.reason}.`) : null);
 }
 
-function row(record: AuditRecord): HTMLTableRowElement {
+/**
+ * A record; from the line before the break on, marked as not to be trusted: the first line that does not
+ * follow, or the one before it, is not what Regent wrote.
+ */
+function row(record: AuditRecord, brokenSeq: number | null): HTMLTableRowElement {
+  const untrusted = brokenSeq !== null && record.seq >= brokenSeq - 1;
   const revision = record.revision ? h('a', { href: `#/revision/${record.revision}` }, h('code', null, shortSha(record.revision))) : '';
-  return h('tr', { class: `outcome-${record.outcome}` },
-    h('td', { class: 'num' }, record.seq),
+  return h('tr', { class: `outcome-${record.outcome}${untrusted ? ' untrusted' : ''}` },
+    h('td', { class: 'num' }, record.seq, untrusted ? [' ', badge('not trusted', 'error')] : null),
     h('td', null, time(record.at)),
     h('td', null, h('code', null, record.action), record.environment ? ` (${record.environment})` : null, record.changeRequest ? h('a', { href: `#/change-requests/${record.changeRequest}` }, ` #${record.changeRequest}`) : null),
     h('td', null, record.outcome),

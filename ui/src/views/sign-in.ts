@@ -6,7 +6,7 @@ import { heading, problemBox, type ViewContext } from '../view.js';
 /** Sign in by pasting an admin API token (kept in this tab's session storage only). */
 export function signInView(context: ViewContext): void {
   const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false', required: true, class: 'wide' });
-  const result = h('div');
+  const result = h('div', { class: 'result' });
   const form = h('form', { class: 'card sign-in', novalidate: true },
     field('Admin API token', input, 'A JWT minted by regent token or by your identity provider. It stays in this browser tab (session storage) and is sent only to this Regent, in the Authorization header.'),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Sign in')),
@@ -24,7 +24,8 @@ export function signInView(context: ViewContext): void {
     void context.api.get('/api/whoami').then(async () => {
       const principal = await context.signedIn();
       announce(`Signed in as ${principal?.name ?? principal?.subject ?? 'an unknown subject'} (${principal?.role ?? 'no role'}).`, 'success');
-      context.navigate('/history');
+      const next = context.query.get('next');
+      context.navigate(next && /^\/[a-z]/.test(next) && !next.startsWith('/signin') ? next : '/history');
     }, (error: unknown) => {
       clearToken();
       result.replaceChildren(problemBox(error));
