@@ -24,6 +24,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web view runs in browsers (bundled by scripts/build-ui.mjs), not in Node.
+    files: ['ui/**/*.ts'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/git/**'],
     rules: {

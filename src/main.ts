@@ -34,6 +34,7 @@ import { createStatusReportRouter } from './http/fleet/status-report-router.js';
 import { createWebhookRouter } from './http/hooks/webhook-router.js';
 import { planListen } from './http/listen-options.js';
 import { createRegentServer } from './http/regent-server.js';
+import { loadUiAssets } from './http/ui/static-assets.js';
 import { loadAdminTokenKey, type LoadedAdminTokenKey } from './keys/load-admin-token-key.js';
 import { loadRemoteSettings } from './keys/load-remote-settings.js';
 import { loadSigningKey, type LoadedSigningKey } from './keys/load-signing-key.js';
@@ -128,6 +129,9 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   await admin.start();
 
   const { catalog, waiters, activation, environmentSets } = sets;
+  // The web view is what `npm run build` bundled into dist/ui (the same folder whether Regent runs from dist/ or src/).
+  const ui = await loadUiAssets(join(PROJECT_ROOT, 'dist', 'ui'));
+  if (!ui.built) logger.warn({ dir: ui.dir }, "the web view is not built: /ui answers ui_not_built until 'npm run build' has run");
   const app = createApp({
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter: admin.router,
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes, bodyTimeoutMs: config.remote.webhookBodyTimeoutMs }),
@@ -136,6 +140,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
     auditStatus: () => audit.chain(),
+    ui,
   });
   const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
   const server = createRegentServer({ bundles, app });

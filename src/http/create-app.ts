@@ -5,6 +5,8 @@ import { openApiDocument } from './openapi-document.js';
 import { rejectMalformedPaths } from './path-encoding.js';
 import { requestLogger } from './request-logger-middleware.js';
 import { createStatusRouter, type StatusRouterDeps } from './status-router.js';
+import type { UiAssets } from './ui/static-assets.js';
+import { createUiRouter } from './ui/ui-router.js';
 
 export interface AppDeps extends StatusRouterDeps {
   logger: Logger;
@@ -14,6 +16,8 @@ export interface AppDeps extends StatusRouterDeps {
   webhookRouter?: RequestHandler;
   /** OPA agents' status reports (`POST /status`, `POST /status/<partition>`). */
   statusReportRouter?: RequestHandler;
+  /** The built web view (`dist/ui/`), served at `/ui/`; without it `/ui` is `route_not_found`. */
+  ui?: UiAssets;
 }
 
 /** The Express application for everything but the bundle hot path. No `listen` here. */
@@ -34,6 +38,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument);
   });
+  if (deps.ui) app.use(createUiRouter(deps.ui));
   if (deps.webhookRouter) app.use('/hooks', deps.webhookRouter);
   if (deps.adminRouter) app.use('/api', deps.adminRouter);
   app.use(notFoundHandler);

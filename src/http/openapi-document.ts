@@ -1,3 +1,5 @@
+import { AUDIT_ACTIONS } from '../domain/audit/audit-log.js';
+
 /**
  * The OpenAPI 3.1 description of Regent's HTTP interface, served at `GET /api/openapi.json`.
  * `test/integration/openapi.test.ts` fails when a route exists that is not described here, or the reverse.
@@ -368,7 +370,7 @@ export const openApiDocument = {
     '/api/audit': {
       get: {
         summary: 'The audit log, newest first, and whether its hash chain held at start-up (`chain`, and the `Regent-Audit-Chain` header: `ok` or `broken; file=...; line=N; seq=N`) (role: auditor)',
-        parameters: ['subject', 'path', 'action', 'since', 'until', 'before', 'limit'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+        parameters: ['subject', 'path', 'action', 'since', 'until', 'before', 'limit'].map((name) => ({ name, in: 'query', schema: name === 'action' ? { enum: [...AUDIT_ACTIONS] } : { type: 'string' } })),
         responses: {
           '200': {
             description: 'records',

@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 
 /**
  * Runs once before the suite: points every test at the pinned OPA that `scripts/ensure-opa.mjs`
- * installed (or the one on PATH). A missing OPA fails the whole run loudly; no test is skipped.
+ * installed (or the one on PATH), and bundles the web view into dist/ui. A missing OPA fails the
+ * whole run loudly; no test is skipped.
  */
 export default function setup(): void {
   const root = resolve(import.meta.dirname, '..', '..');
@@ -17,4 +18,8 @@ export default function setup(): void {
     );
   }
   process.env.REGENT_OPA_PATH = candidate;
+  // The web view is served from what `npm run build` bundles into dist/ui: bundle it from the sources
+  // under test, once, before any Regent starts (it takes well under a second).
+  const ui = spawnSync(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], { cwd: root, encoding: 'utf8' });
+  if (ui.status !== 0) throw new Error(`building the web view failed:\n${ui.stdout}${ui.stderr}`);
 }
