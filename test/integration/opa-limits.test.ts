@@ -1,17 +1,29 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { adminClient, type AdminClient } from '../helpers/admin-client.js';
 import { opaPath } from '../helpers/opa-path.js';
+import { tempDirForTest } from '../helpers/temp-dir.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
-/** `opa eval` processes alive right now: every /proc entry whose command line is the pinned OPA's eval. */
-function liveOpaEvals(): number {
+/**
+ * The real OPA under a path of this test's own (a symbolic link), so its processes can be told from those
+ * of other test files running OPA at the same time.
+ */
+function opaOfThisTest(): string {
+  const path = join(tempDirForTest('regent-opa-link-'), 'opa');
+  symlinkSync(opaPath(), path);
+  return path;
+}
+
+/** `opa eval` processes started as `path` alive right now (every /proc entry whose command line says so). */
+function liveOpaEvals(path: string): number {
   let count = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === opaPath() && argv[1] === 'eval') count++;
+      if (argv[0] === path && argv[1] === 'eval') count++;
     } catch {
       // gone meanwhile
     }
@@ -20,10 +32,10 @@ function liveOpaEvals(): number {
 }
 
 /** Watches the live `opa eval` processes until stopped; returns the most seen at once. */
-function watchLiveEvals(): () => number {
+function watchLiveEvals(path: string): () => number {
   let peak = 0;
   const timer = setInterval(() => {
-    peak = Math.max(peak, liveOpaEvals());
+    peak = Math.max(peak, liveOpaEvals(path));
   }, 10);
   return () => {
     clearInterval(timer);
@@ -44,10 +56,11 @@ async function withPolicies(admin: AdminClient, files: Record<string, string>): 
 
 describe('every OPA run is bounded', () => {
   test('20 concurrent evaluations never run more opa processes than the limit allows, and each answers 200 or 503 opa_busy with Retry-After', async () => {
-    const regent = await startTestRegent({ config: { opa: { path: opaPath(), maxConcurrency: 3, maxQueued: 6, evaluateTimeoutMs: 60_000 } } });
+    const opa = opaOfThisTest();
+    const regent = await startTestRegent({ config: { opa: { path: opa, maxConcurrency: 3, maxQueued: 6, evaluateTimeoutMs: 60_000 } } });
     const admin = adminClient(regent, { sub: 'alice', role: 'admin' });
     await withPolicies(admin, { 'rbac/slow.rego': SLOW });
-    const stop = watchLiveEvals();
+    const stop = watchLiveEvals(opa);
     const answers = await Promise.all(Array.from({ length: 20 }, () => admin.post('/api/evaluate', { query: 'data.rbac.slow.hits', input: { n: 1500 } })));
     const peak = stop();
     const statuses = answers.map((answer) => answer.status);
@@ -87,7 +100,8 @@ describe('every OPA run is bounded', () => {
   });
 
   test('an evaluation over its time budget answers 422 opa_timeout; over its memory limit 422 opa_memory_limit; the process is gone', async () => {
-    const regent = await startTestRegent({ config: { opa: { path: opaPath(), evaluateTimeoutMs: 3000, memoryLimitMiB: 96 } } });
+    const opa = opaOfThisTest();
+    const regent = await startTestRegent({ config: { opa: { path: opa, evaluateTimeoutMs: 3000, memoryLimitMiB: 96 } } });
     const admin = adminClient(regent, { sub: 'eddie', role: 'admin' });
     await withPolicies(admin, { 'rbac/slow.rego': SLOW, 'rbac/hungry.rego': HUNGRY });
     const slow = await admin.post('/api/evaluate', { query: 'data.rbac.slow.hits', input: { n: 20_000 } });
@@ -96,7 +110,7 @@ describe('every OPA run is bounded', () => {
     const hungry = await admin.post('/api/evaluate', { query: 'data.rbac.hungry.big' });
     expect(hungry.status).toBe(422);
     expect(await hungry.json()).toMatchObject({ code: 'opa_memory_limit' });
-    expect(liveOpaEvals()).toBe(0);
+    expect(liveOpaEvals(opa)).toBe(0);
   });
 
   test('a validation whose tests outrun the gate budget answers 422 opa_timeout and commits nothing', async () => {
