@@ -1,7 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST, OCI_LAYER_TAR_GZIP } from '../../src/sinks/oci-artifact.js';
+import { readTarball } from '../../src/domain/bundles/tarball-reader.js';
+import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/tarball-writer.js';
+import { bundleArtifact, OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST, OCI_LAYER_TAR_GZIP } from '../../src/sinks/oci-artifact.js';
+import { OciRegistryClient } from '../../src/sinks/oci-registry-client.js';
 import { git } from '../helpers/git-repo.js';
 import { agentOptionsFor, eventually, startOpaAgent } from '../helpers/opa-agent.js';
 import { awaitPublished, deleteOnApollo, grantAdmin, manifestRevision, secretFile, servedRevision, sinksOf } from '../helpers/publishing.js';
@@ -86,6 +89,37 @@ describe('publishing to an OCI registry (a real CNCF distribution registry)', ()
 
     const [sink] = await sinksOf(regent);
     expect(sink).toMatchObject({ name: 'registry', kind: 'oci', target: `${registry.registry}/${repository}`, pending: null, lastError: null, attempts: 0, lastPublished: { revision: second } });
+  });
+
+  test('a tampered artifact tagged latest is refused by the agent, which keeps the revision it had', async () => {
+    const { regent, repository } = await regentPublishingToOci();
+    const first = (await regent.store.head())!;
+    await awaitPublished(regent, 'registry', first);
+    const agent = await ociAgent(regent, repository, ['rbac']);
+    const outsider = { subject: 'nobody', action: 'delete', resource: { type: 'workflow', project: 'apollo' } };
+    expect(await agent.query('rbac/allow', outsider)).toBe(false);
+
+    // Someone with push rights retags latest to an artifact whose bundle makes `nobody` a superadmin,
+    // with the original signatures file.
+    const files = await readTarball(Buffer.from(await (await fetch(`${regent.url}/bundles/rbac`)).arrayBuffer()));
+    const members = [];
+    for (const file of files) {
+      const content = file.path === 'rbac/data.json'
+        ? Buffer.from(JSON.stringify({ ...JSON.parse(file.content.toString('utf8')), users: { nobody: { active: true, superadmin: true } } }))
+        : file.content;
+      members.push(await compressedTarEntry(file.path, content));
+    }
+    const tampered = assembleTarball(members);
+    const artifact = bundleArtifact({ path: 'rbac', revision: first, bytes: tampered, sha256: createHash('sha256').update(tampered).digest('hex') });
+    const client = new OciRegistryClient({ registry: registry.registry, insecure: true, credentials: { username: registry.username, password: registry.password }, sink: 'attacker' });
+    const signal = AbortSignal.timeout(10_000);
+    for (const blob of [artifact.config, artifact.layer]) await client.uploadBlob(`${repository}/rbac`, blob, signal);
+    await client.putManifest(`${repository}/rbac`, 'latest', artifact.manifest, signal);
+
+    // OPA checks the signed digests: the file it was given is not the file that was signed.
+    await eventually(async () => /Bundle load failed: .*rbac\/data\.json: digest mismatch/.test(agent.logs()), 15_000, () => agent.logs().slice(-3000));
+    expect(await agent.activeRevision('rbac')).toBe(first);
+    expect(await agent.query('rbac/allow', outsider)).toBe(false);
   });
 
   test('with the registry down, commits are served at once and /status shows the sink behind; it catches up when the registry is back', async () => {
