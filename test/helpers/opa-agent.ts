@@ -93,8 +93,26 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
   };
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
+  return runOpaAgent(dir, port, ['-c', configPath], options.env);
+}
+
+/**
+ * A real agent run with a config file of the project's own (`opa-config/*.yaml`, as the README tells
+ * users to), adjusted with `opa run --set` (addresses, resources, faster polling) and `--set-file` (the
+ * verification key); stopped when the test finishes.
+ */
+export async function startOpaAgentFromFile(configFile: string, options: { set?: Record<string, string>; setFile?: Record<string, string>; env?: Record<string, string> } = {}): Promise<OpaAgent> {
+  const dir = tempDirForTest('regent-opa-');
+  const port = await freePort();
+  const args = ['-c', configFile, '--set', `persistence_directory=${dir}`];
+  for (const [key, value] of Object.entries(options.set ?? {})) args.push('--set', `${key}=${value}`);
+  for (const [key, file] of Object.entries(options.setFile ?? {})) args.push('--set-file', `${key}=${file}`);
+  return runOpaAgent(dir, port, args, options.env);
+}
+
+async function runOpaAgent(dir: string, port: number, configArgs: string[], env: Record<string, string> | undefined): Promise<OpaAgent> {
   let output = '';
-  const child: ChildProcess = spawn(opaPath(), ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', '-c', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const child: ChildProcess = spawn(opaPath(), ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', ...configArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -6,12 +6,13 @@ import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/ta
 import { bundleArtifact, OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST, OCI_LAYER_TAR_GZIP } from '../../src/sinks/oci-artifact.js';
 import { OciRegistryClient } from '../../src/sinks/oci-registry-client.js';
 import { git } from '../helpers/git-repo.js';
-import { agentOptionsFor, eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { agentOptionsFor, eventually, startOpaAgent, startOpaAgentFromFile } from '../helpers/opa-agent.js';
 import { awaitPublished, deleteOnApollo, grantAdmin, manifestRevision, secretFile, servedRevision, sinksOf } from '../helpers/publishing.js';
 import { startOciRegistry, type OciRegistry } from '../helpers/sink-engines.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
 let registry: OciRegistry;
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
 beforeAll(async () => {
   registry = await startOciRegistry();
@@ -120,6 +121,26 @@ describe('publishing to an OCI registry (a real CNCF distribution registry)', ()
     await eventually(async () => /Bundle load failed: .*rbac\/data\.json: digest mismatch/.test(agent.logs()), 15_000, () => agent.logs().slice(-3000));
     expect(await agent.activeRevision('rbac')).toBe(first);
     expect(await agent.query('rbac/allow', outsider)).toBe(false);
+  });
+
+  test('the README\'s agent config (opa-config/config.oci.yaml) pulls and verifies the pushed bundles', async () => {
+    const { regent, repository } = await regentPublishingToOci();
+    const head = (await regent.store.head())!;
+    await awaitPublished(regent, 'registry', head);
+    const agent = await startOpaAgentFromFile(join(PROJECT_ROOT, 'opa-config', 'config.oci.yaml'), {
+      set: {
+        'services.registry.url': `http://${registry.registry}`,
+        'bundles.rbac.resource': `${registry.registry}/${repository}/rbac:latest`,
+        'bundles.datasets.resource': `${registry.registry}/${repository}/datasets:latest`,
+      },
+      setFile: { 'keys.regent.key': regent.signingKey.publicKeyFile! },
+      // The file reads the credentials from the environment (${REGISTRY_USER}:${REGISTRY_PASSWORD}).
+      env: { REGISTRY_USER: registry.username, REGISTRY_PASSWORD: registry.password },
+    });
+    await agent.waitUntilReady(30_000);
+    expect(await agent.activeRevision('rbac')).toBe(head);
+    expect(await agent.activeRevision('datasets')).toBe(head);
+    expect(await agent.query('rbac/allow', { subject: 'alice', action: 'delete', resource: { type: 'workflow', project: 'zeus' } })).toBe(true);
   });
 
   test('with the registry down, commits are served at once and /status shows the sink behind; it catches up when the registry is back', async () => {

@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readTarball } from '../../src/domain/bundles/tarball-reader.js';
 import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/tarball-writer.js';
 import { git } from '../helpers/git-repo.js';
-import { agentOptionsFor, eventually, startOpaAgent } from '../helpers/opa-agent.js';
+import { agentOptionsFor, eventually, startOpaAgent, startOpaAgentFromFile } from '../helpers/opa-agent.js';
 import { awaitPublished, deleteOnApollo, grantAdmin, manifestRevision, secretFile, servedRevision, sinksOf } from '../helpers/publishing.js';
 import { startS3Gateway, type S3Gateway } from '../helpers/sink-engines.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 import { tempDirForTest } from '../helpers/temp-dir.js';
 
 const BUCKET = 'bundles';
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 let gateway: S3Gateway;
 
 beforeAll(async () => {
@@ -172,6 +173,25 @@ describe('publishing to S3-compatible storage (a real Versity S3 gateway)', () =
     await awaitPublished(regent, 'bucket', first, { set: 'prod' });
     expect(await manifestRevision((await object('prod/rbac/bundle.tar.gz'))!)).toBe(first);
     expect(await object(`prod/rbac/${first}.tar.gz`)).toBeDefined();
+  });
+
+  test('the README\'s agent config (opa-config/config.s3.yaml) pulls and verifies the published bundles', async () => {
+    const { regent, prefix } = await regentPublishingToS3();
+    const head = (await regent.store.head())!;
+    await awaitPublished(regent, 'bucket', head);
+    const agent = await startOpaAgentFromFile(join(PROJECT_ROOT, 'opa-config', 'config.s3.yaml'), {
+      set: {
+        'services.s3.url': `${gateway.endpoint}/${BUCKET}`,
+        'bundles.rbac.resource': `${prefix}/rbac/bundle.tar.gz`,
+        'bundles.datasets.resource': `${prefix}/datasets/bundle.tar.gz`,
+      },
+      setFile: { 'keys.regent.key': regent.signingKey.publicKeyFile! },
+      env: { AWS_ACCESS_KEY_ID: gateway.accessKeyId, AWS_SECRET_ACCESS_KEY: gateway.secretAccessKey, AWS_REGION: gateway.region },
+    });
+    await agent.waitUntilReady();
+    expect(await agent.activeRevision('rbac')).toBe(head);
+    expect(await agent.activeRevision('datasets')).toBe(head);
+    expect(await agent.query('rbac/allow', { subject: 'alice', action: 'delete', resource: { type: 'workflow', project: 'zeus' } })).toBe(true);
   });
 
   test('a missing gateway binary fails the test with the command that installs it', async () => {
