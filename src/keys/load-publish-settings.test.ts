@@ -1,6 +1,7 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
 import { tempDirForTest } from '../../test/helpers/temp-dir.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadPublishSettings } from './load-publish-settings.js';
@@ -80,5 +81,18 @@ describe('loadPublishSettings', () => {
     [{ retryInitialMs: 5000, retryMaxMs: 1000 }, 'publish.retryMaxMs'],
   ])('a bad publish config stops start-up naming the key (%j)', (publish, field) => {
     expect(() => load(publish, AWS_ENV)).toThrow(expect.objectContaining({ code: 'invalid_config', details: expect.objectContaining({ field }) }));
+  });
+
+  test('the README\'s publish example is valid configuration, and loads once its files exist', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const block = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!).find((yaml) => yaml.startsWith('publish:'));
+    expect(block).toBeDefined();
+    const { publish } = parse(block!) as { publish: { s3: Array<Record<string, unknown>>; oci: Array<Record<string, unknown>> } };
+    publish.s3[0]!.credentialsFile = secretFile('[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n');
+    publish.oci[0]!.passwordFile = secretFile('ghp_token');
+    const settings = load(publish, AWS_ENV);
+    expect(settings.s3.map((sink) => [sink.name, sink.bucket, sink.prefix, sink.credentials?.accessKeyId])).toEqual([['aws', 'policy-bundles', 'regent', 'AKIDEXAMPLE'], ['minio', 'policy-bundles', '', 'AKIDEXAMPLE']]);
+    expect(settings.oci[0]).toMatchObject({ name: 'ghcr', registry: 'ghcr.io', repository: 'acme/regent', insecure: false, credentials: { username: 'regent-bot', password: 'ghp_token' } });
+    expect(settings).toMatchObject({ retry: { initialMs: 1000, maxMs: 60_000 }, timeoutMs: 120_000 });
   });
 });
