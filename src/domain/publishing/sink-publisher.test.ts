@@ -134,6 +134,22 @@ describe('SinkPublisher', () => {
     expect(sinks.status()).toMatchObject({ lastPublished: { revision: '1'.repeat(40) }, environments: { prod: { lastPublished: { revision: '2'.repeat(40), bundles: ['prod/a'] }, pending: null } } });
   });
 
+  test('a set that keeps changing does not starve another: sets take turns', async () => {
+    const sink = recordingSink();
+    let release!: () => void;
+    sink.hold = new Promise((resolve) => (release = resolve));
+    const sinks = publisher(sink);
+    sinks.offer(DEFAULT_SET, revision('1', ['a']));
+    await until(() => sink.signals.length === 1);
+    sinks.offer('prod', revision('2', ['a']));
+    sinks.offer(DEFAULT_SET, revision('3', ['a']));
+    sink.hold = undefined;
+    release();
+    await sinks.idle();
+    // Revision 1 (in flight) was superseded by 3, and the default set went to the back: prod before 3.
+    expect(sink.written).toEqual(['a@1', 'prod/a@2', 'a@3']);
+  });
+
   test('a publish slower than timeoutMs is abandoned as sink_timeout and retried', async () => {
     const sink = recordingSink();
     sink.hold = new Promise(() => {});

@@ -139,7 +139,7 @@ export class SinkPublisher {
   status(): SinkStatus {
     const { sink } = this.options;
     const environments: Record<string, SinkSetStatus> = {};
-    for (const [set, progress] of this.sets) if (set !== DEFAULT_SET) environments[set] = setStatus(progress);
+    for (const set of [...this.sets.keys()].sort()) if (set !== DEFAULT_SET) environments[set] = setStatus(this.sets.get(set)!);
     const main = this.sets.get(DEFAULT_SET);
     return {
       name: sink.name,
@@ -205,6 +205,9 @@ export class SinkPublisher {
         this.fail(error, current, target.revision);
         return;
       }
+      // To the back of the queue, done or superseded: a set that keeps changing cannot starve the others.
+      this.sets.delete(set);
+      this.sets.set(set, progress);
       if (progress.wanted !== target || this.stopped) continue;
       const seconds = (performance.now() - started) / 1000;
       progress.done = { revision: target.revision, at: new Date(), bundles: bundles.map((bundle) => (set === DEFAULT_SET ? bundle.name : `${set}/${bundle.name}`)) };
