@@ -58,6 +58,12 @@ describe('loadPublishSettings', () => {
     expect(load(s3({ endpoint, allowInsecureHttp: true }), AWS_ENV).s3[0]!.endpoint).toBe(endpoint);
   });
 
+  test('an S3 endpoint with credentials in it is refused without repeating them', () => {
+    const attempt = () => load(s3({ endpoint: 'https://AKID:topsecret@s3.example.com' }), AWS_ENV);
+    expect(attempt).toThrow(expect.objectContaining({ code: 'invalid_config', details: { field: 'publish.s3.0.endpoint' } }));
+    expect(attempt).not.toThrow(/topsecret/);
+  });
+
   test('an insecure (http) registry must be on this machine unless allowInsecureHttp is set', () => {
     expect(load(oci({ registry: '127.0.0.1:5000', insecure: true })).oci[0]).toEqual({ name: 'registry', registry: '127.0.0.1:5000', repository: 'acme/policies', insecure: true });
     expect(load(oci({ registry: '[::1]:5000', insecure: true })).oci[0]!.insecure).toBe(true);

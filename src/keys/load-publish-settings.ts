@@ -23,6 +23,9 @@ export function loadPublishSettings(config: Readonly<RegentConfig>, env: NodeJS.
   const { publish } = config;
   const s3 = publish.s3.map((sink, index): S3SinkSettings => {
     const field = `publish.s3.${index}`;
+    if (sink.endpoint && (new URL(sink.endpoint).username || new URL(sink.endpoint).password)) {
+      throw new InputError('invalid_config', `${field}.endpoint carries credentials; put them in ${field}.credentialsFile or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY`, { field: `${field}.endpoint` });
+    }
     if (sink.endpoint?.startsWith('http:') && !isLoopbackHost(new URL(sink.endpoint).hostname) && !sink.allowInsecureHttp) {
       throw new InputError('invalid_config', `${field}.endpoint is plain http to a host that is not this machine; use https, or set allowInsecureHttp: true if the network is yours`, { field: `${field}.endpoint` });
     }
