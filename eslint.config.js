@@ -30,9 +30,21 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/git/**'],
+    ignores: ['src/git/**', 'src/sinks/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'simple-git', message: 'Only src/git/ imports simple-git.' }] }],
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'simple-git', message: 'Only src/git/ imports simple-git.' }],
+        patterns: [{ group: ['@aws-sdk/*'], message: 'Only src/sinks/ talks to S3.' }],
+      }],
+    },
+  },
+  {
+    files: ['src/sinks/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'simple-git', message: 'Only src/git/ imports simple-git.' }],
+        patterns: [{ group: ['**/http/**', '**/git/**', '**/opa/**', '**/storage/**', '**/config/**'], message: 'Sinks (S3, OCI) are adapters of the domain: they depend on it alone.' }],
+      }],
     },
   },
   {
@@ -43,7 +55,7 @@ export default tseslint.config(
           { group: ['express', 'express/*'], message: 'The domain knows nothing of HTTP.' },
           { group: ['simple-git'], message: 'Only src/git/ talks to git.' },
           { group: ['node:child_process', 'child_process'], message: 'The domain spawns nothing: use src/git or src/opa adapters.' },
-          { group: ['**/http/**', '**/git/**', '**/opa/**', '**/config/**'], message: 'The domain depends on nothing outside it.' },
+          { group: ['**/http/**', '**/git/**', '**/opa/**', '**/config/**', '**/sinks/**', '@aws-sdk/*'], message: 'The domain depends on nothing outside it.' },
         ],
       }],
     },

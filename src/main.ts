@@ -11,6 +11,7 @@ import { createBundleSets } from './composition/bundle-sets.js';
 import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
 import { openFleet } from './composition/fleet.js';
 import { createLogger } from './composition/logger.js';
+import { createPublishSinks, type PublishSinks } from './composition/publish-sinks.js';
 import { startRemoteSync } from './composition/remote-sync.js';
 import { loadConfig } from './config/load-config.js';
 import type { RegentConfig } from './config/schema.js';
@@ -36,6 +37,7 @@ import { planListen } from './http/listen-options.js';
 import { createRegentServer } from './http/regent-server.js';
 import { loadUiAssets } from './http/ui/static-assets.js';
 import { loadAdminTokenKey, type LoadedAdminTokenKey } from './keys/load-admin-token-key.js';
+import { loadPublishSettings } from './keys/load-publish-settings.js';
 import { loadRemoteSettings } from './keys/load-remote-settings.js';
 import { loadSigningKey, type LoadedSigningKey } from './keys/load-signing-key.js';
 import type { DataDirLock } from './storage/data-dir-lock.js';
@@ -52,6 +54,8 @@ export interface RunningRegent {
   store: PolicyStore;
   activation: ActivationPipeline;
   catalog: BundleCatalog;
+  /** Publishing sinks (S3, OCI): their state and counters (`status()`, `stats()`). */
+  publishing: PublishSinks;
   /** Configured environments (empty when none): their refs, pipelines and promotion. */
   environments: EnvironmentService;
   signingKey: LoadedSigningKey;
@@ -88,6 +92,8 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   if (remoteSettings?.insecureHttp) {
     logger.warn({ remote: remoteSettings.remote.url, token: remoteSettings.remote.credentials.kind === 'token' }, 'remote.allowInsecureHttp: the remote is reached over plain http; fetched policies and pushed commits (and a token, if any) are not protected on the wire');
   }
+  // Publishing sinks (S3, OCI) and their credentials: a bad one stops start-up naming its key.
+  const publishSettings = loadPublishSettings(config);
   // Environment refs are checked before anything else starts: a bad one stops start-up naming its key.
   config.environments.forEach((environment, index) => environmentRefName(environment.ref, config.store.branch, `environments.${index}.ref`));
 
@@ -112,6 +118,8 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   // A crash between a commit and its audit record leaves the commit unrecorded: record it now (not on
   // a broken chain, which takes no records; that start-up said so and the next one will).
   if (audit.chain().chain === 'ok') await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
+  // Sinks follow every set's activations (after the catalog swap, the commit point); subscribed before they start.
+  const publishing = createPublishSinks(publishSettings, { main: sets.activation, environments: sets.environments, logger });
   auditActivations(sets.activation, audit, logger);
   for (const environment of sets.environments) auditActivations(environment.activation, audit, logger, environment.name);
 
@@ -141,6 +149,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
     auditStatus: () => audit.chain(),
     ui,
+    sinksStatus: () => publishing.status(),
   });
   const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
   const server = createRegentServer({ bundles, app });
@@ -169,6 +178,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
       clearTimeout(force);
       await cronTask?.destroy();
       await mirror?.stop();
+      await publishing.close();
       await sets.close();
       await admin.close();
       await fleet.close();
@@ -178,7 +188,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
     })();
     return closing;
   };
-  return { url, server, app, store, activation, catalog, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, close };
+  return { url, server, app, store, activation, catalog, publishing, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, close };
 }
 
 /** An empty local store starts with the seed directory as its first commit, by the system identity. */

@@ -59,7 +59,7 @@ export async function createBundleSets(config: Readonly<RegentConfig>, deps: Bun
       store: source,
       gate: deps.gate,
       builder: deps.builder,
-      publishers: [catalog],
+      catalog,
       state: FileActivationStateStore.create(join(dataDir, 'state', stateFile)),
       retry: { initialMs: config.gate.retryInitialMs, maxMs: config.gate.retryMaxMs },
       logger: logger.child({ component: 'activation', ...bindings }),

@@ -1,6 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
+/** A publishing sink's name: it keys `/status` → `sinks` and metrics. */
+const sinkName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case name: a letter, then letters, digits or -, at most 32');
+
 const signingAlgorithm = z.enum([
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512',
 ]);
@@ -165,6 +168,58 @@ export const configSchema = z.strictObject({
       if (refs.has(environment.ref)) context.addIssue({ code: 'custom', path: [index, 'ref'], message: `ref '${environment.ref}' is followed by two environments` });
       refs.add(environment.ref);
     });
+  }),
+  /**
+   * Publishing to object storage and OCI registries, after the catalog swap: every activated bundle set
+   * goes to every sink here, retried with backoff while a sink is down (serving never waits for it).
+   * Config file only. Sink names must be unique across `s3` and `oci`.
+   */
+  publish: z.strictObject({
+    /** After a failed attempt a sink is tried again after this long, doubling up to `retryMaxMs` (jitter 50–100 %). */
+    retryInitialMs: z.number().int().min(10).max(600_000).default(1000),
+    retryMaxMs: z.number().int().min(10).max(3_600_000).default(60_000),
+    /** One bundle's upload and "latest" move is abandoned (and retried) after this long. */
+    timeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
+    s3: z.array(z.strictObject({
+      name: sinkName,
+      /** `https://...` of an S3-compatible store (`http://` on this machine, or with `allowInsecureHttp`); AWS when absent. */
+      endpoint: z.url({ protocol: /^https?$/ }).optional(),
+      region: z.string().regex(/^[a-z0-9-]{1,32}$/).default('us-east-1'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+      /** Key prefix (`regent/bundles`); leading and trailing `/` are dropped. */
+      prefix: z.string().regex(/^\/*([A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*\/*$/, "key segments of letters, digits, '.', '_', '-' separated by '/'").max(512).default(''),
+      forcePathStyle: z.boolean().default(false),
+      /** An AWS shared-credentials file (INI, `aws_access_key_id`...), mode 0600; else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`. */
+      credentialsFile: z.string().min(1).optional(),
+      /** The profile read from `credentialsFile`. */
+      profile: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('default'),
+      /** Let the AWS SDK find credentials itself (instance or task roles, web identity, SSO) instead. */
+      sdkCredentialChain: z.boolean().default(false),
+      /** An `http://` endpoint that is not this machine (credentials are signed, never sent; the bytes are signed bundles). */
+      allowInsecureHttp: z.boolean().default(false),
+    })).max(16).default([]),
+    oci: z.array(z.strictObject({
+      name: sinkName,
+      /** `host[:port]` of the registry (`ghcr.io`, `127.0.0.1:5000`). */
+      registry: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'host[:port]'),
+      /** Repository prefix; a bundle `rbac` is pushed to `<repository>/rbac`. */
+      repository: z.string().regex(/^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/, 'an OCI repository name (lower case)').max(200),
+      /** Plain http: only to a registry on this machine (127.0.0.0/8, ::1, localhost) unless `allowInsecureHttp`. */
+      insecure: z.boolean().default(false),
+      allowInsecureHttp: z.boolean().default(false),
+      username: z.string().min(1).optional(),
+      /** The password or token of `username`, mode 0600. */
+      passwordFile: z.string().min(1).optional(),
+    })).max(16).default([]),
+  }).prefault({}).superRefine((publish, context) => {
+    const seen = new Set<string>();
+    for (const [kind, sinks] of [['s3', publish.s3], ['oci', publish.oci]] as const) {
+      sinks.forEach((sink, index) => {
+        if (seen.has(sink.name)) context.addIssue({ code: 'custom', path: [kind, index, 'name'], message: `sink name '${sink.name}' is used twice` });
+        seen.add(sink.name);
+      });
+    }
+    if (publish.retryMaxMs < publish.retryInitialMs) context.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'must not be below publish.retryInitialMs' });
   }),
   /**
    * Remote mode: mirror the tracked branch of a Git host (GitHub, GitLab, Gitea or a bare repository).

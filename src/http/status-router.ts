@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { ActivationPipeline } from '../domain/activation/activation-pipeline.js';
 import type { BundleCatalog } from '../domain/activation/bundle-catalog.js';
 import type { AuditChainState } from '../domain/audit/audit-log.js';
+import type { SinkStatus } from '../domain/publishing/sink-publisher.js';
 import type { LongPollWaiters } from './bundles/long-poll-waiters.js';
 import { bundlesOf } from './environment-views.js';
 
@@ -19,13 +20,16 @@ export interface StatusRouterDeps {
   environmentsStatus?: () => Promise<Record<string, unknown>>;
   /** The audit log's hash chain as found at start-up (`audit: {chain, brokenAt}`). */
   auditStatus?: () => AuditChainState;
+  /** Publishing sinks (S3, OCI): per sink what it holds, what is pending, the last error, attempts. */
+  sinksStatus?: () => SinkStatus[];
 }
 
 /**
  * `GET /status`: head, active revision, every served bundle (revision, ETag, size, build time) and the
  * last failure, so an operator sees at once when head and active differ, and why; the same per
  * environment under `environments` when any are configured; and whether the audit log's hash chain
- * held at start-up (`audit`), and where it breaks when it did not.
+ * held at start-up (`audit`), and where it breaks when it did not; and each publishing sink's state
+ * (`sinks`), which never changes what is served.
  */
 export function createStatusRouter(deps: StatusRouterDeps): Router {
   const router = Router();
@@ -48,6 +52,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       ...(deps.opaStatus ? { opa: deps.opaStatus() } : {}),
       ...(deps.auditStatus ? { audit: deps.auditStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
+      sinks: deps.sinksStatus ? deps.sinksStatus() : [],
       ...(environments ? { environments } : {}),
     });
   });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validate as validateCron } from 'node-cron';
 import type { RegentConfig } from '../config/schema.js';
@@ -6,6 +6,7 @@ import { InputError } from '../domain/errors.js';
 import type { RemoteOptions } from '../git/git-remote-mirror.js';
 import { assertRemoteUrl, isInsecureHttpUrl, isLoopbackUrl } from '../git/remote-credentials.js';
 import { loadRemoteTls } from './load-remote-tls.js';
+import { checkPrivate, readSecretFile } from './secret-file.js';
 
 export interface LoadedRemoteSettings {
   remote: RemoteOptions;
@@ -67,27 +68,4 @@ export function loadRemoteSettings(config: Readonly<RegentConfig>, dataDir: stri
     insecureHttp,
     webhookSecret,
   };
-}
-
-function readSecretFile(file: string, field: string): string {
-  checkPrivate(file, field);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new InputError('invalid_config', `cannot read ${field} '${file}'`, { field }, { cause: error });
-  }
-  const secret = text.replace(/[\r\n]+$/, '');
-  if (secret.length === 0) throw new InputError('invalid_config', `${field} '${file}' is empty`, { field });
-  return secret;
-}
-
-function checkPrivate(file: string, field: string): void {
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch (error) {
-    throw new InputError('invalid_config', `cannot read ${field} '${file}'`, { field }, { cause: error });
-  }
-  if ((mode & 0o077) !== 0) throw new InputError('insecure_key_file', `${field} '${file}' is readable by group or others (hint: chmod 600)`, { field });
 }

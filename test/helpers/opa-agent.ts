@@ -26,6 +26,15 @@ export interface OpaAgentOptions {
   reportStatus?: boolean;
   /** Bearer token the agent sends to the service (`credentials.bearer.token`). */
   bearerToken?: string;
+  /**
+   * More of the service's config, for a service that is not Regent: `type: oci`, `credentials.s3_signing`.
+   * An OCI service gets the agent's temp folder as `persistence_directory` (its blob store).
+   */
+  service?: Record<string, unknown>;
+  /** Each bundle's `resource` (default `bundles/<resourcePrefix><name>`): an S3 key, an image reference. */
+  resourceFor?: (bundle: string) => string;
+  /** Added to the agent's environment (`AWS_ACCESS_KEY_ID`... for `s3_signing.environment_credentials`). */
+  env?: Record<string, string>;
 }
 
 export interface OpaAgent {
@@ -76,15 +85,34 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
     ...(options.longPollSeconds ? { long_polling_timeout_seconds: options.longPollSeconds } : {}),
   });
   const config = {
-    services: { regent: { url: options.serviceUrl, ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}) } },
-    bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
+    services: { regent: { url: options.serviceUrl, ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}), ...options.service } },
+    bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: options.resourceFor?.(name) ?? `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
+    ...(options.service?.type === 'oci' ? { persistence_directory: dir } : {}),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
     ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
   };
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
+  return runOpaAgent(dir, port, ['-c', configPath], options.env);
+}
+
+/**
+ * A real agent run with a config file of the project's own (`opa-config/*.yaml`, as the README tells
+ * users to), adjusted with `opa run --set` (addresses, resources, faster polling) and `--set-file` (the
+ * verification key); stopped when the test finishes.
+ */
+export async function startOpaAgentFromFile(configFile: string, options: { set?: Record<string, string>; setFile?: Record<string, string>; env?: Record<string, string> } = {}): Promise<OpaAgent> {
+  const dir = tempDirForTest('regent-opa-');
+  const port = await freePort();
+  const args = ['-c', configFile, '--set', `persistence_directory=${dir}`];
+  for (const [key, value] of Object.entries(options.set ?? {})) args.push('--set', `${key}=${value}`);
+  for (const [key, file] of Object.entries(options.setFile ?? {})) args.push('--set-file', `${key}=${file}`);
+  return runOpaAgent(dir, port, args, options.env);
+}
+
+async function runOpaAgent(dir: string, port: number, configArgs: string[], env: Record<string, string> | undefined): Promise<OpaAgent> {
   let output = '';
-  const child: ChildProcess = spawn(opaPath(), ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', '-c', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(opaPath(), ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', ...configArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

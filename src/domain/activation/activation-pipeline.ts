@@ -39,7 +39,12 @@ export interface ActivationOutcome {
   failure?: ActivationFailure;
 }
 
-export type ActivationEvent = { type: 'activated'; result: ActivationSuccess } | { type: 'rejected'; failure: ActivationFailure };
+/**
+ * `activated` is sent once the catalog swap served the revision (the commit point); it carries the
+ * bundles served, for whatever runs after it (publishing to S3 and OCI sinks), which reports its own
+ * state and never changes the revision's verdict.
+ */
+export type ActivationEvent = { type: 'activated'; result: ActivationSuccess; published: PublishedRevision } | { type: 'rejected'; failure: ActivationFailure };
 
 export interface ActivationStatus {
   /** The revision the source names (HEAD of the tracked branch, or an environment's ref) as last seen. */
@@ -61,7 +66,11 @@ export interface ActivationPipelineOptions {
   store: RevisionSource;
   gate: PolicyGate;
   builder: BundleBuilder;
-  publishers: readonly BundlePublisher[];
+  /**
+   * The in-memory catalog that serves `/bundles/...`: its swap is the commit point. Sinks outside the
+   * process (S3, OCI) are not publishers here: they follow the `activated` event.
+   */
+  catalog: BundlePublisher;
   state: ActivationStateStore;
   logger: Logger;
 }
@@ -230,7 +239,7 @@ export class ActivationPipeline {
   }
 
   private async activate(revision: Revision): Promise<void> {
-    const { store, gate, builder, publishers, logger } = this.options;
+    const { store, gate, builder, catalog, logger } = this.options;
     const log = logger.child({ revision });
     const started = performance.now();
     let mark = started;
@@ -279,7 +288,7 @@ export class ActivationPipeline {
         } catch (error) {
           throw new UnavailableError('state_unwritable', `cannot record revision ${revision} as last good: ${(error as Error).message}`, {}, { cause: error });
         }
-        for (const publisher of publishers) await publisher.publish(published);
+        await catalog.publish(published);
         this.active = published;
       });
       const publishMs = lap();
@@ -294,7 +303,7 @@ export class ActivationPipeline {
       // A failure stays on show only while it explains why head is not active.
       if (this.lastFailure && (this.lastFailure.revision === revision || this.lastFailure.revision !== this.head)) this.lastFailure = undefined;
       log.info({ ...result.timings, gateCached: report.value.cached === true, bundles: result.bundles, etags: built.value.map((b) => b.etag) }, 'revision activated');
-      this.emit({ type: 'activated', result });
+      this.emit({ type: 'activated', result, published });
     } catch (error) {
       const failure = this.describeFailure(revision, error);
       if (failure.verdict) {

@@ -9,9 +9,11 @@ export interface PublishedRevision {
 }
 
 /**
- * Where signed bundles go once a revision passed the gate. The in-memory catalog that serves
- * `/bundles/...` is one publisher; object storage and OCI registries are others to come. `publish`
- * must be atomic from a reader's point of view: readers see the old revision or the new one, never a mix.
+ * Where signed bundles go once a revision passed the gate: the in-memory catalog that serves
+ * `/bundles/...`, whose swap is the activation's commit point. `publish` must be atomic from a reader's
+ * point of view: readers see the old revision or the new one, never a mix. Object storage and OCI
+ * registries are not publishers: they are sinks (`src/domain/publishing/`) that follow the activation,
+ * so one that fails never turns a served revision into a rejected one.
  */
 export interface BundlePublisher {
   readonly name: string;
