@@ -102,7 +102,9 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const emptyStore = !(await store.head());
   if (emptyStore && !remoteSettings) await seed(store, resolve(config.store.seedDir), systemIdentity, logger);
 
-  const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger });
+  // The fleet first: the gate checks every revision against the oldest OPA its live agents run.
+  const fleet = await openFleet(config, dataDir, logger);
+  const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger, liveAgentVersions: () => fleet.registry.liveVersions() });
   const sets = await createBundleSets(config, { dataDir, store, systemIdentity, gate: pipeline.gate, builder: pipeline.builder, logger });
 
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
@@ -123,7 +125,6 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
       maxBodyBytes: config.remote.webhookMaxBodyBytes, maxConcurrentBodies: config.remote.webhookMaxConcurrentBodies,
     })
     : undefined;
-  const fleet = await openFleet(config, dataDir, logger);
   const admin = createAdminApi(config, { dataDir, store, systemIdentity, pipeline, sets, audit, mirror, fleet: fleet.registry, adminTokenKey, logger });
   await admin.start();
 
@@ -133,6 +134,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes }),
     statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, body: { maxBytes: config.fleet.maxReportBytes, maxDepth: config.http.maxJsonDepth } }),
     opaStatus: () => ({ version: pipeline.opa.version, ...pipeline.opa.stats() }),
+    gateStatus: () => pipeline.gateTarget.status(),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
     auditStatus: () => audit.chain(),

@@ -60,6 +60,12 @@ export const configSchema = z.strictObject({
     /** When OPA gives no verdict (missing, crashed, silent, busy), the head is retried after this long, doubling. */
     retryInitialMs: z.number().int().min(10).max(600_000).default(1000),
     retryMaxMs: z.number().int().min(10).max(3_600_000).default(30_000),
+    /**
+     * The oldest OPA release the fleet may run (`v1.0.0`): every revision is checked against the
+     * capabilities of the oldest of this and the versions live agents report, so a built-in an agent's
+     * OPA lacks is refused before any agent downloads it. Must be a release Regent's OPA has capabilities for.
+     */
+    minAgentVersion: z.string().regex(/^v?\d{1,4}\.\d{1,4}\.\d{1,4}$/, "an OPA release such as 'v1.0.0'").optional(),
   }).prefault({}),
   /** Admin API authentication: JWTs verified with pinned algorithms; keys separate from bundle signing. */
   auth: z.strictObject({

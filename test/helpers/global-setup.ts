@@ -17,4 +17,13 @@ export default function setup(): void {
     );
   }
   process.env.REGENT_OPA_PATH = candidate;
+  // The fleet floor's OPA (an old release agents may still run), installed by `npm test`'s pretest.
+  const floor = process.env.REGENT_TEST_OPA_FLOOR_PATH ?? join(root, '.tools', 'bin', `opa-${FLOOR_OPA_VERSION}`);
+  if (spawnSync(floor, ['version'], { encoding: 'utf8' }).status !== 0) {
+    throw new Error(`OPA v${FLOOR_OPA_VERSION} is required by the fleet tests and was not found at '${floor}'. Run 'node scripts/ensure-opa.mjs --also ${FLOOR_OPA_VERSION}' (npm test does).`);
+  }
+  process.env.REGENT_TEST_OPA_FLOOR_PATH = floor;
 }
+
+/** The old OPA release the fleet tests run agents on (a floor below the pinned release). */
+export const FLOOR_OPA_VERSION = '1.0.0';

@@ -26,6 +26,14 @@ export interface OpaAgentOptions {
   reportStatus?: boolean;
   /** Bearer token the agent sends to the service (`credentials.bearer.token`). */
   bearerToken?: string;
+  /** A file the agent reads its bearer token from on every request (`credentials.bearer.token_path`). */
+  bearerTokenPath?: string;
+  /** The `opa` binary to run (the pinned one by default; `floorOpaPath()` for OPA v1.0.0). */
+  opaBinary?: string;
+  /** Labels beside OPA's own `id` and `version` (`labels.name` shows in the fleet view). */
+  labels?: Record<string, string>;
+  /** Anything else for the agent's config, merged over the above (e.g. `decision_logs`, `discovery`). */
+  extraConfig?: Record<string, unknown>;
 }
 
 export interface OpaAgent {
@@ -75,16 +83,19 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
     max_delay_seconds: options.maxDelaySeconds ?? 120,
     ...(options.longPollSeconds ? { long_polling_timeout_seconds: options.longPollSeconds } : {}),
   });
+  const credentials = options.bearerToken ? { bearer: { token: options.bearerToken } } : options.bearerTokenPath ? { bearer: { token_path: options.bearerTokenPath } } : undefined;
   const config = {
-    services: { regent: { url: options.serviceUrl, ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}) } },
+    services: { regent: { url: options.serviceUrl, ...(credentials ? { credentials } : {}) } },
+    ...(options.labels ? { labels: options.labels } : {}),
     bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
     ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
+    ...options.extraConfig,
   };
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
   let output = '';
-  const child: ChildProcess = spawn(opaPath(), ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', '-c', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(options.opaBinary ?? opaPath(), ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', '-c', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -103,6 +103,20 @@ export class FleetRegistry {
     return summary;
   }
 
+  /**
+   * The OPA versions live agents run (`labels.version` of every agent that is not stale), with how many
+   * agents report each: what the gate checks new revisions against (the oldest of them).
+   */
+  liveVersions(): Map<string, number> {
+    const liveSince = this.now().getTime() - this.options.staleAfterMs;
+    const versions = new Map<string, number>();
+    for (const { record, reportedAtMs } of this.agents.values()) {
+      const version = record.labels.version;
+      if (reportedAtMs >= liveSince && version !== undefined) versions.set(version, (versions.get(version) ?? 0) + 1);
+    }
+    return versions;
+  }
+
   /** The agents, oldest report first, and whether anything changed since the last call. */
   snapshot(): { agents: AgentRecord[]; changed: boolean } {
     const changed = this.changed;
