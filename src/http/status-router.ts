@@ -17,6 +17,8 @@ export interface StatusRouterDeps {
   opaStatus?: () => Record<string, unknown>;
   /** The OPA release the gate checks against (the fleet's oldest: `gate.minAgentVersion` or a live agent's). */
   gateStatus?: () => Record<string, unknown>;
+  /** Agent access: open or credentials, tokens, held polls per agent, re-fetches held. */
+  agentsStatus?: () => Record<string, unknown>;
   /** Environments (bundle sets following a tag or branch), keyed by name. */
   environmentsStatus?: () => Promise<Record<string, unknown>>;
   /** The audit log's hash chain as found at start-up (`audit: {chain, brokenAt}`). */
@@ -49,6 +51,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       lastError: status.lastFailure ?? null,
       ...(deps.opaStatus ? { opa: deps.opaStatus() } : {}),
       ...(deps.gateStatus ? { gate: deps.gateStatus() } : {}),
+      ...(deps.agentsStatus ? { agents: deps.agentsStatus() } : {}),
       ...(deps.auditStatus ? { audit: deps.auditStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
       ...(environments ? { environments } : {}),
