@@ -87,7 +87,8 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
   const config = {
     services: { regent: { url: options.serviceUrl, ...(credentials ? { credentials } : {}) } },
     ...(options.labels ? { labels: options.labels } : {}),
-    bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
+    // No bundles at all (an agent booting from discovery): no `bundles` key, which the discovered configuration sets.
+    ...(options.bundles.length === 0 ? {} : { bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])) }),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
     ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
     ...options.extraConfig,
