@@ -24,5 +24,6 @@ VOLUME /data
 EXPOSE 8080
 # Outside --dev Regent refuses to start without its keys: mount them and set
 # REGENT_SIGNING_KEY_FILE (bundle signing) and REGENT_AUTH_SECRET_FILE or REGENT_AUTH_PUBLIC_KEY_FILE
-# (admin API tokens), files of mode 0600 owned by the node user.
+# (admin API tokens), files of mode 0600 owned by the node user, and agent credentials:
+# REGENT_AGENT_TOKENS_FILE (or agents.jwt in a config file; agents.allowAnonymous to serve anyone).
 CMD ["node", "dist/main.js"]

@@ -29,6 +29,13 @@ export function ensureOpa(version = OPA_VERSION, linkName = 'opa') {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
+    // `--also 1.0.0`: another release beside the pinned one, as .tools/bin/opa-1.0.0 (the tests' fleet floor).
+    const also = process.argv.indexOf('--also');
+    if (also >= 0) {
+      const version = process.argv[also + 1] ?? '';
+      if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`--also needs a version such as 1.0.0, got '${version}'`);
+      console.log(`ensure-opa: using ${ensureOpa(version, `opa-${version}`)} (v${version})`);
+    }
     const onPath = spawnSync('sh', ['-c', 'command -v opa'], { encoding: 'utf8' }).stdout.trim();
     if (onPath && opaVersionOf(onPath) === OPA_VERSION && opaVersionOf(join(toolsBin, 'opa')) !== OPA_VERSION) {
       console.log(`ensure-opa: using ${onPath} from PATH (v${OPA_VERSION})`);

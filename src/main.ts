@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import type { ScheduledTask } from 'node-cron';
 import { createAdminApi } from './composition/admin-api.js';
+import { openAgentAccess, type AgentAccess } from './composition/agent-access.js';
 import { createBuildPipeline } from './composition/build-pipeline.js';
 import { createBundleSets } from './composition/bundle-sets.js';
 import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
@@ -63,6 +64,8 @@ export interface RunningRegent {
   adminTokenKey: LoadedAdminTokenKey;
   /** The data directory's lock, held until {@link close} (one Regent per data directory). */
   dataDirLock: DataDirLock;
+  /** Agent credentials (`agents.*`): `reload()` re-reads the tokens file (SIGHUP). */
+  agents: AgentAccess;
   /** Stops accepting work, answers held long polls, closes the store. */
   close(): Promise<void>;
 }
@@ -92,6 +95,25 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   if (remoteSettings?.insecureHttp) {
     logger.warn({ remote: remoteSettings.remote.url, token: remoteSettings.remote.credentials.kind === 'token' }, 'remote.allowInsecureHttp: the remote is reached over plain http; fetched policies and pushed commits (and a token, if any) are not protected on the wire');
   }
+  // Agent credentials before anything starts: none configured outside dev mode stops start-up naming the keys.
+  const agents = openAgentAccess(config, logger);
+  try {
+    return await startWithAgentAccess(config, logger, dataDir, lock, { signingKey, adminTokenKey, remoteSettings, agents });
+  } catch (error) {
+    agents.close();
+    throw error;
+  }
+}
+
+interface StartedKeys {
+  signingKey: LoadedSigningKey;
+  adminTokenKey: LoadedAdminTokenKey;
+  remoteSettings: ReturnType<typeof loadRemoteSettings>;
+  agents: AgentAccess;
+}
+
+async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logger, dataDir: string, lock: DataDirLock, keys: StartedKeys): Promise<RunningRegent> {
+  const { signingKey, adminTokenKey, remoteSettings, agents } = keys;
   // Publishing sinks (S3, OCI) and their credentials: a bad one stops start-up naming its key.
   const publishSettings = loadPublishSettings(config);
   // Environment refs are checked before anything else starts: a bad one stops start-up naming its key.
@@ -109,7 +131,9 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const emptyStore = !(await store.head());
   if (emptyStore && !remoteSettings) await seed(store, resolve(config.store.seedDir), systemIdentity, logger);
 
-  const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger });
+  // The fleet first: the gate checks every revision against the oldest OPA its live agents run.
+  const fleet = await openFleet(config, dataDir, logger);
+  const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger, liveAgentVersions: () => fleet.registry.liveVersions() });
   const sets = await createBundleSets(config, { dataDir, store, systemIdentity, gate: pipeline.gate, builder: pipeline.builder, logger });
 
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
@@ -132,7 +156,6 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
       maxBodyBytes: config.remote.webhookMaxBodyBytes, maxConcurrentBodies: config.remote.webhookMaxConcurrentBodies,
     })
     : undefined;
-  const fleet = await openFleet(config, dataDir, logger);
   const admin = createAdminApi(config, { dataDir, store, systemIdentity, pipeline, sets, audit, mirror, fleet: fleet.registry, adminTokenKey, logger });
   await admin.start();
 
@@ -143,15 +166,20 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const app = createApp({
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter: admin.router,
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes, bodyTimeoutMs: config.remote.webhookBodyTimeoutMs }),
-    statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, body: { maxBytes: config.fleet.maxReportBytes, maxDepth: config.http.maxJsonDepth } }),
+    statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, agents: agents.authenticator, logger, body: { maxBytes: config.fleet.maxReportBytes, maxDepth: config.http.maxJsonDepth } }),
     opaStatus: () => ({ version: pipeline.opa.version, ...pipeline.opa.stats() }),
+    gateStatus: () => pipeline.gateTarget.status(),
+    agentsStatus: () => agents.status(),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
     auditStatus: () => audit.chain(),
     ui,
     sinksStatus: () => publishing.status(),
   });
-  const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
+  const bundles = createBundleHandler({
+    catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger,
+    agents: agents.authenticator, heldPolls: agents.heldPolls, refetches: agents.refetches,
+  });
   const server = createRegentServer({ bundles, app });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -184,11 +212,12 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
       await fleet.close();
       await store.close();
       await audit.close();
+      agents.close();
       await lock.release();
     })();
     return closing;
   };
-  return { url, server, app, store, activation, catalog, publishing, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, close };
+  return { url, server, app, store, activation, catalog, publishing, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, agents, close };
 }
 
 /** An empty local store starts with the seed directory as its first commit, by the system identity. */
@@ -232,6 +261,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP re-reads the agent tokens file (it is also re-read when it changes).
+  process.on('SIGHUP', () => regent.agents.reload('SIGHUP'));
   // Without its lock another Regent could start on the same data directory: stop rather than share it.
   regent.dataDirLock.onLost((reason) => {
     logger.fatal({ reason, lock: regent.dataDirLock.path }, 'lost the data directory lock; stopping');

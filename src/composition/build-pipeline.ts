@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import type { RegentConfig } from '../config/schema.js';
+import { FleetAwarePolicyGate } from '../domain/activation/fleet-aware-policy-gate.js';
+import { FleetGateTarget } from '../domain/activation/fleet-gate-target.js';
 import { MemoizedPolicyGate } from '../domain/activation/memoized-policy-gate.js';
 import { ShippedFormGate } from '../domain/bundles/gate-files.js';
 import type { PolicyGate } from '../domain/activation/policy-gate.js';
@@ -8,9 +10,10 @@ import { BundleSigner } from '../domain/bundles/bundle-signer.js';
 import { BundleVerifier } from '../domain/bundles/bundle-verifier.js';
 import { CanonicalFormMemo } from '../domain/bundles/canonical-form-memo.js';
 import { verificationKeyFor } from '../domain/bundles/signing-key.js';
+import { InputError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { LoadedSigningKey } from '../keys/load-signing-key.js';
-import { writeRestrictedCapabilities } from '../opa/capabilities.js';
+import { OpaCapabilities } from '../opa/capabilities.js';
 import { defaultOpaPath, OpaCli } from '../opa/opa-cli.js';
 import type { OpaRunnerOptions } from '../opa/opa-runner.js';
 import { OpaPolicyGate } from '../opa/opa-policy-gate.js';
@@ -21,20 +24,41 @@ export interface BuildPipeline {
   /** OPA capabilities without `http.send`, `net.lookup_ip_addr`, `opa.runtime`. */
   capabilitiesPath: string;
   gate: PolicyGate;
+  /** The OPA release the gate checks against: the fleet's oldest (floor and live agents), for `/status` → `gate`. */
+  gateTarget: FleetGateTarget;
   builder: BundleBuilder;
 }
 
+export interface BuildPipelineDeps {
+  dataDir: string;
+  signingKey: LoadedSigningKey;
+  projectRoot: string;
+  logger: Logger;
+  /** `labels.version` of the live agents (the fleet registry), for the gate's target; none when absent. */
+  liveAgentVersions?: () => ReadonlyMap<string, number>;
+}
+
 /**
- * What turns a tree into served bundles, shared by every bundle set: real OPA as the gate (verdicts
- * remembered per candidate tree, so an API write runs OPA once), and the builder with its signer, its
- * signature cache and the verifier every build is checked with before it is published.
+ * What turns a tree into served bundles, shared by every bundle set: real OPA as the gate, checking
+ * against the capabilities of the fleet's oldest OPA (`gate.minAgentVersion` and the versions live
+ * agents report; verdicts remembered per candidate tree and that version, so an API write runs OPA
+ * once), and the builder with its signer, its signature cache and the verifier every build is checked
+ * with before it is published.
  */
-export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: { dataDir: string; signingKey: LoadedSigningKey; projectRoot: string; logger: Logger }): Promise<BuildPipeline> {
+export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: BuildPipelineDeps): Promise<BuildPipeline> {
   const { dataDir, signingKey, logger } = deps;
   const opa = await OpaCli.create(opaRunnerOptions(config.opa, config.opa.path ?? defaultOpaPath(deps.projectRoot), logger.child({ component: 'opa' })));
-  const capabilitiesPath = await writeRestrictedCapabilities(opa, join(dataDir, 'opa'));
-  // OPA judges the data agents receive (canonical JSON, YAML converted by Regent), and remembers verdicts.
-  const gate = new ShippedFormGate(new MemoizedPolicyGate(OpaPolicyGate.create({ opa, capabilitiesPath, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp'), budgetMs: config.opa.timeoutMs })));
+  const capabilities = await OpaCapabilities.create(opa, join(dataDir, 'opa'));
+  const capabilitiesPath = capabilities.current.path;
+  const floor = config.gate.minAgentVersion;
+  if (floor !== undefined && !FleetGateTarget.knows(capabilities.known, floor)) {
+    throw new InputError('invalid_config', `invalid configuration at 'gate.minAgentVersion': OPA ${opa.version} (${opa.path}) has no capabilities for '${floor}'; name an OPA release (${capabilities.known[0] ?? '?'} to ${capabilities.known.at(-1) ?? '?'}, as 'opa capabilities' lists them)`, { field: 'gate.minAgentVersion' });
+  }
+  const gateTarget = FleetGateTarget.create({ floor, current: opa.version, known: capabilities.known, liveVersions: deps.liveAgentVersions ?? (() => new Map()) });
+  const opaGate = OpaPolicyGate.create({ opa, capabilitiesPath, capabilities, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp'), budgetMs: config.opa.timeoutMs });
+  // OPA judges the data agents receive (canonical JSON, YAML converted by Regent) against the capabilities of
+  // the fleet's oldest OPA, and remembers verdicts.
+  const gate = new ShippedFormGate(FleetAwarePolicyGate.create(new MemoizedPolicyGate(opaGate), () => gateTarget.target()));
 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
   const canonicalForms = new CanonicalFormMemo();
@@ -48,7 +72,7 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
-  return { opa, capabilitiesPath, gate, builder };
+  return { opa, capabilitiesPath, gate, gateTarget, builder };
 }
 
 /** The runner's limits from `opa.*`: the gate's budget for activations, writes and background work. */

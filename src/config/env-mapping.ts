@@ -22,6 +22,7 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_OPA_MAX_CONCURRENCY', path: ['opa', 'maxConcurrency'], type: 'number' },
   { env: 'REGENT_OPA_MAX_QUEUED', path: ['opa', 'maxQueued'], type: 'number' },
   { env: 'REGENT_OPA_MEMORY_LIMIT_MIB', path: ['opa', 'memoryLimitMiB'], type: 'number' },
+  { env: 'REGENT_GATE_MIN_AGENT_VERSION', path: ['gate', 'minAgentVersion'], type: 'string' },
   { env: 'REGENT_AUTH_SECRET', path: ['auth', 'secret'], type: 'string' },
   { env: 'REGENT_AUTH_SECRET_FILE', path: ['auth', 'secretFile'], type: 'string' },
   { env: 'REGENT_AUTH_PUBLIC_KEY_FILE', path: ['auth', 'publicKeyFile'], type: 'string' },
@@ -33,6 +34,12 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_CHANGE_REQUESTS_REQUIRE_APPROVAL', path: ['changeRequests', 'requireApproval'], type: 'boolean' },
   { env: 'REGENT_LONG_POLL_MAX_SECONDS', path: ['bundles', 'longPollMaxSeconds'], type: 'number' },
   { env: 'REGENT_RELEASE_BATCH_SIZE', path: ['bundles', 'releaseBatchSize'], type: 'number' },
+  { env: 'REGENT_AGENT_TOKENS_FILE', path: ['agents', 'tokensFile'], type: 'string' },
+  { env: 'REGENT_AGENT_MAX_HELD_POLLS', path: ['agents', 'maxHeldPollsPerAgent'], type: 'number' },
+  { env: 'REGENT_AGENT_JWT_ISSUER', path: ['agents', 'jwt', 'issuer'], type: 'string' },
+  { env: 'REGENT_AGENT_JWT_AUDIENCE', path: ['agents', 'jwt', 'audience'], type: 'string' },
+  { env: 'REGENT_AGENT_JWT_PUBLIC_KEY_FILE', path: ['agents', 'jwt', 'publicKeyFile'], type: 'string' },
+  { env: 'REGENT_AGENT_JWT_JWKS_FILE', path: ['agents', 'jwt', 'jwksFile'], type: 'string' },
   { env: 'REGENT_FLEET_REPORT_TOKEN', path: ['fleet', 'reportToken'], type: 'string' },
   { env: 'REGENT_REMOTE_URL', path: ['remote', 'url'], type: 'string' },
   { env: 'REGENT_REMOTE_BRANCH', path: ['remote', 'branch'], type: 'string' },
@@ -57,4 +64,5 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
 export const fileOnlyKeys: ReadonlyArray<{ env: string; path: string }> = [
   { env: 'REGENT_REMOTE_ALLOW_INSECURE_HTTP', path: 'remote.allowInsecureHttp' },
   { env: 'REGENT_REMOTE_ALLOW_TOKEN_OVER_INSECURE_HTTP', path: 'remote.allowTokenOverInsecureHttp' },
+  { env: 'REGENT_AGENTS_ALLOW_ANONYMOUS', path: 'agents.allowAnonymous' },
 ];

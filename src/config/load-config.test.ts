@@ -21,4 +21,15 @@ describe('loadConfig', () => {
     writeFileSync(file, 'http:\n  maxJsonDepth: 100000\n');
     expect(() => loadConfig({ file, env: {} })).toThrow(expect.objectContaining({ code: 'invalid_config', details: expect.objectContaining({ field: 'http.maxJsonDepth' }) }));
   });
+
+  test('agent and gate keys come from their variables; agents.allowAnonymous only from the config file', () => {
+    const config = loadConfig({ env: { REGENT_AGENT_TOKENS_FILE: '/etc/regent/agents.yaml', REGENT_AGENT_MAX_HELD_POLLS: '8', REGENT_GATE_MIN_AGENT_VERSION: 'v1.0.0', REGENT_AGENT_JWT_ISSUER: 'https://idp', REGENT_AGENT_JWT_AUDIENCE: 'regent', REGENT_AGENT_JWT_JWKS_FILE: '/etc/idp.jwks' } });
+    expect(config.agents).toMatchObject({ tokensFile: '/etc/regent/agents.yaml', maxHeldPollsPerAgent: 8, allowAnonymous: false, jwt: { issuer: 'https://idp', audience: 'regent', jwksFile: '/etc/idp.jwks', algorithms: ['RS256'], bundlesClaim: 'regent_bundles' } });
+    expect(config.gate.minAgentVersion).toBe('v1.0.0');
+    expect(() => loadConfig({ env: { REGENT_AGENTS_ALLOW_ANONYMOUS: 'true' } })).toThrow(expect.objectContaining({ code: 'invalid_config', details: { field: 'agents.allowAnonymous' } }));
+    expect(() => loadConfig({ env: { REGENT_GATE_MIN_AGENT_VERSION: 'latest' } })).toThrow(expect.objectContaining({ code: 'invalid_config', details: expect.objectContaining({ field: 'gate.minAgentVersion' }) }));
+    const file = join(tempDirForTest(), 'config.yaml');
+    writeFileSync(file, 'agents:\n  allowAnonymous: true\n');
+    expect(loadConfig({ file, env: {} }).agents.allowAnonymous).toBe(true);
+  });
 });

@@ -66,6 +66,12 @@ export const configSchema = z.strictObject({
     /** When OPA gives no verdict (missing, crashed, silent, busy), the head is retried after this long, doubling. */
     retryInitialMs: z.number().int().min(10).max(600_000).default(1000),
     retryMaxMs: z.number().int().min(10).max(3_600_000).default(30_000),
+    /**
+     * The oldest OPA release the fleet may run (`v1.0.0`): every revision is checked against the
+     * capabilities of the oldest of this and the versions live agents report, so a built-in an agent's
+     * OPA lacks is refused before any agent downloads it. Must be a release Regent's OPA has capabilities for.
+     */
+    minAgentVersion: z.string().regex(/^v?\d{1,4}\.\d{1,4}\.\d{1,4}$/, "an OPA release such as 'v1.0.0'").optional(),
   }).prefault({}),
   /** Admin API authentication: JWTs verified with pinned algorithms; keys separate from bundle signing. */
   auth: z.strictObject({
@@ -125,6 +131,42 @@ export const configSchema = z.strictObject({
     maxFileBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     maxBundleBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
     maxFiles: z.number().int().min(1).default(100_000),
+  }).prefault({}),
+  /**
+   * Agent credentials: who may read bundles (`/bundles/...`) and send status reports and decision logs.
+   * Tokens from a file (by SHA-256) and/or JWTs from an identity provider. Without either, agent access
+   * is open in development mode only; outside it Regent refuses to start unless `allowAnonymous` is set.
+   */
+  agents: z.strictObject({
+    /** YAML or JSON: `tokens: [{name, sha256, bundles, environments}]`; mode 0600; re-read when it changes and on SIGHUP. */
+    tokensFile: z.string().min(1).optional(),
+    /**
+     * Open access outside development mode: anyone who reaches Regent reads every bundle. Config file
+     * only (it lowers a protection); said at start-up and in `/status`.
+     */
+    allowAnonymous: z.boolean().default(false),
+    /** Long polls one agent identity may have held at once; more are answered 429 with Retry-After (OPA backs off). */
+    maxHeldPollsPerAgent: z.number().int().min(1).max(1_000_000).default(100),
+    /** JWTs from an identity provider (OAuth2 client credentials, a Kubernetes service-account token). */
+    jwt: z.strictObject({
+      /** Accepted algorithms (asymmetric: RS*, PS*, ES*). */
+      algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'])).min(1).default(['RS256']),
+      issuer: z.string().min(1),
+      audience: z.string().min(1),
+      /** The provider's PEM public key (or certificate). */
+      publicKeyFile: z.string().min(1).optional(),
+      /** The provider's keys as a JWKS document (`{"keys": [...]}`), chosen by the token's `kid`. */
+      jwksFile: z.string().min(1).optional(),
+      /** Claim naming the agent (shown in the fleet view). */
+      subjectClaim: z.string().min(1).default('sub'),
+      /** Claim listing the bundles the agent may read (array, or space-separated string; `*`, `prefix/*`). */
+      bundlesClaim: z.string().min(1).default('regent_bundles'),
+      /** Claim listing the bundle sets it may read (environment names, `default`); `[default]` when absent. */
+      environmentsClaim: z.string().min(1).default('regent_environments'),
+      clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+      /** Tokens whose lifetime (exp - iat) is longer than this are refused. */
+      maxTokenLifetimeSeconds: z.number().int().min(60).max(366 * 24 * 3600).default(24 * 3600),
+    }).optional(),
   }).prefault({}),
   /** OPA agents' status reports (`POST /status`) and the fleet view (`GET /api/fleet`). */
   fleet: z.strictObject({

@@ -80,7 +80,7 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
 
 /** RFC 6750 §3: the Bearer challenge of a 401; `error="invalid_token"` only when a token was presented. */
 export function bearerChallenge(error: AuthenticationError): string {
-  if (error.code === 'token_missing') return 'Bearer realm="regent"';
+  if (error.code === 'token_missing' || error.code === 'agent_token_missing') return 'Bearer realm="regent"';
   const description = error.message.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '');
   return `Bearer realm="regent", error="invalid_token", error_description="${description}"`;
 }

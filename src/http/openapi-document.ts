@@ -21,8 +21,8 @@ const write = (summary: string, body: unknown, role = 'admin'): unknown => ({
 });
 
 const statusReport = {
-  summary: "An OPA agent's status report (OPA's status API: `status: {service: regent}`); feeds GET /api/fleet. With `fleet.reportToken` set, agents send it as a bearer token",
-  security: [],
+  summary: "An OPA agent's status report (OPA's status API: `status: {service: regent}`); feeds GET /api/fleet. With agent credentials configured (`agents.*`), agents send their agent token (or the `fleet.reportToken`) as a bearer token; with open agent access, the `fleet.reportToken` when one is set",
+  security: [{ agentToken: [] }, {}],
   requestBody: { required: true, ...(json({ type: 'object', required: ['labels'], properties: { labels: { type: 'object', required: ['id'] }, bundles: { type: 'object' }, plugins: { type: 'object' } } }) as object) },
   responses: { '200': { description: 'recorded' }, ...errors(400, 401, 403, 413, 415) },
 };
@@ -35,7 +35,10 @@ export const openApiDocument = {
     description: 'Git-backed policy store and signed OPA bundle server. Errors are application/problem+json with a stable `code` (docs/errors.md). `/api` routes need `Authorization: Bearer <JWT>`. Any path with a malformed percent-escape is 400 `invalid_path_encoding`; JSON bodies must be UTF-8 (415 `unsupported_charset`, 400 `invalid_utf8`) and nest at most `http.maxJsonDepth` levels (400 `json_too_deep`).',
   },
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      agentToken: { type: 'http', scheme: 'bearer', description: 'An agent token from `agents.tokensFile`, or a JWT from the identity provider of `agents.jwt`; not needed when agent access is open (development mode, `agents.allowAnonymous`)' },
+    },
     responses: {
       Problem: { description: 'an RFC 9457 problem', content: { 'application/problem+json': { schema: ref('Problem') } } },
     },
@@ -163,7 +166,7 @@ export const openApiDocument = {
   paths: {
     '/bundles/{name}': {
       get: {
-        summary: 'A signed OPA bundle (long polling with Prefer: wait=N)', security: [],
+        summary: 'A signed OPA bundle (long polling with Prefer: wait=N). With agent credentials, a bundle outside the token\'s list answers exactly like one that does not exist (404). An agent asking again at once for the revision it was just sent (it failed to activate it) is held with backoff', security: [{ agentToken: [] }, {}],
         parameters: [
           { name: 'name', in: 'path', required: true, description: '`<bundle>` (tracked branch), or `<environment>/<bundle>` (the environment\'s ref)', schema: { type: 'string' } },
           { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },
@@ -171,10 +174,10 @@ export const openApiDocument = {
         ],
         responses: {
           '200': { description: 'the bundle', content: { 'application/vnd.openpolicyagent.bundles': { schema: { type: 'string', format: 'binary' } } } },
-          '304': { description: 'unchanged (after holding a long poll)' }, ...errors(400, 404, 405, 503),
+          '304': { description: 'unchanged (after holding a long poll)' }, ...errors(400, 401, 404, 405, 429, 503),
         },
       },
-      head: { summary: 'Bundle headers only', security: [], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 404, 503) } },
+      head: { summary: 'Bundle headers only', security: [{ agentToken: [] }, {}], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 401, 404, 503) } },
     },
     '/status': {
       get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); each publishing sink (`sinks: [{name, kind, target, lastPublished, pending, pendingSince, lastError, attempts, nextAttemptAt, environments}]`); the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
@@ -352,11 +355,16 @@ export const openApiDocument = {
           '200': {
             description: 'fleet',
             ...(json({
-              type: 'object', required: ['agents', 'bundles', 'omittedBundles', 'total', 'limit', 'nextCursor'],
+              type: 'object', required: ['agents', 'bundles', 'omittedBundles', 'failingAgents', 'failingAgentsTotal', 'total', 'limit', 'nextCursor'],
               properties: {
                 agents: { type: 'array', maxItems: 1000, items: { type: 'object' } },
                 bundles: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, servedRevision: { type: 'string' }, agents: { type: 'integer' }, onServedRevision: { type: 'integer' }, withErrors: { type: 'integer' }, revisions: { type: 'object' }, convergenceMs: { type: 'number' } } } },
                 omittedBundles: { type: 'integer', description: 'bundle names reported but not summarized: `bundles` has every bundle Regent serves and the 50 other names most reported' },
+                failingAgents: {
+                  type: 'array', maxItems: 100, description: 'live agents whose last report has a bundle error, newest first',
+                  items: { type: 'object', required: ['agentId', 'bundle', 'code', 'reportedAt'], properties: { agentId: { type: 'string' }, identity: { type: 'string', description: 'the agent credential its reports come with' }, name: { type: 'string' }, version: { type: 'string' }, bundle: { type: 'string' }, activeRevision: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' }, httpCode: { type: 'integer' }, reportedAt: { type: 'string' } } },
+                },
+                failingAgentsTotal: { type: 'integer', description: 'bundle errors of live agents in all' },
                 total: { type: 'integer', description: 'agents remembered in all' },
                 limit: { type: 'integer' },
                 nextCursor: { type: ['string', 'null'], description: 'pass as `cursor` for the next page; null on the last' },

@@ -16,6 +16,10 @@ export interface StatusRouterDeps {
   mirrorStatus?: () => Record<string, unknown>;
   /** The OPA runner: version, processes running, queued by priority, limits, refusals and kills. */
   opaStatus?: () => Record<string, unknown>;
+  /** The OPA release the gate checks against (the fleet's oldest: `gate.minAgentVersion` or a live agent's). */
+  gateStatus?: () => Record<string, unknown>;
+  /** Agent access: open or credentials, tokens, held polls per agent, re-fetches held. */
+  agentsStatus?: () => Record<string, unknown>;
   /** Environments (bundle sets following a tag or branch), keyed by name. */
   environmentsStatus?: () => Promise<Record<string, unknown>>;
   /** The audit log's hash chain as found at start-up (`audit: {chain, brokenAt}`). */
@@ -50,6 +54,8 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       lastActivation: status.lastSuccess ?? null,
       lastError: status.lastFailure ?? null,
       ...(deps.opaStatus ? { opa: deps.opaStatus() } : {}),
+      ...(deps.gateStatus ? { gate: deps.gateStatus() } : {}),
+      ...(deps.agentsStatus ? { agents: deps.agentsStatus() } : {}),
       ...(deps.auditStatus ? { audit: deps.auditStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
       sinks: deps.sinksStatus ? deps.sinksStatus() : [],

@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import type { GateInput, GateReport, PolicyGate } from '../domain/activation/policy-gate.js';
+import { BUILTIN_UNAVAILABLE_ON_FLEET } from '../domain/activation/fleet-aware-policy-gate.js';
+import type { GateInput, GateProblem, GateReport, PolicyGate } from '../domain/activation/policy-gate.js';
 import type { Logger } from '../domain/logger.js';
+import type { OpaCapabilities, RestrictedCapabilities } from './capabilities.js';
 import type { OpaCli } from './opa-cli.js';
 import { definedTests, noVerdict, readCheckErrors, readTestVerdict, type TestId } from './opa-verdicts.js';
 import { withPolicyBundle } from './policy-bundle-file.js';
 
 export interface OpaPolicyGateOptions {
   opa: OpaCli;
+  /** Regent's own restricted capabilities: what a candidate is checked against without `opaVersion`. */
   capabilitiesPath: string;
+  /** Other releases' restricted capabilities, for candidates checked against the fleet's oldest OPA (`opaVersion`). */
+  capabilities?: OpaCapabilities;
   logger: Logger;
   /** Where candidate trees are written for OPA; a temp dir per check beneath it. */
   workDir?: string;
@@ -45,8 +50,10 @@ export class OpaPolicyGate implements PolicyGate {
     const expected = definedTests(input.files);
     // Refused before the tree is packed when OPA's queue is full: a flood costs no CPU or disk.
     this.options.opa.admit(priority);
+    const target = input.opaVersion === undefined ? undefined : await this.capabilitiesOf(input.opaVersion);
+    const capabilitiesPath = target?.path ?? this.options.capabilitiesPath;
     return withPolicyBundle([...input.files, canaryFile], this.options.workDir, async (dir, bundle) => {
-      const opaArgs = (command: 'test' | 'check'): string[] => [command, '--format', 'json', '--capabilities', this.options.capabilitiesPath, '--bundle', bundle];
+      const opaArgs = (command: 'test' | 'check'): string[] => [command, '--format', 'json', '--capabilities', capabilitiesPath, '--bundle', bundle];
       const budgetMs = this.options.budgetMs;
       // OPA's own per-test limit (5 s by default) would cancel a slow test on a busy machine, a finding
       // that depends on the load; the whole run's budget is the limit instead.
@@ -59,9 +66,28 @@ export class OpaPolicyGate implements PolicyGate {
       // OPA could not load or compile the tree; its test runner says so in plain text, `opa check`
       // gives the same errors as JSON with file, row and column.
       const checked = await this.options.opa.run(opaArgs('check'), { cwd: dir, priority, budgetMs });
-      const problems = readCheckErrors(checked.exitCode, checked.stdout, checked.stderr).filter((problem) => problem.file !== CANARY_PATH);
+      const problems = readCheckErrors(checked.exitCode, checked.stdout, checked.stderr).filter((problem) => problem.file !== CANARY_PATH).map((problem) => this.onFleet(problem, target));
       if (problems.length === 0) throw noVerdict('check', "reported errors only in Regent's canary test");
       return { ok: false, problems, tests: { passed: 0, failed: 0, errored: 0 }, durationMs: Math.round(performance.now() - started), cacheable: true };
     });
   }
+
+  private async capabilitiesOf(version: string): Promise<RestrictedCapabilities> {
+    if (!this.options.capabilities) throw noVerdict('check', `no capabilities of other OPA releases were given to the gate (asked for ${version})`);
+    try {
+      return await this.options.capabilities.forVersion(version);
+    } catch (error) {
+      throw noVerdict('check', `cannot write the capabilities of OPA ${version}: ${(error as Error).message}`);
+    }
+  }
+
+  /** OPA's "undefined function X" for a built-in Regent's OPA has and the target release lacks, said so. */
+  private onFleet(problem: GateProblem, target: RestrictedCapabilities | undefined): GateProblem {
+    if (!target?.version || problem.code !== 'rego_type_error') return problem;
+    const builtin = UNDEFINED_FUNCTION.exec(problem.message)?.[1];
+    if (!builtin || target.builtins.has(builtin) || !this.options.capabilities?.current.builtins.has(builtin)) return problem;
+    return { ...problem, code: BUILTIN_UNAVAILABLE_ON_FLEET, message: `built-in ${builtin} is not available on OPA ${target.version}`, builtin, opaVersion: target.version };
+  }
 }
+
+const UNDEFINED_FUNCTION = /^undefined function ([A-Za-z_][A-Za-z0-9_.]*)$/;

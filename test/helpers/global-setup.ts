@@ -22,4 +22,13 @@ export default function setup(): void {
   // under test, once, before any Regent starts (it takes well under a second).
   const ui = spawnSync(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], { cwd: root, encoding: 'utf8' });
   if (ui.status !== 0) throw new Error(`building the web view failed:\n${ui.stdout}${ui.stderr}`);
+  // The fleet floor's OPA (an old release agents may still run), installed by `npm test`'s pretest.
+  const floor = process.env.REGENT_TEST_OPA_FLOOR_PATH ?? join(root, '.tools', 'bin', `opa-${FLOOR_OPA_VERSION}`);
+  if (spawnSync(floor, ['version'], { encoding: 'utf8' }).status !== 0) {
+    throw new Error(`OPA v${FLOOR_OPA_VERSION} is required by the fleet tests and was not found at '${floor}'. Run 'node scripts/ensure-opa.mjs --also ${FLOOR_OPA_VERSION}' (npm test does).`);
+  }
+  process.env.REGENT_TEST_OPA_FLOOR_PATH = floor;
 }
+
+/** The old OPA release the fleet tests run agents on (a floor below the pinned release). */
+export const FLOOR_OPA_VERSION = '1.0.0';

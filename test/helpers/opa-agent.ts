@@ -35,6 +35,14 @@ export interface OpaAgentOptions {
   resourceFor?: (bundle: string) => string;
   /** Added to the agent's environment (`AWS_ACCESS_KEY_ID`... for `s3_signing.environment_credentials`). */
   env?: Record<string, string>;
+  /** A file the agent reads its bearer token from on every request (`credentials.bearer.token_path`). */
+  bearerTokenPath?: string;
+  /** The `opa` binary to run (the pinned one by default; `floorOpaPath()` for OPA v1.0.0). */
+  opaBinary?: string;
+  /** Labels beside OPA's own `id` and `version` (`labels.name` shows in the fleet view). */
+  labels?: Record<string, string>;
+  /** Anything else for the agent's config, merged over the above (e.g. `decision_logs`, `discovery`). */
+  extraConfig?: Record<string, unknown>;
 }
 
 export interface OpaAgent {
@@ -84,16 +92,20 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
     max_delay_seconds: options.maxDelaySeconds ?? 120,
     ...(options.longPollSeconds ? { long_polling_timeout_seconds: options.longPollSeconds } : {}),
   });
+  const credentials = options.bearerToken ? { bearer: { token: options.bearerToken } } : options.bearerTokenPath ? { bearer: { token_path: options.bearerTokenPath } } : undefined;
   const config = {
-    services: { regent: { url: options.serviceUrl, ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}), ...options.service } },
-    bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: options.resourceFor?.(name) ?? `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
+    services: { regent: { url: options.serviceUrl, ...(credentials ? { credentials } : {}), ...options.service } },
+    ...(options.labels ? { labels: options.labels } : {}),
+    // No bundles at all (an agent booting from discovery): no `bundles` key, which the discovered configuration sets.
+    ...(options.bundles.length === 0 ? {} : { bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: options.resourceFor?.(name) ?? `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])) }),
     ...(options.service?.type === 'oci' ? { persistence_directory: dir } : {}),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
     ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
+    ...options.extraConfig,
   };
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
-  return runOpaAgent(dir, port, ['-c', configPath], options.env);
+  return runOpaAgent(dir, port, ['-c', configPath], options.env, options.opaBinary);
 }
 
 /**
@@ -110,9 +122,9 @@ export async function startOpaAgentFromFile(configFile: string, options: { set?:
   return runOpaAgent(dir, port, args, options.env);
 }
 
-async function runOpaAgent(dir: string, port: number, configArgs: string[], env: Record<string, string> | undefined): Promise<OpaAgent> {
+async function runOpaAgent(dir: string, port: number, configArgs: string[], env: Record<string, string> | undefined, opaBinary = opaPath()): Promise<OpaAgent> {
   let output = '';
-  const child: ChildProcess = spawn(opaPath(), ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', ...configArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child: ChildProcess = spawn(opaBinary, ['run', '-s', '--addr', `127.0.0.1:${port}`, '--log-level', 'debug', '--log-format', 'json', ...configArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -10,6 +10,13 @@ export function opaPath(): string {
   return path;
 }
 
+/** OPA v1.0.0 (`.tools/bin/opa-1.0.0`), an old release agents may still run; throws (never skips) when missing. */
+export function floorOpaPath(): string {
+  const path = process.env.REGENT_TEST_OPA_FLOOR_PATH;
+  if (!path) throw new Error('REGENT_TEST_OPA_FLOOR_PATH is not set: the vitest global setup did not run or found no OPA v1.0.0');
+  return path;
+}
+
 /** The real OPA behind the runner with Regent's default limits (`opa.*` of an empty config), or `overrides`. */
 export function realOpaCli(logger: Logger, overrides: Partial<RegentConfig['opa']> = {}, path = opaPath()): Promise<OpaCli> {
   const opa = configSchema.parse({ opa: overrides }).opa;

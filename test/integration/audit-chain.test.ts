@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, onTestFinished, test } from 'vitest';
 import { generateSigningKey } from '../../src/domain/bundles/signing-key.js';
 import { adminClient, type AdminClient } from '../helpers/admin-client.js';
+import { writeAgentTokensFile } from '../helpers/agent-tokens.js';
 import { exitOf, spawnRegentProcess } from '../helpers/regent-process.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 import { tempDirForTest } from '../helpers/temp-dir.js';
@@ -62,7 +63,8 @@ describe('a broken audit chain found at start-up', () => {
     writeFileSync(join(keys, 'admin.secret'), 'a-production-secret-of-at-least-32-bytes\n', { mode: 0o600 });
     chmodSync(join(keys, 'signing.pem'), 0o600);
 
-    const regent = spawnRegentProcess(dataDir, { args: [], env: { REGENT_SIGNING_KEY_FILE: join(keys, 'signing.pem'), REGENT_AUTH_SECRET_FILE: join(keys, 'admin.secret') } });
+    const agentTokens = writeAgentTokensFile([{ name: 'agent-1' }], keys);
+    const regent = spawnRegentProcess(dataDir, { args: [], env: { REGENT_SIGNING_KEY_FILE: join(keys, 'signing.pem'), REGENT_AUTH_SECRET_FILE: join(keys, 'admin.secret'), REGENT_AGENT_TOKENS_FILE: agentTokens.path } });
     expect(await exitOf(regent)).toBe(1);
     expect(regent.output()).toContain(`the audit log ${auditFile} is broken at line 2 (seq 3)`);
   });

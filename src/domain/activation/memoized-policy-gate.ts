@@ -11,10 +11,11 @@ interface Entry {
 }
 
 /**
- * The gate's verdict is a pure function of the files it is given (OPA's version and the capabilities are
- * fixed for the life of the process), so it is remembered by a digest of the candidate tree's paths and
- * contents: an admin API write is checked once before it is committed, and its revision is not checked
- * again by the activation that follows.
+ * The gate's verdict is a pure function of the files it is given and of the capabilities they are checked
+ * against (Regent's OPA is fixed for the life of the process; `opaVersion` names the fleet's oldest OPA
+ * when it is older), so it is remembered by a digest of the candidate tree's paths and contents and that
+ * version: an admin API write is checked once before it is committed, and its revision is not checked
+ * again by the activation that follows, unless the fleet's oldest OPA changed in between.
  *
  * Only verdicts are remembered, and only those that do not depend on the machine: a check that gave no
  * verdict (OPA busy, silent, crashed, over its limits) is forgotten at once and tried again by the next
@@ -29,7 +30,7 @@ export class MemoizedPolicyGate implements PolicyGate {
 
   async check(input: GateInput): Promise<GateReport> {
     const started = performance.now();
-    const key = treeDigest(input.files);
+    const key = `${treeDigest(input.files)}\0${input.opaVersion ?? ''}`;
     const priority = input.priority ?? 'activation';
     const known = this.entries.get(key);
     if (known && (known.settled || rank(known.priority) <= rank(priority))) {

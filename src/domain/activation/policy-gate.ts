@@ -9,6 +9,9 @@ export interface GateProblem {
   file?: string;
   line?: number;
   column?: number;
+  /** With `builtin_unavailable_on_fleet`: the built-in the fleet's oldest OPA lacks, and that version. */
+  builtin?: string;
+  opaVersion?: string;
 }
 
 export interface GateReport {
@@ -27,6 +30,11 @@ export interface GateInput {
   revision?: Revision;
   /** Who waits for the verdict (the activation by default): decides the order OPA work starts in. */
   priority?: WorkPriority;
+  /**
+   * Check against the capabilities of this OPA release (`v1.0.0`: the fleet's oldest) instead of Regent's
+   * own OPA. Set by `FleetAwarePolicyGate`; part of what a remembered verdict is keyed by.
+   */
+  opaVersion?: string;
   /** Every module, Rego test and data file of the candidate tree, by repository path. */
   files: ReadonlyArray<{ path: string; content: Buffer }>;
 }

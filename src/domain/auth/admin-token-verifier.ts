@@ -1,6 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import { AuthenticationError } from '../errors.js';
+import { clip, hasControl, JwtCheckFailure, MAX_CLAIM_LENGTH, verifyHardenedJwt, type JwtFailureKind } from './jwt-hardening.js';
+
+export { MAX_TOKEN_BYTES } from './jwt-hardening.js';
 import { isRole, type Principal } from './principal.js';
 
 /**
@@ -63,11 +65,7 @@ export interface AdminTokenVerifierOptions {
   now?: () => number;
 }
 
-/** Tokens longer than this are refused before any decoding or crypto (security.md §2.7). */
-export const MAX_TOKEN_BYTES = 8 * 1024;
 const MIN_SECRET_BYTES = 32;
-const MAX_CLAIM_LENGTH = 256;
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export class AdminTokenVerifier {
   private constructor(private readonly options: Readonly<AdminTokenVerifierOptions>) {}
@@ -87,46 +85,26 @@ export class AdminTokenVerifier {
   /** The principal a valid token names. Every failure is an {@link AdminTokenError}. */
   verify(token: string): Principal {
     if (token.length === 0) throw new AdminTokenError('token_missing', 'empty token');
-    if (token.length > MAX_TOKEN_BYTES) throw new AdminTokenError('token_malformed', `token longer than ${MAX_TOKEN_BYTES} bytes`);
-    if (!JWT_SHAPE.test(token)) throw new AdminTokenError('token_malformed', 'not three base64url segments');
-    this.checkHeader(decodeHeader(token));
-
-    const { key, algorithms, issuer, audience, clockToleranceSeconds, now } = this.options;
-    let payload: unknown;
+    const { key, algorithms, issuer, audience, clockToleranceSeconds, maxTokenLifetimeSeconds, now, keyId } = this.options;
+    let claims: Record<string, unknown>;
     try {
-      payload = jwt.verify(token, key, {
-        algorithms: [...algorithms],
-        issuer,
-        audience,
-        clockTolerance: clockToleranceSeconds,
-        ...(now ? { clockTimestamp: now() } : {}),
-        complete: true,
-      }).payload;
+      claims = verifyHardenedJwt(token, {
+        algorithms, issuer, audience, clockToleranceSeconds, maxTokenLifetimeSeconds, now,
+        keyFor: (header) => {
+          if (header.kid !== undefined && header.kid !== keyId) throw new JwtCheckFailure('invalid', `unknown kid '${clip(header.kid)}'`);
+          if (keyId !== undefined && header.kid === undefined) throw new JwtCheckFailure('invalid', 'kid missing');
+          return key;
+        },
+      });
     } catch (error) {
-      throw translate(error);
+      if (error instanceof JwtCheckFailure) throw new AdminTokenError(FAILURE_CODES[error.kind], error.reason, { cause: error.cause });
+      throw error;
     }
-    return this.principalFrom(payload);
+    return this.principalFrom(claims);
   }
 
-  private checkHeader(header: Record<string, unknown>): void {
-    if (header.typ !== undefined && header.typ !== 'JWT') throw new AdminTokenError('token_invalid', 'typ is not JWT');
-    if (header.crit !== undefined) throw new AdminTokenError('token_invalid', 'crit header present');
-    const expected = this.options.keyId;
-    if (header.kid !== undefined && header.kid !== expected) throw new AdminTokenError('token_invalid', `unknown kid '${clip(header.kid)}'`);
-    if (expected !== undefined && header.kid === undefined) throw new AdminTokenError('token_invalid', 'kid missing');
-  }
-
-  private principalFrom(payload: unknown): Principal {
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new AdminTokenError('token_invalid', 'payload is not a JSON object');
-    const claims = payload as Record<string, unknown>;
-    const { exp, iat, sub, jti } = claims;
-    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new AdminTokenError('token_invalid', 'exp missing');
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new AdminTokenError('token_invalid', 'iat missing');
-    if (exp <= iat) throw new AdminTokenError('token_invalid', 'exp not after iat');
-    if (exp - iat > this.options.maxTokenLifetimeSeconds) throw new AdminTokenError('token_invalid', `lifetime ${exp - iat}s over the maximum ${this.options.maxTokenLifetimeSeconds}s`);
-    const now = this.options.now?.() ?? Math.floor(Date.now() / 1000);
-    // A future iat would stretch the lifetime cap: exp - now could exceed it.
-    if (iat > now + this.options.clockToleranceSeconds) throw new AdminTokenError('token_not_yet_valid', 'iat in the future');
+  private principalFrom(claims: Record<string, unknown>): Principal {
+    const { sub, jti } = claims;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_CLAIM_LENGTH || hasControl(sub)) throw new AdminTokenError('token_invalid', 'sub missing or not a plain string of at most 256 characters');
     const role = claims[this.options.roleClaim];
     if (!isRole(role)) throw new AdminTokenError('token_invalid', `role claim '${this.options.roleClaim}' missing or unknown`);
@@ -143,6 +121,10 @@ export class AdminTokenVerifier {
   }
 }
 
+const FAILURE_CODES: Readonly<Record<JwtFailureKind, TokenFailureCode>> = {
+  malformed: 'token_malformed', expired: 'token_expired', not_yet_valid: 'token_not_yet_valid', invalid: 'token_invalid',
+};
+
 type Family = 'hmac' | 'rsa' | 'ec';
 
 /** The one family `algorithms` belongs to; throws when they are empty or mixed. */
@@ -151,37 +133,6 @@ export function algorithmFamily(algorithms: readonly string[]): Family {
   const [family] = families;
   if (families.size !== 1 || family === undefined) throw new Error(`admin token algorithms must be non-empty and of one family; got ${algorithms.join(', ') || 'none'}`);
   return family;
-}
-
-function decodeHeader(token: string): Record<string, unknown> {
-  let header: unknown;
-  try {
-    header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
-  } catch (error) {
-    throw new AdminTokenError('token_malformed', 'header is not JSON', { cause: error });
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new AdminTokenError('token_malformed', 'header is not a JSON object');
-  return header as Record<string, unknown>;
-}
-
-/** Maps jsonwebtoken's errors onto the stable codes; messages of its errors never contain the token. */
-function translate(error: unknown): AdminTokenError {
-  if (error instanceof AdminTokenError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  if (error instanceof jwt.TokenExpiredError) return new AdminTokenError('token_expired', reason, { cause: error });
-  if (error instanceof jwt.NotBeforeError) return new AdminTokenError('token_not_yet_valid', reason, { cause: error });
-  if (reason === 'jwt malformed' || reason === 'invalid token') return new AdminTokenError('token_malformed', reason, { cause: error });
-  return new AdminTokenError('token_invalid', reason, { cause: error });
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x1f\x7f\u2028\u2029]/;
-function hasControl(text: string): boolean {
-  return CONTROL.test(text);
-}
-
-function clip(value: unknown): string {
-  return String(value).slice(0, 64).replace(/[^\x20-\x7e]/g, '?');
 }
 
 /** Characters git strips from both ends of a name or email (see src/git/git-validation.ts). */

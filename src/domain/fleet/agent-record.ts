@@ -3,6 +3,8 @@ import { AGENT_ID, MAX_BUNDLES, MAX_LABELS, MAX_PLUGINS, type AgentStatusReport,
 
 /** An agent as last heard from. */
 export interface AgentRecord extends AgentStatusReport {
+  /** The name of the agent credential the last report came with (tokens file name, JWT subject). */
+  identity?: string;
   firstSeenAt: string;
   reportedAt: string;
 }
@@ -16,8 +18,9 @@ const BUNDLE_STRINGS = ['activeRevision', 'lastSuccessfulDownload', 'lastSuccess
  */
 export function agentRecordFrom(value: unknown): AgentRecord | undefined {
   if (!isObject(value)) return undefined;
-  const { agentId, labels, plugins, bundles, firstSeenAt, reportedAt } = value;
+  const { agentId, labels, plugins, bundles, firstSeenAt, reportedAt, identity } = value;
   if (typeof agentId !== 'string' || !AGENT_ID.test(agentId) || typeof firstSeenAt !== 'string' || typeof reportedAt !== 'string') return undefined;
+  if (identity !== undefined && typeof identity !== 'string') return undefined;
   const labelEntries = stringEntries(labels, MAX_LABELS);
   const pluginEntries = stringEntries(plugins, MAX_PLUGINS);
   if (!labelEntries || !pluginEntries || !Array.isArray(bundles) || bundles.length > MAX_BUNDLES) return undefined;
@@ -37,7 +40,7 @@ export function agentRecordFrom(value: unknown): AgentRecord | undefined {
     }
     reported.push(copy);
   }
-  return { agentId, labels: dictionary(labelEntries), bundles: reported, plugins: dictionary(pluginEntries), firstSeenAt, reportedAt };
+  return { agentId, labels: dictionary(labelEntries), bundles: reported, plugins: dictionary(pluginEntries), ...(identity === undefined ? {} : { identity }), firstSeenAt, reportedAt };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,9 +1,11 @@
 import type { AgentRecord } from './agent-record.js';
 import type { AgentStatusReport } from './agent-status-report.js';
+import { failingAgents, type FailingAgentBundle } from './failing-agents.js';
 import { summarizeConvergence, type FleetSummary, type ServedBundle, type TalliedAgent } from './fleet-convergence.js';
 
 export type { AgentRecord } from './agent-record.js';
 export type { BundleConvergence, FleetSummary, ServedBundle } from './fleet-convergence.js';
+export type { FailingAgentBundle } from './failing-agents.js';
 
 export type AgentView = AgentRecord & { stale: boolean };
 
@@ -67,10 +69,11 @@ export class FleetRegistry {
     return { agents: this.agents.size, bytes: this.storedBytes };
   }
 
-  record(report: AgentStatusReport): void {
+  /** Stores an agent's report; `identity` is the agent credential it came with (its name), when one was required. */
+  record(report: AgentStatusReport, identity?: string): void {
     const now = this.now().toISOString();
     const previous = this.agents.get(report.agentId);
-    this.put({ ...report, firstSeenAt: previous?.record.firstSeenAt ?? now, reportedAt: now });
+    this.put({ ...report, ...(identity === undefined ? {} : { identity }), firstSeenAt: previous?.record.firstSeenAt ?? now, reportedAt: now });
     this.changed = true;
   }
 
@@ -101,6 +104,25 @@ export class FleetRegistry {
     const summary = summarizeConvergence(this.agents.values(), served, now - this.options.staleAfterMs);
     this.lastSummary = { version: this.version, at: now, summary, publishedAtMs: new Map(summary.bundles.map((bundle) => [bundle.name, served(bundle.name)?.publishedAt.getTime()])) };
     return summary;
+  }
+
+  /** Live agents whose last report has a bundle error, newest first, at most `limit`; `total` counts them all. */
+  failing(limit: number): { failing: FailingAgentBundle[]; total: number } {
+    return failingAgents(this.agents.values(), this.now().getTime() - this.options.staleAfterMs, limit);
+  }
+
+  /**
+   * The OPA versions live agents run (`labels.version` of every agent that is not stale), with how many
+   * agents report each: what the gate checks new revisions against (the oldest of them).
+   */
+  liveVersions(): Map<string, number> {
+    const liveSince = this.now().getTime() - this.options.staleAfterMs;
+    const versions = new Map<string, number>();
+    for (const { record, reportedAtMs } of this.agents.values()) {
+      const version = record.labels.version;
+      if (reportedAtMs >= liveSince && version !== undefined) versions.set(version, (versions.get(version) ?? 0) + 1);
+    }
+    return versions;
   }
 
   /** The agents, oldest report first, and whether anything changed since the last call. */

@@ -14,13 +14,16 @@ export interface FleetRouterDeps {
 /** Agents per page unless `limit` says otherwise, and the most `limit` may ask for. */
 export const FLEET_PAGE_DEFAULT = 100;
 export const FLEET_PAGE_MAX = 1000;
+/** Bundle errors of live agents listed with every page (the newest reports). */
+export const FAILING_AGENTS_SHOWN = 100;
 
 /**
  * `GET /fleet?limit=&cursor=` (auditor): one page of agents as they last reported (labels, per-bundle
  * enforced revision, last download, activation and error, stale when silent too long), in agent id
  * order, and per bundle, over the whole fleet, how much of it enforces the revision Regent serves and
  * how long convergence took (every bundle Regent serves, and the 50 other names most reported;
- * `omittedBundles` counts the rest). `nextCursor` fetches the next page; paging by id is stable while agents
+ * `omittedBundles` counts the rest), and the live agents whose last report has a bundle error
+ * (`failingAgents`, newest 100; `failingAgentsTotal`). `nextCursor` fetches the next page; paging by id is stable while agents
  * report (each agent that stays is listed once; one that first reports meanwhile may or may not be).
  */
 export function createFleetRouter(deps: FleetRouterDeps): Router {
@@ -31,10 +34,13 @@ export function createFleetRouter(deps: FleetRouterDeps): Router {
     const after = query.cursor === undefined ? undefined : agentIdOfCursor(query.cursor);
     const page = deps.registry.page({ limit, after });
     const summary = deps.registry.summary(deps.served);
+    const failing = deps.registry.failing(FAILING_AGENTS_SHOWN);
     res.set('Cache-Control', 'no-store').json({
       agents: page.agents,
       bundles: summary.bundles,
       omittedBundles: summary.omittedBundles,
+      failingAgents: failing.failing,
+      failingAgentsTotal: failing.total,
       total: page.total,
       limit,
       nextCursor: page.next === undefined ? null : Buffer.from(page.next, 'utf8').toString('base64url'),

@@ -1,12 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { BundleCatalog } from '../../domain/activation/bundle-catalog.js';
+import { AgentAuthenticator } from '../../domain/agents/agent-authenticator.js';
+import { DEFAULT_BUNDLE_SET, mayReadBundle, mayReadSet, type AgentIdentity } from '../../domain/agents/agent-identity.js';
 import type { BuiltBundle } from '../../domain/bundles/bundle-builder.js';
 import { isRegentError } from '../../domain/errors.js';
+import type { RefetchTracker } from '../../domain/fleet/refetch-tracker.js';
 import type { Logger } from '../../domain/logger.js';
+import { agentOfRequest } from '../agents/agent-auth.js';
 import { decodePath, invalidPathEncoding } from '../path-encoding.js';
 import { writeProblem } from '../problem.js';
 import { logCompletion, requestIdOf } from '../request-log.js';
 import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer } from './conditional-headers.js';
+import { HeldPollsPerAgent } from './held-polls.js';
 import type { LongPollWaiters } from './long-poll-waiters.js';
 
 /** The media type that tells OPA this server long-polls; any other value drops OPA to periodic polling. */
@@ -30,6 +36,12 @@ export interface BundleHandlerOptions {
   environments?: ReadonlyMap<string, BundleSet>;
   longPollMaxSeconds: number;
   logger: Logger;
+  /** Who may read what (`agents.*`); open access when absent. */
+  agents?: AgentAuthenticator;
+  /** Long polls held per agent identity (`agents.maxHeldPollsPerAgent`); unbounded when absent. */
+  heldPolls?: HeldPollsPerAgent;
+  /** Holds agents re-downloading the revision they were just sent (they fail to activate it). */
+  refetches?: RefetchTracker;
 }
 
 interface PreparedHeaders {
@@ -49,16 +61,25 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
   const { longPollMaxSeconds, logger } = options;
   const defaultSet: BundleSet = { catalog: options.catalog, waiters: options.waiters };
   const environments = options.environments ?? new Map<string, BundleSet>();
-  /** The set a path names, and the bundle's name within it. */
-  const route = (path: string): { set: BundleSet; bundleName: string; environment?: string } => {
+  const agents = options.agents ?? AgentAuthenticator.open();
+  const heldPolls = options.heldPolls ?? new HeldPollsPerAgent(Number.MAX_SAFE_INTEGER);
+  /**
+   * The set a path names, and the bundle's name within it. An environment the agent may not read is
+   * routed as if it did not exist (to the default set, where no bundle has its name), so the answer is
+   * the same as for a name that exists nowhere.
+   */
+  const route = (path: string, identity: AgentIdentity): { set: BundleSet; bundleName: string; environment?: string } => {
     if (environments.size > 0) {
       const slash = path.indexOf('/');
       const first = slash < 0 ? path : path.slice(0, slash);
       const set = environments.get(first);
-      if (set) return { set, bundleName: slash < 0 ? '' : path.slice(slash + 1), environment: first };
+      if (set && mayReadSet(identity, first)) return { set, bundleName: slash < 0 ? '' : path.slice(slash + 1), environment: first };
     }
     return { set: defaultSet, bundleName: path };
   };
+  /** The bundle when the agent may read it; undefined (exactly like a bundle that does not exist) otherwise. */
+  const readable = (catalog: BundleCatalog, bundleName: string, environment: string | undefined, identity: AgentIdentity): BuiltBundle | undefined =>
+    mayReadSet(identity, environment ?? DEFAULT_BUNDLE_SET) && mayReadBundle(identity, bundleName) ? catalog.get(bundleName) : undefined;
   const log = logger.child({ component: 'bundles' });
   const prepared = new WeakMap<BuiltBundle, PreparedHeaders>();
   const headersOf = (bundle: BuiltBundle): PreparedHeaders => {
@@ -90,8 +111,14 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       done(405, writeProblem(res, { status: 405, code: 'method_not_allowed', title: 'Method not allowed', detail: 'bundles are read with GET or HEAD' }, { Allow: 'GET, HEAD' }));
       return;
     }
-    const { set: { catalog, waiters }, bundleName, environment } = route(name);
-    const bundle = catalog.get(bundleName);
+    const agent = agentOfRequest(req, res, agents, log);
+    if ('refused' in agent) {
+      done(401, agent.refused);
+      return;
+    }
+    const { identity } = agent;
+    const { set: { catalog, waiters }, bundleName, environment } = route(name, identity);
+    const bundle = readable(catalog, bundleName, environment, identity);
     if (!bundle) {
       if (!catalog.published) {
         const detail = environment ? `environment '${environment}' has not activated a revision yet (does its ref exist?); retry shortly` : 'Regent has not activated a revision yet; retry shortly';
@@ -120,12 +147,15 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       return;
     }
     const applied = preference.waitSeconds > 0 ? { 'Preference-Applied': `wait=${preference.waitSeconds}` } : undefined;
+    // Long-polling agents only (they accept being held): whom a full download went to, to know a re-fetch.
+    const refetch = options.refetches && preference.waitSeconds > 0 && req.method === 'GET' ? { tracker: options.refetches, client: clientOf(req, identity), bundle: name, connection: connectionOf(req.socket), stale: String(req.headers['if-none-match'] ?? '').slice(0, 200) } : undefined;
 
     const sendBundle = (current: BuiltBundle, extra?: Record<string, unknown>): void => {
       const headers = headersOf(current);
       res.writeHead(200, applied ? { ...headers.ok, ...applied } : headers.ok);
       res.end(req.method === 'HEAD' ? undefined : current.tarball);
-      done(200, req.method === 'HEAD' ? 0 : current.tarball.length, { revision: current.revision, ...extra });
+      refetch?.tracker.recordSent(refetch.client, refetch.bundle, current.etag, refetch.connection, refetch.stale);
+      done(200, req.method === 'HEAD' ? 0 : current.tarball.length, { revision: current.revision, agent: identity.name, userAgent: String(req.headers['user-agent'] ?? '').slice(0, 100), ...extra });
     };
     const sendNotModified = (current: BuiltBundle, extra?: Record<string, unknown>): void => {
       const headers = headersOf(current);
@@ -134,7 +164,45 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       done(304, 0, extra);
     };
 
+    /** Holds the request until a new revision or `holdMs`, counted against the agent's limit (429 beyond it). */
+    const hold = (holdMs: number, expire: () => void, extra: Record<string, unknown> = {}): void => {
+      const releaseSlot = heldPolls.acquire(identity);
+      if (!releaseSlot) {
+        done(429, writeProblem(res, { status: 429, code: 'too_many_held_polls', title: 'Too many held requests', detail: `this agent credential holds ${heldPolls.stats().max} long polls already (agents.maxHeldPollsPerAgent)`, agent: identity.name, limit: heldPolls.stats().max }, { 'Retry-After': '5' }));
+        return;
+      }
+      const cancel = waiters.hold(
+        {
+          bundle: bundle.name,
+          etag: bundle.etag,
+          release: (next) => {
+            releaseSlot();
+            sendBundle(next, { heldMs: Math.round(performance.now() - started), ...extra });
+          },
+          expire: () => {
+            releaseSlot();
+            expire();
+          },
+        },
+        holdMs,
+      );
+      res.on('close', () => {
+        if (!res.writableFinished) {
+          cancel();
+          releaseSlot();
+          done(499, 0, { heldMs: Math.round(performance.now() - started), ...extra });
+        }
+      });
+    };
+
     if (!ifNoneMatchHits(tags, bundle.etag)) {
+      // An agent asking again for the revision it was just sent failed to activate it: held with backoff
+      // (a new revision ends the hold), not sent again at once.
+      const refetchHoldMs = refetch ? Math.min(refetch.tracker.holdFor(refetch.client, refetch.bundle, bundle.etag, refetch.connection, refetch.stale), preference.waitSeconds * 1000) : 0;
+      if (refetchHoldMs > 0) {
+        hold(refetchHoldMs, () => sendBundle(catalog.get(bundle.name) ?? bundle, { heldMs: Math.round(performance.now() - started), refetch: true }), { refetch: true });
+        return;
+      }
       sendBundle(bundle);
       return;
     }
@@ -142,25 +210,28 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       sendNotModified(bundle);
       return;
     }
+    refetch?.tracker.confirmed(refetch.client, refetch.bundle, bundle.etag);
     // Hold between 90% and 100% of the asked wait: never an immediate 304, and a fleet that started
     // together does not come back together.
-    const holdMs = preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1);
-    const cancel = waiters.hold(
-      {
-        bundle: bundle.name,
-        etag: bundle.etag,
-        release: (next) => sendBundle(next, { heldMs: Math.round(performance.now() - started) }),
-        expire: () => sendNotModified(catalog.get(bundle.name) ?? bundle, { heldMs: Math.round(performance.now() - started) }),
-      },
-      holdMs,
-    );
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        cancel();
-        done(499, 0, { heldMs: Math.round(performance.now() - started) });
-      }
-    });
+    hold(preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1), () => sendNotModified(catalog.get(bundle.name) ?? bundle, { heldMs: Math.round(performance.now() - started) }));
   };
+}
+
+/** Who is asking, for recognising re-fetches: the agent's identity, or its address and user agent when anonymous. */
+function clientOf(req: IncomingMessage, identity: AgentIdentity): string {
+  return identity.source === 'anonymous' ? `${req.socket.remoteAddress ?? ''}|${String(req.headers['user-agent'] ?? '').slice(0, 200)}` : `${identity.source}:${identity.name}`;
+}
+
+const connectionIds = new WeakMap<Socket, number>();
+let nextConnectionId = 1;
+/** A number per connection, for as long as it lives. */
+function connectionOf(socket: Socket): number {
+  let id = connectionIds.get(socket);
+  if (id === undefined) {
+    id = nextConnectionId++;
+    connectionIds.set(socket, id);
+  }
+  return id;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

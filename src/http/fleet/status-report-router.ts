@@ -1,9 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
+import { AgentAuthError, type AgentAuthenticator } from '../../domain/agents/agent-authenticator.js';
 import { AuthenticationError, NotAllowedError } from '../../domain/errors.js';
 import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
 import { parseAgentStatusReport } from '../../domain/fleet/agent-status-report.js';
 import type { FleetRegistry } from '../../domain/fleet/fleet-registry.js';
+import type { Logger } from '../../domain/logger.js';
+import { agentOf, setAgent } from '../agents/agent-auth.js';
 
 export interface StatusReportRouterDeps {
   registry: FleetRegistry;
@@ -13,6 +16,13 @@ export interface StatusReportRouterDeps {
   acceptWithoutToken: boolean;
   /** Size (`fleet.maxReportBytes`) and nesting limits of a report. */
   body: JsonBodyLimits;
+  /**
+   * Agent credentials (`agents.*`). When they are required, a report needs an agent token (its name is
+   * kept with the agent in the fleet view) or the fleet report token; when access is open, the report
+   * token rules alone apply.
+   */
+  agents?: AgentAuthenticator;
+  logger?: Logger;
 }
 
 /**
@@ -22,25 +32,45 @@ export interface StatusReportRouterDeps {
  * expects; 400 `invalid_status_report` naming the field, 413 over `fleet.maxReportBytes`, 401
  * `report_token_invalid` when a report token is configured and the agent did not send it; outside
  * development mode, without a token configured, 403 `fleet_reports_disabled` (reports are claims anyone
- * could make, and each is kept).
+ * could make, and each is kept). When agent credentials are required (`agents.*`), a report needs an
+ * agent token (401 `agent_token_missing` / `agent_token_invalid` otherwise) or the report token, and the
+ * token's name is kept with the agent (`identity` in the fleet view).
  */
 export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
   const router = Router({ caseSensitive: true, strict: true });
   const expected = deps.reportToken === undefined ? undefined : digest(deps.reportToken);
   const json = jsonBody({ ...deps.body, inflate: true, requireJsonType: false });
-  router.post(['/status', '/status/*partition'], (req, _res, next) => {
+  const reportTokenMatches = (authorization: string | undefined): boolean => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    return expected !== undefined && match !== null && timingSafeEqual(digest(match[1]!), expected);
+  };
+  const withAgentCredentials: RequestHandler = (req, res, next) => {
+    try {
+      setAgent(res, deps.agents!.authenticate(req.headers.authorization));
+      next();
+    } catch (error) {
+      if (error instanceof AgentAuthError && reportTokenMatches(req.headers.authorization)) {
+        next();
+        return;
+      }
+      if (error instanceof AgentAuthError) deps.logger?.info({ reqId: res.locals.reqId, reason: error.code, detail: error.reason }, 'agent authentication refused');
+      next(error);
+    }
+  };
+  const withReportToken: RequestHandler = (req, _res, next) => {
     if (!expected) {
       next(deps.acceptWithoutToken ? undefined : new NotAllowedError('fleet_reports_disabled', 'status reports are off: set fleet.reportToken (REGENT_FLEET_REPORT_TOKEN) and give agents the same bearer token', { field: 'fleet.reportToken' }));
       return;
     }
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+    if (!reportTokenMatches(req.headers.authorization)) {
       next(new AuthenticationError('report_token_invalid', 'status reports need the fleet report token: Authorization: Bearer <fleet.reportToken>', { field: 'Authorization' }));
       return;
     }
     next();
-  }, ...json, (req, res) => {
-    deps.registry.record(parseAgentStatusReport(req.body));
+  };
+  const authenticate = deps.agents && !deps.agents.open ? withAgentCredentials : withReportToken;
+  router.post(['/status', '/status/*partition'], authenticate, ...json, (req, res) => {
+    deps.registry.record(parseAgentStatusReport(req.body), agentOf(res)?.name);
     res.status(200).json({});
   });
   return router;
