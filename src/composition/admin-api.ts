@@ -58,12 +58,12 @@ interface AdminApiDeps {
 /** The admin API's services (writes, reads, change requests, environments) and its router. */
 export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDeps): AdminApi {
   const { dataDir, store, audit, logger, sets } = deps;
-  const { gate, builder, opa, capabilitiesPath } = deps.pipeline;
+  const { check, opa, capabilitiesPath } = deps.pipeline;
   const activation: ActivationPipeline = sets.activation;
   const { algorithms, keyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds } = config.auth;
   const tokens = AdminTokenVerifier.create({ algorithms, key: deps.adminTokenKey.key, keyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds });
   const resolver = RevisionResolver.create(store, () => activation.status().active);
-  const validator = ChangeValidator.create({ store, gate, builder });
+  const validator = ChangeValidator.create({ store, check });
   const limits = { maxFileBytes: config.api.maxFileBytes, maxFilesPerChange: config.api.maxFilesPerChange, activationWaitMs: config.api.activationWaitMs };
 
   const changes = PolicyChangeService.create({

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import type { RegentConfig } from '../config/schema.js';
-import { MemoizedPolicyGate } from '../domain/activation/memoized-policy-gate.js';
-import type { PolicyGate } from '../domain/activation/policy-gate.js';
+import { MemoizedPolicyGate } from '../domain/candidates/memoized-policy-gate.js';
+import type { PolicyGate } from '../domain/candidates/policy-gate.js';
 import { BundleBuilder } from '../domain/bundles/bundle-builder.js';
+import { CandidateCheck } from '../domain/candidates/candidate-check.js';
 import { BundleSigner } from '../domain/bundles/bundle-signer.js';
 import { BundleVerifier } from '../domain/bundles/bundle-verifier.js';
 import { CanonicalFormMemo } from '../domain/bundles/canonical-form-memo.js';
@@ -21,6 +22,8 @@ export interface BuildPipeline {
   capabilitiesPath: string;
   gate: PolicyGate;
   builder: BundleBuilder;
+  /** The one check of every candidate tree: compile steps, the gate and the builder's check. */
+  check: CandidateCheck;
 }
 
 /**
@@ -46,7 +49,8 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
-  return { opa, capabilitiesPath, gate, builder };
+  const check = CandidateCheck.create({ gate, builder, compilers: [] });
+  return { opa, capabilitiesPath, gate, builder, check };
 }
 
 /** The runner's limits from `opa.*`: the gate's budget for activations, writes and background work. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { GateInput, GateReport, PolicyGate } from '../domain/activation/policy-gate.js';
+import type { GateInput, GateReport, PolicyGate } from '../domain/candidates/policy-gate.js';
 import type { Logger } from '../domain/logger.js';
 import type { OpaCli } from './opa-cli.js';
 import { definedTests, noVerdict, readCheckErrors, readTestVerdict, type TestId } from './opa-verdicts.js';

@@ -7,7 +7,7 @@ import type { PolicyStore } from '../store/policy-store.js';
 import type { ModuleInfo, PolicyEvaluator, PolicyInspector } from './policy-inspector.js';
 import { validateReadablePath } from './policy-path.js';
 
-export type PolicyFileKindName = 'module' | 'test' | 'data' | 'bundle_definition' | 'other';
+export type PolicyFileKindName = 'module' | 'test' | 'data' | 'spec' | 'bundle_definition' | 'other';
 
 export interface PolicyListing {
   revision: Revision;
