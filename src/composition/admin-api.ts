@@ -58,7 +58,7 @@ interface AdminApiDeps {
 /** The admin API's services (writes, reads, change requests, environments) and its router. */
 export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDeps): AdminApi {
   const { dataDir, store, audit, logger, sets } = deps;
-  const { check, opa, capabilitiesPath } = deps.pipeline;
+  const { check, specs, opa, capabilitiesPath } = deps.pipeline;
   const activation: ActivationPipeline = sets.activation;
   const { algorithms, keyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds } = config.auth;
   const tokens = AdminTokenVerifier.create({ algorithms, key: deps.adminTokenKey.key, keyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds });
@@ -91,6 +91,8 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
     resolver,
     inspector: OpaPolicyInspector.create({ opa, workDir: join(dataDir, 'tmp'), logger: logger.child({ component: 'inspector' }) }),
     evaluator: OpaPolicyEvaluator.create({ opa, capabilitiesPath, workDir: join(dataDir, 'tmp') }),
+    check,
+    specs,
   });
 
   const body = { maxBytes: config.api.maxBodyBytes, maxDepth: config.http.maxJsonDepth };

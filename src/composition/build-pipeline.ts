@@ -4,6 +4,7 @@ import { MemoizedPolicyGate } from '../domain/candidates/memoized-policy-gate.js
 import type { PolicyGate } from '../domain/candidates/policy-gate.js';
 import { BundleBuilder } from '../domain/bundles/bundle-builder.js';
 import { CandidateCheck } from '../domain/candidates/candidate-check.js';
+import { SpecCompiler } from '../domain/specs/spec-compiler.js';
 import { BundleSigner } from '../domain/bundles/bundle-signer.js';
 import { BundleVerifier } from '../domain/bundles/bundle-verifier.js';
 import { CanonicalFormMemo } from '../domain/bundles/canonical-form-memo.js';
@@ -24,6 +25,8 @@ export interface BuildPipeline {
   builder: BundleBuilder;
   /** The one check of every candidate tree: compile steps, the gate and the builder's check. */
   check: CandidateCheck;
+  /** The compile step of role specs (`*.policy.yaml`). */
+  specs: SpecCompiler;
 }
 
 /**
@@ -49,8 +52,9 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
-  const check = CandidateCheck.create({ gate, builder, compilers: [] });
-  return { opa, capabilitiesPath, gate, builder, check };
+  const specs = SpecCompiler.create({ maxSpecBytes: config.bundles.maxSpecBytes });
+  const check = CandidateCheck.create({ gate, builder, compilers: [specs] });
+  return { opa, capabilitiesPath, gate, builder, check, specs };
 }
 
 /** The runner's limits from `opa.*`: the gate's budget for activations, writes and background work. */

@@ -84,7 +84,8 @@ export class CandidateCheck {
     const base = { tests: { passed: 0, failed: 0, errored: 0 }, bundles: [] as string[], generated };
     if (tree.problems.length > 0) {
       const first = tree.problems[0]!;
-      const error = new BuildError(first.code, first.message, { file: first.file, line: first.line, column: first.column });
+      const where = `${first.file}${first.line ? `:${first.line}:${first.column}` : ''}`;
+      const error = new BuildError(first.code, `${where}: ${first.message}`, { file: first.file, line: first.line, column: first.column });
       return { ...base, ok: false, problems: tree.problems, refusal: { step: 'compile', error }, timings: { readMs, checkMs: elapsed(started) - readMs } };
     }
     const [gate, build] = await Promise.allSettled([
