@@ -1,4 +1,5 @@
 import type { BlobReader } from '../bundles/bundle-builder.js';
+import { BuildError } from '../errors.js';
 import { policyFileKind } from '../bundles/policy-file.js';
 import type { TreeEntry } from '../store/policy-store.js';
 import { gitBlobId } from './candidate-tree.js';
@@ -73,4 +74,17 @@ export async function compileTree(entries: readonly TreeEntry[], readBlobs: Blob
     generated,
     problems,
   };
+}
+
+/**
+ * What OPA evaluates in a compiled tree: modules and data (its own and the generated modules), no tests.
+ * A tree whose sources do not compile cannot be evaluated: refused with every problem (the first one's
+ * code, file, line and column).
+ */
+export function evaluableFiles(tree: CompiledTree): Array<{ path: string; content: Buffer }> {
+  if (tree.problems.length > 0) {
+    const first = tree.problems[0]!;
+    throw new BuildError(first.code, `${first.file ?? ''}${first.line ? `:${first.line}:${first.column}` : ''}: ${first.message}`, { file: first.file, line: first.line, column: first.column, problems: tree.problems });
+  }
+  return tree.policyFiles.filter((file) => ['module', 'data'].includes(policyFileKind(file.path)));
 }

@@ -1,5 +1,5 @@
 import { CandidateCheckUnavailable, type CandidateCheck } from '../candidates/candidate-check.js';
-import { applyChanges } from '../candidates/candidate-tree.js';
+import { candidateTreeOf } from '../candidates/candidate-tree.js';
 import type { GateProblem } from '../candidates/policy-gate.js';
 import type { FileChange, PolicyStore, Revision } from '../store/policy-store.js';
 import type { WorkPriority } from '../work-priority.js';
@@ -32,15 +32,9 @@ export class ChangeValidator {
    * `opa_busy`, `opa_timeout`, ...), unless the compile step or the builder alone already refuses the change.
    */
   async validate(base: Revision, changes: readonly FileChange[], priority: WorkPriority = 'write'): Promise<ValidationReport> {
-    const candidate = applyChanges(await this.store.listTree(base), changes);
-    const readBlobs = async (ids: readonly string[]): Promise<Map<string, Buffer>> => {
-      const fromStore = ids.filter((id) => !candidate.added.has(id));
-      const found = fromStore.length > 0 ? await this.store.readBlobs([...new Set(fromStore)]) : new Map<string, Buffer>();
-      for (const id of ids) if (candidate.added.has(id)) found.set(id, candidate.added.get(id)!);
-      return found;
-    };
+    const { entries, readBlobs } = await candidateTreeOf(this.store, base, changes);
     try {
-      const report = await this.candidates.check({ entries: candidate.entries, readBlobs, priority });
+      const report = await this.candidates.check({ entries, readBlobs, priority });
       return { ok: report.ok, problems: report.problems, tests: report.tests, bundles: report.bundles, generated: report.generated };
     } catch (error) {
       throw error instanceof CandidateCheckUnavailable ? error.reason : error;

@@ -2,7 +2,7 @@ import { policyFileKind } from '../bundles/policy-file.js';
 import { REGENT_YAML } from '../bundles/bundle-definition.js';
 import type { CandidateCheck } from '../candidates/candidate-check.js';
 import { gitBlobId } from '../candidates/candidate-tree.js';
-import type { CompiledTree } from '../candidates/compiled-tree.js';
+import { evaluableFiles, type CompiledTree } from '../candidates/compiled-tree.js';
 import { BuildError, InputError, NotFoundError } from '../errors.js';
 import type { SpecCompiler } from '../specs/spec-compiler.js';
 import type { Revision } from '../store/policy-store.js';
@@ -97,9 +97,7 @@ export class PolicyReadService {
 
   /** The modules and data OPA evaluates at a revision: its own and those compiled from its specs, no tests. */
   async evaluableFiles(revision: Revision): Promise<Array<{ path: string; content: Buffer }>> {
-    const tree = await this.compiledTree(revision);
-    if (tree.problems.length > 0) throw specProblems(tree.problems);
-    return tree.policyFiles.filter((file) => ['module', 'data'].includes(policyFileKind(file.path)));
+    return evaluableFiles(await this.compiledTree(revision));
   }
 
   private async compiledTree(revision: Revision): Promise<CompiledTree> {

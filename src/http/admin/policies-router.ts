@@ -4,6 +4,7 @@ import type { ChangeResult, PolicyChangeService } from '../../domain/policies/po
 import { EXPLAIN_MODES, type ExplainMode } from '../../domain/policies/policy-inspector.js';
 import type { PolicyReadService } from '../../domain/policies/policy-read-service.js';
 import { generateRbacModule } from '../../domain/policies/rbac-module-generator.js';
+import { generateRbacSpec } from '../../domain/policies/rbac-spec-generator.js';
 import type { FileChange } from '../../domain/store/policy-store.js';
 import type { RevisionResolver } from '../../domain/store/revision-resolver.js';
 import { requireRole } from '../middleware/require-role.js';
@@ -87,7 +88,7 @@ export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
 
   router.post('/policies/generate', requireRole('admin'), ...json, async (req, res) => {
     const body = bodyOf(req);
-    const generated = generateRbacModule(body);
+    const generated = body.format === 'spec' ? generateRbacSpec(body) : generateRbacModule(body);
     await commit(req, res, { ...body, message: body.message ?? generated.summary }, generated.changes);
   });
 
