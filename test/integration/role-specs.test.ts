@@ -9,7 +9,6 @@ import { git } from '../helpers/git-repo.js';
 import { agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
-type Regent = Awaited<ReturnType<typeof startTestRegent>>;
 interface Problem { code: string; file?: string; line?: number; column?: number; message: string }
 
 const ask = (roles: string[], action: string, resource: string) => ({ subject: { roles }, action, resource });
