@@ -200,6 +200,15 @@ describe('invalid specs are refused with file, line and column, and commit nothi
       expect(error!.problems![0]).toMatchObject({ code, file: expectedFile(path) });
       expect([error!.problems![0]!.line, error!.problems![0]!.column]).toEqual([line, column]);
       expect((await status()).active).toBe(good);
+      if (step === 'compile' && path.endsWith('.policy.yaml')) {
+        // Reading the revision as Rego, or evaluating on it, meets the same problem.
+        const compiled = await admin.get(`/api/policies/${path}?compiled=rego&revision=${revision}`);
+        expect(compiled.status).toBe(422);
+        expect(await compiled.json()).toMatchObject({ code, file: path, line, column });
+        const evaluated = await admin.post('/api/evaluate', { query: 'data.stelar.s3.allow', input: {}, revision });
+        expect(evaluated.status).toBe(422);
+        expect(await evaluated.json()).toMatchObject({ code, file: path, problems: [expect.objectContaining({ code, line, column })] });
+      }
     } finally {
       await git(['revert', '--no-edit', 'HEAD'], { cwd: work });
       await git(['push', '--quiet', 'origin', 'HEAD:main'], { cwd: work });
