@@ -27,6 +27,7 @@ export interface PolicyFile {
 }
 
 const INSPECTION_CACHE = 64;
+const EVALUABLE_CACHE = 4;
 
 export interface PolicyReadServiceOptions {
   store: PolicyStore;
@@ -44,6 +45,8 @@ export interface PolicyReadServiceOptions {
  */
 export class PolicyReadService {
   private readonly inspections = new Map<Revision, Map<string, ModuleInfo>>();
+  /** The evaluable files of recent revisions (immutable): evaluations and impact analyses compile a revision once. */
+  private readonly evaluable = new Map<Revision, Promise<Array<{ path: string; content: Buffer }>>>();
 
   private constructor(private readonly options: PolicyReadServiceOptions) {}
 
@@ -97,7 +100,15 @@ export class PolicyReadService {
 
   /** The modules and data OPA evaluates at a revision: its own and those compiled from its specs, no tests. */
   async evaluableFiles(revision: Revision): Promise<Array<{ path: string; content: Buffer }>> {
-    return evaluableFiles(await this.compiledTree(revision));
+    let files = this.evaluable.get(revision);
+    if (!files) {
+      files = this.compiledTree(revision).then(evaluableFiles);
+      this.evaluable.set(revision, files);
+      if (this.evaluable.size > EVALUABLE_CACHE) this.evaluable.delete(this.evaluable.keys().next().value!);
+      // A failure (a read error, a spec that does not compile) is reported to each caller, not kept.
+      files.catch(() => this.evaluable.get(revision) === files && this.evaluable.delete(revision));
+    }
+    return files;
   }
 
   private async compiledTree(revision: Revision): Promise<CompiledTree> {

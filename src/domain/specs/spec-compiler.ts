@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { GateProblem } from '../candidates/policy-gate.js';
 import type { CompileOutcome, TreeCompiler } from '../candidates/tree-compiler.js';
 import { policyFileKind } from '../bundles/policy-file.js';
@@ -5,6 +6,8 @@ import type { PolicySpec } from './policy-spec.js';
 import { compiledPathOf } from './spec-package.js';
 import { parseSpec } from './spec-parser.js';
 import { specToRego } from './spec-rego.js';
+
+const RECENT_OUTCOMES = 16;
 
 export interface SpecCompilerOptions {
   /** Specs larger than this are refused unread (`file_too_large`); the builder's per-file limit is the natural value. */
@@ -17,6 +20,9 @@ export interface SpecCompilerOptions {
  * gate tests and the bundle ships; the spec itself stays in Git and is never shipped.
  */
 export class SpecCompiler implements TreeCompiler {
+  /** Recent outcomes by path and content: a write's validation and the activation that follows compile once. */
+  private readonly recent = new Map<string, CompileOutcome>();
+
   private constructor(private readonly options: SpecCompilerOptions) {}
 
   static create(options: SpecCompilerOptions): SpecCompiler {
@@ -28,10 +34,15 @@ export class SpecCompiler implements TreeCompiler {
   }
 
   compile(path: string, content: Buffer): CompileOutcome {
+    const key = `${path}\0${createHash('sha256').update(content).digest('hex')}`;
+    const known = this.recent.get(key);
+    if (known) return known;
     const read = this.read(path, content);
-    if (!read.spec) return { problems: read.problems };
-    const module = { path: compiledPathOf(path), content: Buffer.from(specToRego(read.spec), 'utf8'), source: path };
-    return { module: read.spec.packageAt ? { ...module, packageAt: read.spec.packageAt } : module, problems: [] };
+    const module = read.spec ? { path: compiledPathOf(path), content: Buffer.from(specToRego(read.spec), 'utf8'), source: path } : undefined;
+    const outcome: CompileOutcome = module ? { module: read.spec!.packageAt ? { ...module, packageAt: read.spec!.packageAt } : module, problems: [] } : { problems: read.problems };
+    this.recent.set(key, outcome);
+    if (this.recent.size > RECENT_OUTCOMES) this.recent.delete(this.recent.keys().next().value!);
+    return outcome;
   }
 
   /** The spec in a file, or the problems (file, line, column) that stop it. */
