@@ -7,6 +7,8 @@ import { AdminTokenVerifier } from '../domain/auth/admin-token-verifier.js';
 import { ChangeRequestChecks } from '../domain/change-requests/change-request-checks.js';
 import { ChangeRequestService } from '../domain/change-requests/change-request-service.js';
 import { EnvironmentService } from '../domain/environments/environment-service.js';
+import { ChangeRequestImpact } from '../domain/impact/change-request-impact.js';
+import { ImpactAnalysis } from '../domain/impact/impact-analysis.js';
 import type { FleetRegistry } from '../domain/fleet/fleet-registry.js';
 import type { Logger } from '../domain/logger.js';
 import type { MirrorService } from '../domain/mirror/mirror-service.js';
@@ -22,6 +24,7 @@ import { createChangeRequestsRouter } from '../http/admin/change-requests-router
 import { createAdminRouter } from '../http/admin/create-admin-router.js';
 import { createEnvironmentsRouter } from '../http/admin/environments-router.js';
 import { createFleetRouter } from '../http/admin/fleet-router.js';
+import { createImpactRouter } from '../http/admin/impact-router.js';
 import { createMirrorRouter } from '../http/admin/mirror-router.js';
 import { createPoliciesRouter } from '../http/admin/policies-router.js';
 import { createVersionsRouter } from '../http/admin/versions-router.js';
@@ -58,12 +61,12 @@ interface AdminApiDeps {
 /** The admin API's services (writes, reads, change requests, environments) and its router. */
 export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDeps): AdminApi {
   const { dataDir, store, audit, logger, sets } = deps;
-  const { gate, builder, opa, capabilitiesPath } = deps.pipeline;
+  const { check, specs, opa, capabilitiesPath } = deps.pipeline;
   const activation: ActivationPipeline = sets.activation;
   const { algorithms, keyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds } = config.auth;
   const tokens = AdminTokenVerifier.create({ algorithms, key: deps.adminTokenKey.key, keyId, issuer, audience, roleClaim, clockToleranceSeconds, maxTokenLifetimeSeconds });
   const resolver = RevisionResolver.create(store, () => activation.status().active);
-  const validator = ChangeValidator.create({ store, gate, builder });
+  const validator = ChangeValidator.create({ store, check });
   const limits = { maxFileBytes: config.api.maxFileBytes, maxFilesPerChange: config.api.maxFilesPerChange, activationWaitMs: config.api.activationWaitMs };
 
   const changes = PolicyChangeService.create({
@@ -86,11 +89,21 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
     environments: sets.environments, store, resolver, validator, audit, activationWaitMs: config.api.activationWaitMs, logger: logger.child({ component: 'environments' }),
   });
   const unwatchEnvironments = environments.watchOutsideMoves();
+  const evaluator = OpaPolicyEvaluator.create({ opa, capabilitiesPath, workDir: join(dataDir, 'tmp') });
   const reads = PolicyReadService.create({
     store,
     resolver,
     inspector: OpaPolicyInspector.create({ opa, workDir: join(dataDir, 'tmp'), logger: logger.child({ component: 'inspector' }) }),
-    evaluator: OpaPolicyEvaluator.create({ opa, capabilitiesPath, workDir: join(dataDir, 'tmp') }),
+    evaluator,
+    check,
+    specs,
+  });
+  // Impact analysis replays given inputs; recorded decisions need a decision log, which is not wired yet
+  // (`decisions` requests answer 503 decision_log_unavailable until it is).
+  const impact = ImpactAnalysis.create({ resolve: (ref) => resolver.resolve(ref), filesAt: (revision) => reads.evaluableFiles(revision), evaluator });
+  const changeRequestImpact = ChangeRequestImpact.create({
+    store, compile: (entries, readBlobs) => check.compile(entries, readBlobs), analysis: impact, logger: logger.child({ component: 'impact' }),
+    window: { hours: config.impact.changeRequestWindowHours, maxDecisions: config.impact.changeRequestMaxDecisions, examples: config.impact.maxExamples },
   });
 
   const body = { maxBytes: config.api.maxBodyBytes, maxDepth: config.http.maxJsonDepth };
@@ -99,7 +112,8 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
     audit,
     routers: [
       createPoliciesRouter({ reads, changes, resolver, body }),
-      createChangeRequestsRouter({ changeRequests, body }),
+      createChangeRequestsRouter({ changeRequests, impact: changeRequestImpact, body }),
+      createImpactRouter({ impact, limits: { maxInputs: config.impact.maxInputs, maxExamples: config.impact.maxExamples }, body }),
       createVersionsRouter({ store, resolver }),
       createAuditRouter({ audit }),
       createMirrorRouter({ mirror: deps.mirror, body }),

@@ -2,10 +2,12 @@ import { join } from 'node:path';
 import type { RegentConfig } from '../config/schema.js';
 import { FleetAwarePolicyGate } from '../domain/activation/fleet-aware-policy-gate.js';
 import { FleetGateTarget } from '../domain/activation/fleet-gate-target.js';
-import { MemoizedPolicyGate } from '../domain/activation/memoized-policy-gate.js';
+import { MemoizedPolicyGate } from '../domain/candidates/memoized-policy-gate.js';
 import { ShippedFormGate } from '../domain/bundles/gate-files.js';
-import type { PolicyGate } from '../domain/activation/policy-gate.js';
+import type { PolicyGate } from '../domain/candidates/policy-gate.js';
 import { BundleBuilder } from '../domain/bundles/bundle-builder.js';
+import { CandidateCheck } from '../domain/candidates/candidate-check.js';
+import { SpecCompiler } from '../domain/specs/spec-compiler.js';
 import { BundleSigner } from '../domain/bundles/bundle-signer.js';
 import { BundleVerifier } from '../domain/bundles/bundle-verifier.js';
 import { CanonicalFormMemo } from '../domain/bundles/canonical-form-memo.js';
@@ -27,6 +29,10 @@ export interface BuildPipeline {
   /** The OPA release the gate checks against: the fleet's oldest (floor and live agents), for `/status` → `gate`. */
   gateTarget: FleetGateTarget;
   builder: BundleBuilder;
+  /** The one check of every candidate tree: compile steps, the gate and the builder's check. */
+  check: CandidateCheck;
+  /** The compile step of role specs (`*.policy.yaml`). */
+  specs: SpecCompiler;
 }
 
 export interface BuildPipelineDeps {
@@ -72,7 +78,9 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
-  return { opa, capabilitiesPath, gate, gateTarget, builder };
+  const specs = SpecCompiler.create({ maxSpecBytes: config.bundles.maxSpecBytes });
+  const check = CandidateCheck.create({ gate, builder, compilers: [specs] });
+  return { opa, capabilitiesPath, gate, gateTarget, builder, check, specs };
 }
 
 /** The runner's limits from `opa.*`: the gate's budget for activations, writes and background work. */

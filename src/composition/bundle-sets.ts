@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import type { RegentConfig } from '../config/schema.js';
 import { ActivationPipeline } from '../domain/activation/activation-pipeline.js';
 import { BundleCatalog } from '../domain/activation/bundle-catalog.js';
-import type { PolicyGate } from '../domain/activation/policy-gate.js';
 import type { RevisionSource } from '../domain/activation/revision-source.js';
 import type { BundleBuilder } from '../domain/bundles/bundle-builder.js';
+import type { CandidateCheck } from '../domain/candidates/candidate-check.js';
 import type { Environment } from '../domain/environments/environment-service.js';
 import type { ServedBundle } from '../domain/fleet/fleet-registry.js';
 import type { Logger } from '../domain/logger.js';
@@ -38,7 +38,7 @@ interface BundleSetsDeps {
   dataDir: string;
   store: GitPolicyRepository;
   systemIdentity: Identity;
-  gate: PolicyGate;
+  check: CandidateCheck;
   builder: BundleBuilder;
   logger: Logger;
 }
@@ -57,7 +57,7 @@ export async function createBundleSets(config: Readonly<RegentConfig>, deps: Bun
     catalog.onChange((changed) => waiters.release(changed));
     const activation = ActivationPipeline.create({
       store: source,
-      gate: deps.gate,
+      check: deps.check,
       builder: deps.builder,
       catalog,
       state: FileActivationStateStore.create(join(dataDir, 'state', stateFile)),

@@ -131,6 +131,19 @@ export const configSchema = z.strictObject({
     maxFileBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     maxBundleBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
     maxFiles: z.number().int().min(1).default(100_000),
+    /** Largest role spec (`*.policy.yaml`) compiled; larger ones fail the revision (`file_too_large`) unread. */
+    maxSpecBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  }).prefault({}),
+  /** Impact analysis (`POST /api/impact`, a change request's `impact`): bounds on what one analysis replays. */
+  impact: z.strictObject({
+    /** Inputs or recorded decisions replayed by one analysis, at most (each revision evaluates them in one OPA process). */
+    maxInputs: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Changed decisions shown as examples, at most (the counts cover every one). */
+    maxExamples: z.number().int().min(0).max(1000).default(20),
+    /** A change request's impact replays the decisions of this many hours before now... */
+    changeRequestWindowHours: z.number().int().min(1).max(24 * 31).default(24),
+    /** ...at most this many of them (the newest). */
+    changeRequestMaxDecisions: z.number().int().min(1).max(1_000_000).default(1000),
   }).prefault({}),
   /**
    * Agent credentials: who may read bundles (`/bundles/...`) and send status reports and decision logs.

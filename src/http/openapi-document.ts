@@ -75,6 +75,7 @@ export const openApiDocument = {
           baseRevision: { type: 'string' }, ok: { type: 'boolean' }, problems: { type: 'array', items: ref('GateProblem') },
           tests: { type: 'object', properties: { passed: { type: 'integer' }, failed: { type: 'integer' }, errored: { type: 'integer' } } },
           bundles: { type: 'array', items: { type: 'string' } },
+          generated: { type: 'array', description: 'modules compiled from role specs, and the spec of each', items: { type: 'object', properties: { path: { type: 'string' }, source: { type: 'string' } } } },
         },
       },
       PolicyListing: {
@@ -86,7 +87,7 @@ export const openApiDocument = {
             items: {
               type: 'object',
               properties: {
-                path: { type: 'string' }, kind: { enum: ['module', 'test', 'data', 'bundle_definition', 'other'] }, size: { type: 'integer' }, blobId: { type: 'string' },
+                path: { type: 'string' }, kind: { enum: ['module', 'test', 'data', 'spec', 'bundle_definition', 'other'] }, size: { type: 'integer' }, blobId: { type: 'string' },
                 package: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
               },
             },
@@ -122,10 +123,46 @@ export const openApiDocument = {
           rejection: { type: 'object' }, merge: { type: 'object', properties: { subject: { type: 'string' }, revision: { type: 'string' }, strategy: { enum: ['fast-forward', 'merge-commit', 'detected'] }, at: { type: 'string' } } },
         },
       },
+      ImpactOutcome: {
+        type: 'object', required: ['defined'], description: "one side's answer: `result` when defined (a value over 4 KiB as JSON is shown as `{omitted, bytes, sha256}`)",
+        properties: { defined: { type: 'boolean' }, result: {} },
+      },
+      DecisionChanges: {
+        type: 'object',
+        properties: {
+          evaluated: { type: 'integer' }, changed: { type: 'integer' }, unchanged: { type: 'integer' }, evaluateMs: { type: 'number' },
+          transitions: { type: 'array', description: 'kinds of change, most frequent first (at most 20; `otherTransitions` counts the rest)', items: { type: 'object', properties: { query: { type: 'string' }, from: ref('ImpactOutcome'), to: ref('ImpactOutcome'), count: { type: 'integer' } } } },
+          otherTransitions: { type: 'integer' },
+          examples: {
+            type: 'array', description: 'changed decisions, at most `examples` (impact.maxExamples)',
+            items: { type: 'object', properties: { index: { type: 'integer' }, query: { type: 'string' }, input: {}, from: ref('ImpactOutcome'), to: ref('ImpactOutcome'), decision: { type: 'object', properties: { decisionId: { type: 'string' }, agentId: { type: 'string' }, timestamp: { type: 'string' } } } } },
+          },
+        },
+      },
+      ImpactReport: {
+        allOf: [ref('DecisionChanges'), {
+          type: 'object',
+          properties: {
+            from: { type: 'string' }, to: { type: 'string' }, source: { enum: ['inputs', 'decisions'] }, query: { type: 'string' }, durationMs: { type: 'number' },
+            decisions: { type: 'object', properties: { since: { type: 'string' }, until: { type: 'string' }, path: { type: 'string' }, limit: { type: 'integer' }, matched: { type: 'integer' }, truncated: { type: 'boolean' }, skipped: { type: 'object', additionalProperties: { type: 'integer' } } } },
+          },
+        }],
+      },
+      ChangeRequestImpact: {
+        type: 'object', required: ['state'],
+        description: 'the request merged onto head against head, replayed on the last `impact.changeRequestWindowHours` of recorded decisions (at most `impact.changeRequestMaxDecisions`); `unavailable` with the reason (`decision_log_unavailable`, `opa_busy`, ...) when it could not be computed; `not_applicable` for closed or conflicting requests',
+        properties: {
+          state: { enum: ['ready', 'unavailable', 'not_applicable'] }, reason: { type: 'string' }, message: { type: 'string' },
+          head: { type: 'string' }, tip: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, limit: { type: 'integer' }, matched: { type: 'integer' }, truncated: { type: 'boolean' },
+          skipped: { type: 'object', additionalProperties: { type: 'integer' } }, computedAt: { type: 'string' },
+          evaluated: { type: 'integer' }, changed: { type: 'integer' }, unchanged: { type: 'integer' }, transitions: { type: 'array' }, otherTransitions: { type: 'integer' }, examples: { type: 'array' },
+        },
+      },
       ChangeRequestDetail: {
         allOf: [ref('ChangeRequest'), {
           type: 'object',
           properties: {
+            impact: ref('ChangeRequestImpact'),
             description: { type: 'string' },
             comments: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, subject: { type: 'string' }, name: { type: 'string' }, body: { type: 'string' }, at: { type: 'string' } } } },
             commits: { type: 'array', items: { type: 'object', properties: { revision: { type: 'string' }, author: ref('Signature'), message: { type: 'string' } } } },
@@ -206,8 +243,9 @@ export const openApiDocument = {
     },
     '/api/policies/{path}': {
       get: {
-        summary: 'One file at a revision (role: viewer); `?format=json` for an envelope', parameters: [pathParam, revisionParam, { name: 'format', in: 'query', schema: { enum: ['json', 'raw'] } }],
-        responses: { '200': { description: 'the file' }, ...errors(400, 401, 403, 404) },
+        summary: 'One file at a revision (role: viewer); `?format=json` for an envelope; `?compiled=rego` shows a role spec (`*.policy.yaml`) as the Rego module it compiles to (422 with its problems when it does not compile)',
+        parameters: [pathParam, revisionParam, { name: 'format', in: 'query', schema: { enum: ['json', 'raw'] } }, { name: 'compiled', in: 'query', schema: { enum: ['rego'] } }],
+        responses: { '200': { description: 'the file' }, ...errors(400, 401, 403, 404, 422) },
       },
       put: { ...(write('Create or update one file', { type: 'object', required: ['content', 'message'], properties: { content: { type: 'string' }, message: { type: 'string' }, baseRevision: { type: 'string' } } }) as object), parameters: [pathParam, ifMatch] },
       delete: { ...(write('Delete one file', { type: 'object', required: ['message'], properties: { message: { type: 'string' }, baseRevision: { type: 'string' } } }) as object), parameters: [pathParam, ifMatch] },
@@ -223,16 +261,51 @@ export const openApiDocument = {
       },
     },
     '/api/policies/generate': {
-      post: write('Generate an RBAC module for a service from role → actions', {
+      post: write('Generate an RBAC module (`format: rego`, default) or a role spec (`format: spec`: rbac/services/<service>.policy.yaml) for a service from role → actions, with its tests', {
         type: 'object', required: ['service_name', 'resource_type', 'actions'],
-        properties: { service_name: { type: 'string' }, resource_type: { type: 'string' }, actions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } }, message: { type: 'string' }, baseRevision: { type: 'string' } },
+        properties: {
+          service_name: { type: 'string' }, resource_type: { type: 'string' }, actions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+          format: { enum: ['rego', 'spec'] }, projects: { type: 'object', description: 'format: spec only: role → the projects it is scoped to (resources `<resource_type>/<project>/<name>`)', additionalProperties: { type: 'array', items: { type: 'string' } } },
+          message: { type: 'string' }, baseRevision: { type: 'string' },
+        },
       }),
     },
     '/api/evaluate': {
       post: {
-        summary: 'Evaluate a data reference on a revision with an input (role: editor)',
-        requestBody: { required: true, ...(json({ type: 'object', required: ['query'], properties: { query: { type: 'string', examples: ['data.rbac.allow'] }, revision: { type: 'string' }, input: {} } }) as object) },
-        responses: { '200': { description: 'result', ...(json({ type: 'object', properties: { revision: { type: 'string' }, result: {}, defined: { type: 'boolean' }, durationMs: { type: 'number' } } }) as object) }, ...errors(400, 401, 403, 404) },
+        summary: "Evaluate a data reference on a revision (role specs compiled) with an input (role: editor); `explain` adds OPA's trace (`opa eval --explain`), bounded like every OPA run (opa.maxOutputBytes: 422 opa_output_limit)",
+        requestBody: { required: true, ...(json({ type: 'object', required: ['query'], properties: { query: { type: 'string', examples: ['data.rbac.allow'] }, revision: { type: 'string' }, input: {}, explain: { enum: ['notes', 'fails', 'full'] } } }) as object) },
+        responses: {
+          '200': {
+            description: 'result',
+            ...(json({
+              type: 'object',
+              properties: {
+                revision: { type: 'string' }, result: {}, defined: { type: 'boolean' }, durationMs: { type: 'number' },
+                explanation: { type: 'object', description: 'with `explain`: the trace as lines (`location  | | Op source`) and as OPA\'s events', properties: { mode: { type: 'string' }, lines: { type: 'array', items: { type: 'string' } }, events: { type: 'array' } } },
+              },
+            }) as object),
+          },
+          ...errors(400, 401, 403, 404, 422, 503),
+        },
+      },
+    },
+    '/api/impact': {
+      post: {
+        summary: 'Which decisions change between two revisions: each input (or recorded decision) evaluated on both by real OPA, one process per revision (role: editor)',
+        requestBody: {
+          required: true,
+          ...(json({
+            type: 'object', required: ['from', 'to'],
+            properties: {
+              from: { type: 'string' }, to: { type: 'string' },
+              inputs: { type: 'array', description: 'input documents (at most impact.maxInputs); or `decisions`' },
+              query: { type: 'string', description: 'with `inputs`: the data reference evaluated (default `data`, the whole document)' },
+              decisions: { type: 'object', description: 'recorded decisions, each replayed at the path it was made for (503 decision_log_unavailable while no decision log is kept)', properties: { since: { type: 'string', format: 'date-time' }, until: { type: 'string', format: 'date-time' }, path: { type: 'string', examples: ['rbac/allow'] }, limit: { type: 'integer', minimum: 1 } } },
+              examples: { type: 'integer', minimum: 0, description: 'changed decisions shown, at most (default and maximum impact.maxExamples)' },
+            },
+          }) as object),
+        },
+        responses: { '200': { description: 'the decisions that change', ...(json(ref('ImpactReport')) as object) }, ...errors(400, 401, 403, 404, 413, 415, 422, 503) },
       },
     },
     '/api/versions': {
@@ -305,7 +378,7 @@ export const openApiDocument = {
       },
     },
     '/api/change-requests/{id}': {
-      get: { summary: 'One change request with comments, commits, the diff against its base and its validation (role: viewer)', parameters: [crId], responses: { '200': { description: 'change request', ...(json(ref('ChangeRequestDetail')) as object) }, ...errors(400, 401, 403, 404) } },
+      get: { summary: "One change request with comments, commits, the diff against its base, its validation and its impact on the last day's recorded decisions (role: viewer)", parameters: [crId], responses: { '200': { description: 'change request', ...(json(ref('ChangeRequestDetail')) as object) }, ...errors(400, 401, 403, 404) } },
     },
     '/api/change-requests/{id}/commits': {
       post: {

@@ -1,15 +1,18 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, UnavailableError } from '../domain/errors.js';
-import type { PolicyEvaluator } from '../domain/policies/policy-inspector.js';
+import type { EvaluatedDecision, EvaluationGroup, EvaluationOutcome, ExplainMode, PolicyEvaluator } from '../domain/policies/policy-inspector.js';
+import { batchQuery, readBatchAnswer } from './opa-batch-query.js';
 import type { OpaCli } from './opa-cli.js';
+import { explanationOf } from './opa-explanation.js';
 import { withPolicyBundle } from './policy-bundle-file.js';
 
 const QUERY = /^data(\.[A-Za-z_][A-Za-z0-9_]*){0,16}$/;
 
 /**
- * `opa eval` of one data reference (`data.rbac.allow`) over a revision's modules and data, with the
- * same restricted capabilities as the gate. Only plain references are accepted: no arbitrary Rego.
+ * `opa eval` of data references (`data.rbac.allow`) over a revision's modules and data, with the same
+ * restricted capabilities as the gate, as interactive work of the runner (its budget, memory and output
+ * limits). Only plain references are accepted: no arbitrary Rego.
  */
 export class OpaPolicyEvaluator implements PolicyEvaluator {
   private constructor(private readonly opa: OpaCli, private readonly capabilitiesPath: string, private readonly workDir: string | undefined) {}
@@ -18,11 +21,29 @@ export class OpaPolicyEvaluator implements PolicyEvaluator {
     return new OpaPolicyEvaluator(options.opa, options.capabilitiesPath, options.workDir);
   }
 
-  async evaluate(files: ReadonlyArray<{ path: string; content: Buffer }>, query: string, input: unknown): Promise<{ result: unknown; defined: boolean; durationMs: number }> {
-    if (!QUERY.test(query)) throw new InputError('invalid_query', `'query' must be a data reference such as data.rbac.allow`, { field: 'query' });
+  async evaluate(files: ReadonlyArray<{ path: string; content: Buffer }>, query: string, input: unknown, options: { explain?: ExplainMode } = {}): Promise<EvaluationOutcome> {
+    checkQuery(query, 'query');
     const started = performance.now();
+    const output = await this.eval(files, query, input, options.explain === undefined ? [] : ['--explain', options.explain]);
+    const value = output.result?.[0]?.expressions?.[0]?.value;
+    const outcome: EvaluationOutcome = { result: value, defined: output.result !== undefined && output.result.length > 0, durationMs: Math.round(performance.now() - started) };
+    if (options.explain !== undefined) outcome.explanation = explanationOf(options.explain, output.explanation, query, files);
+    return outcome;
+  }
+
+  async evaluateBatch(files: ReadonlyArray<{ path: string; content: Buffer }>, groups: readonly EvaluationGroup[]): Promise<EvaluatedDecision[][]> {
+    groups.forEach((group, index) => checkQuery(group.query, `groups[${index}].query`));
+    if (groups.length === 0) return [];
+    const output = await this.eval(files, batchQuery(groups), groups.map((group) => group.inputs), []);
+    const answers = output.result?.length === 1 ? readBatchAnswer(output.result[0]?.expressions?.[0]?.value, groups) : undefined;
+    if (!answers) throw new UnavailableError('opa_unavailable', 'opa eval did not answer every input of the batch', { command: 'eval' });
+    return answers;
+  }
+
+  /** Runs `opa eval` and returns its JSON output; an answer that is not OPA's is `opa_unavailable`, OPA's refusal `evaluation_failed`. */
+  private async eval(files: ReadonlyArray<{ path: string; content: Buffer }>, query: string, input: unknown, extra: readonly string[]): Promise<EvalOutput> {
     return withPolicyBundle(files, this.workDir, async (dir, bundle) => {
-      const args = ['eval', '--format', 'json', '--capabilities', this.capabilitiesPath, '--bundle', bundle];
+      const args = ['eval', '--format', 'json', '--capabilities', this.capabilitiesPath, '--bundle', bundle, ...extra];
       if (input !== undefined) {
         await writeFile(join(dir, 'input.json'), JSON.stringify(input));
         args.push('--input', 'input.json');
@@ -38,15 +59,19 @@ export class OpaPolicyEvaluator implements PolicyEvaluator {
         // Not an answer OPA gives: no output, garbage, or an exit code that contradicts it.
         throw new UnavailableError('opa_unavailable', `opa eval gave no usable answer (exit ${result.exitCode}): ${(result.stderr.trim() || result.stdout.trim()).slice(0, 200) || 'no output'}`, { command: 'eval' });
       }
-      const value = output.result?.[0]?.expressions?.[0]?.value;
-      return { result: value, defined: output.result !== undefined && output.result.length > 0, durationMs: Math.round(performance.now() - started) };
+      return output;
     });
   }
+}
+
+function checkQuery(query: string, field: string): void {
+  if (!QUERY.test(query)) throw new InputError('invalid_query', `'${field}' must be a data reference such as data.rbac.allow`, { field });
 }
 
 interface EvalOutput {
   result?: Array<{ expressions?: Array<{ value?: unknown }> }>;
   errors?: Array<{ message?: string; location?: { file?: string; row?: number } }>;
+  explanation?: unknown;
 }
 
 function parse(text: string): EvalOutput | undefined {

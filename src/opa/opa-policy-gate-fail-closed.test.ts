@@ -3,7 +3,7 @@ import { silentLogger } from '../../test/helpers/git-repo.js';
 import { opaStandIn, type OpaStandInMode } from '../../test/helpers/opa-stand-in.js';
 import { realOpaCli } from '../../test/helpers/opa-path.js';
 import { tempDirForTest } from '../../test/helpers/temp-dir.js';
-import { MemoizedPolicyGate } from '../domain/activation/memoized-policy-gate.js';
+import { MemoizedPolicyGate } from '../domain/candidates/memoized-policy-gate.js';
 import { isRegentError } from '../domain/errors.js';
 import { writeRestrictedCapabilities } from './capabilities.js';
 import { OpaPolicyGate } from './opa-policy-gate.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BUILTIN_UNAVAILABLE_ON_FLEET } from '../domain/activation/fleet-aware-policy-gate.js';
-import type { GateInput, GateProblem, GateReport, PolicyGate } from '../domain/activation/policy-gate.js';
+import type { GateInput, GateProblem, GateReport, PolicyGate } from '../domain/candidates/policy-gate.js';
 import type { Logger } from '../domain/logger.js';
 import type { OpaCapabilities, RestrictedCapabilities } from './capabilities.js';
 import type { OpaCli } from './opa-cli.js';

@@ -1,4 +1,4 @@
-import type { GateProblem } from '../domain/activation/policy-gate.js';
+import type { GateProblem } from '../domain/candidates/policy-gate.js';
 import { regoPackagePath } from '../domain/bundles/rego-package.js';
 import { UnavailableError } from '../domain/errors.js';
 import { FORBIDDEN_BUILTINS } from './capabilities.js';

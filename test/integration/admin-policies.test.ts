@@ -203,7 +203,7 @@ describe('admin API: tools for editors', () => {
     const editor = adminClient(regent, { sub: 'eddie', role: 'editor' });
     const good = await editor.post('/api/changes/validate', { changes: [{ op: 'put', path: 'rbac/extra.rego', content: GOOD_MODULE }] });
     expect(good.status).toBe(200);
-    expect(await good.json()).toMatchObject({ ok: true, baseRevision: head, bundles: ['rbac', 'datasets', 'discovery'] });
+    expect(await good.json()).toMatchObject({ ok: true, baseRevision: head, bundles: ['rbac', 'datasets', 'discovery', 'stelar'] });
     const bad = await editor.post('/api/changes/validate', { changes: [{ op: 'put', path: 'rbac/extra.rego', content: 'package rbac.extra\n\nx := \n' }] });
     expect(bad.status).toBe(422);
     expect(await bad.json()).toMatchObject({ ok: false, problems: expect.arrayContaining([expect.objectContaining({ file: 'rbac/extra.rego', code: 'rego_parse_error', line: 4 })]) });

@@ -181,7 +181,7 @@ describe('the activation gate', () => {
   test('a head with data outside its bundle roots fails the build with the file named', async () => {
     const regent = await startTestRegent();
     const good = (await regent.store.head())!;
-    const regentYaml = 'bundles:\n  rbac:\n    paths: [rbac, extra]\n    roots: [rbac]\n  datasets:\n    roots: [datasets]\n  discovery:\n    roots: [discovery]\n';
+    const regentYaml = 'bundles:\n  rbac:\n    paths: [rbac, extra]\n    roots: [rbac]\n  datasets:\n    roots: [datasets]\n  discovery:\n    roots: [discovery]\n  stelar:\n    roots: [stelar]\n';
     const bad = await regent.store.commit({
       changes: [
         { op: 'put', path: 'regent.yaml', content: Buffer.from(regentYaml) },

@@ -1,16 +1,16 @@
 import type { BuiltBundle, BundleBuilder } from '../bundles/bundle-builder.js';
-import { policyFileKind } from '../bundles/policy-file.js';
+import { CandidateCheckUnavailable, type CandidateCheck } from '../candidates/candidate-check.js';
+import { builderProblem } from '../candidates/candidate-findings.js';
+import type { GateProblem } from '../candidates/policy-gate.js';
 import { BuildError, isRegentError, UnavailableError } from '../errors.js';
-import { builderProblem, rankFindings } from '../policies/candidate-findings.js';
 import type { Logger } from '../logger.js';
 import type { Revision } from '../store/policy-store.js';
 import type { ActivationStateStore } from './activation-state-store.js';
 import type { BundlePublisher, PublishedRevision } from './bundle-publisher.js';
-import type { GateProblem, PolicyGate } from './policy-gate.js';
 import { RetryBackoff } from './retry-backoff.js';
 import type { RevisionSource } from './revision-source.js';
 
-export type ActivationStep = 'snapshot' | 'gate' | 'build' | 'publish';
+export type ActivationStep = 'snapshot' | 'compile' | 'gate' | 'build' | 'publish';
 
 export interface ActivationFailure {
   revision: Revision;
@@ -64,7 +64,9 @@ export interface ActivationPipelineOptions {
   retry?: { initialMs: number; maxMs: number };
   /** Where revisions come from: the tracked branch, or an environment's ref. */
   store: RevisionSource;
-  gate: PolicyGate;
+  /** Compile steps, real OPA and the builder's check: the verdict on a revision. */
+  check: CandidateCheck;
+  /** Packages what passed: signs, packs and self-verifies every bundle. */
   builder: BundleBuilder;
   /**
    * The in-memory catalog that serves `/bundles/...`: its swap is the commit point. Sinks outside the
@@ -82,8 +84,9 @@ class StepFailure extends Error {
 }
 
 /**
- * Moves the fleet to a new head: snapshot the tree, gate it with real OPA, build and sign every bundle,
- * self-verify, publish atomically, remember it as last good. One activation runs at a time; heads that
+ * Moves the fleet to a new head: snapshot the tree, check it (compile specs, real OPA beside the
+ * builder's check: {@link CandidateCheck}), package and sign every bundle of what passed, self-verify,
+ * remember it as last good, publish atomically. One activation runs at a time; heads that
  * arrive meanwhile coalesce, so the newest head is activated next and stale intermediates are skipped.
  * A revision that fails any step is not served: the last good revision stays, and the failure is
  * reported in the status and the log (and to listeners, e.g. the audit log).
@@ -239,7 +242,7 @@ export class ActivationPipeline {
   }
 
   private async activate(revision: Revision): Promise<void> {
-    const { store, gate, builder, catalog, logger } = this.options;
+    const { store, check, builder, catalog, logger } = this.options;
     const log = logger.child({ revision });
     const started = performance.now();
     let mark = started;
@@ -251,33 +254,25 @@ export class ActivationPipeline {
     };
     try {
       const entries = await this.step('snapshot', () => store.listTree(revision));
-      const policyEntries = entries.filter((entry) => policyFileKind(entry.path) !== 'other' && entry.kind !== 'submodule');
-      const contents = await this.step('snapshot', () => store.readBlobs([...new Set(policyEntries.map((entry) => entry.blobId))]));
-      const snapshotMs = lap();
-      const readBlobs = async (ids: readonly string[]): Promise<Map<string, Buffer>> => {
-        const missing = ids.filter((id) => !contents.has(id));
-        if (missing.length > 0) for (const [id, bytes] of await store.readBlobs(missing)) contents.set(id, bytes);
-        return contents;
-      };
-      const gateFiles = policyEntries.map((entry) => ({ path: entry.path, content: contents.get(entry.blobId)! }));
-      const gatePromise = gate.check({ revision, files: gateFiles, priority: 'activation' });
-      const buildPromise = builder.build(revision, entries, readBlobs);
-      // Both run at once. A verdict from either rejects the revision: the builder's refusal is the root
-      // cause and leads (rankFindings), OPA's findings follow. Without a verdict from OPA, nothing is served.
-      const [report, built] = await Promise.allSettled([gatePromise, buildPromise]);
-      const refusal = built.status === 'rejected' && built.reason instanceof BuildError ? built.reason : undefined;
-      if (refusal) throw new StepFailure('build', refusal, rankFindings(refusal, report.status === 'fulfilled' ? report.value.problems : []));
-      if (report.status === 'rejected') throw new StepFailure('gate', report.reason);
-      // A finding that depends on the machine (a test cancelled at OPA's own time limit) is no verdict:
-      // the same tree passes on a quieter moment, so it is retried, never rejected for good.
-      if (!report.value.ok && report.value.cacheable === false) throw new StepFailure('gate', new UnavailableError('gate_unavailable', `OPA cancelled a test at its time limit: ${report.value.problems[0]?.message ?? ''}`.trim(), { reason: 'test_cancelled' }));
-      if (!report.value.ok) throw new StepFailure('gate', new Error(`OPA rejected revision ${revision}`), report.value.problems);
-      if (built.status === 'rejected') throw new StepFailure('build', built.reason);
-      const gateMs = report.value.durationMs;
-      const buildMs = lap();
+      const listMs = lap();
+      // A verdict from any part of the check rejects the revision (root cause first); without a verdict
+      // from OPA (and no refusal from the compile step or the builder) nothing is served.
+      const report = await check.check({ entries, readBlobs: (ids) => store.readBlobs(ids), priority: 'activation', revision }).catch((error: unknown) => {
+        throw error instanceof CandidateCheckUnavailable ? new StepFailure(error.step, error.reason) : new StepFailure('build', error);
+      });
+      if (!report.ok) {
+        const refusal = report.refusal!;
+        throw new StepFailure(refusal.step, refusal.error ?? new Error(`OPA rejected revision ${revision}`), report.problems);
+      }
+      // snapshot: listing, reading and compiling; gate: OPA's part; build: the rest of the check and packaging.
+      const snapshotMs = Math.round((listMs + report.timings.readMs) * 10) / 10;
+      const checkMs = lap() - report.timings.readMs;
+      const gateMs = report.gate?.durationMs ?? 0;
+      const built = await this.step('build', () => builder.package(revision, report.checked!));
+      const buildMs = Math.round((checkMs + lap()) * 10) / 10;
       const published: PublishedRevision = {
         revision,
-        bundles: new Map(built.value.map((bundle: BuiltBundle) => [bundle.name, bundle])),
+        bundles: new Map(built.map((bundle: BuiltBundle) => [bundle.name, bundle])),
         publishedAt: new Date(),
       };
       // Remembered as last good before it is served: a state directory that cannot be written fails the
@@ -302,7 +297,7 @@ export class ActivationPipeline {
       this.retries.forget(revision);
       // A failure stays on show only while it explains why head is not active.
       if (this.lastFailure && (this.lastFailure.revision === revision || this.lastFailure.revision !== this.head)) this.lastFailure = undefined;
-      log.info({ ...result.timings, gateCached: report.value.cached === true, bundles: result.bundles, etags: built.value.map((b) => b.etag) }, 'revision activated');
+      log.info({ ...result.timings, gateCached: report.gate?.cached === true, generated: report.generated.length, bundles: result.bundles, etags: built.map((b) => b.etag) }, 'revision activated');
       this.emit({ type: 'activated', result, published });
     } catch (error) {
       const failure = this.describeFailure(revision, error);
@@ -351,8 +346,8 @@ export class ActivationPipeline {
     const stepFailure = error instanceof StepFailure ? error : new StepFailure('build', error);
     const cause = stepFailure.failure;
     const at = new Date().toISOString();
-    if (stepFailure.problems && stepFailure.step === 'build' && isRegentError(cause)) {
-      return { revision, step: 'build', code: cause.code, verdict: true, message: cause.message, details: cause.details, problems: stepFailure.problems, at };
+    if (stepFailure.problems && (stepFailure.step === 'build' || stepFailure.step === 'compile') && isRegentError(cause)) {
+      return { revision, step: stepFailure.step, code: cause.code, verdict: true, message: cause.message, details: cause.details, problems: stepFailure.problems, at };
     }
     if (stepFailure.problems) {
       const first = stepFailure.problems[0];

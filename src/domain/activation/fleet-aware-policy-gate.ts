@@ -1,5 +1,5 @@
 import type { GateTarget } from './fleet-gate-target.js';
-import type { GateInput, GateProblem, GateReport, PolicyGate } from './policy-gate.js';
+import type { GateInput, GateProblem, GateReport, PolicyGate } from '../candidates/policy-gate.js';
 
 /** The problem code of a built-in that Regent's OPA knows and the fleet's oldest OPA does not. */
 export const BUILTIN_UNAVAILABLE_ON_FLEET = 'builtin_unavailable_on_fleet';

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { FleetAwarePolicyGate } from './fleet-aware-policy-gate.js';
 import { FleetGateTarget, type GateTarget } from './fleet-gate-target.js';
-import { MemoizedPolicyGate } from './memoized-policy-gate.js';
-import type { GateInput, GateReport, PolicyGate } from './policy-gate.js';
+import { MemoizedPolicyGate } from '../candidates/memoized-policy-gate.js';
+import type { GateInput, GateReport, PolicyGate } from '../candidates/policy-gate.js';
 
 const KNOWN = ['v0.70.0', 'v1.0.0', 'v1.0.1', 'v1.4.0', 'v1.21.3', 'v1.22.0', 'v1.22.2'];
 

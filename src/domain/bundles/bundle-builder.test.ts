@@ -150,3 +150,29 @@ describe('empty bundles', () => {
     expect((await readTarball(b.tarball)).map((file) => file.name).sort()).toEqual(['/.manifest', '/.signatures.json']);
   });
 });
+
+describe('check, then package', () => {
+  test('check refuses what build refuses, with the same code and file, and signs nothing', async () => {
+    const signed: string[] = [];
+    const signer = BundleSigner.create({ key });
+    const counting = BundleBuilder.create({
+      signerFor: (id) => (id === key.keyId ? { signaturesFile: (files) => (signed.push(id), signer.signaturesFile(files)) } as BundleSigner : undefined),
+      defaultKeyId: key.keyId,
+      verifier: BundleVerifier.create([verificationKeyFor(key)]),
+      limits: { maxFiles: 1000, maxFileBytes: 1 << 20, maxBundleBytes: 8 << 20 },
+      logger: silent,
+    });
+    const bad = tree({ 'regent.yaml': 'bundles:\n  a:\n    roots: [a/x]\n    paths: [a]\n', 'a/p.rego': 'package a\n\nx := 1\n' });
+    await expect(counting.check(bad.entries, bad.readBlobs)).rejects.toMatchObject({ code: 'package_outside_roots', details: { file: 'a/p.rego', line: 1 } });
+    const good = tree(TWO_BUNDLES);
+    const checked = await counting.check(good.entries, good.readBlobs);
+    expect(checked.bundles.map((bundle) => [bundle.definition.name, bundle.keyId, bundle.files.map((file) => file.bundlePath).sort()])).toEqual([
+      ['a', key.keyId, ['a/data.json', 'a/policy.rego']],
+      ['b', key.keyId, ['b/data.json', 'b/sub/policy.rego']],
+    ]);
+    expect(signed).toEqual([]);
+    const packaged = await counting.package(REVISION, checked);
+    expect(signed).toEqual([key.keyId, key.keyId]);
+    expect(packaged.map((bundle) => bundle.etag)).toEqual((await build(TWO_BUNDLES)).map((bundle) => bundle.etag));
+  });
+});

@@ -48,6 +48,19 @@ export interface BundleBuilderOptions {
   canonicalForms?: CanonicalFormMemo;
 }
 
+/** One bundle of a tree that passed {@link BundleBuilder.check}: its definition, signing key and files. */
+export interface CheckedBundle {
+  definition: BundleDefinition;
+  keyId: string;
+  /** The files it ships (one per bundle path), `.manifest` and `.signatures.json` aside. */
+  files: PreparedPolicyFile[];
+}
+
+/** Every bundle a tree declares, checked and ready to package for a revision. */
+export interface CheckedTree {
+  bundles: CheckedBundle[];
+}
+
 /** Reads blob contents by id (the store's `readBlobs`). */
 export type BlobReader = (blobIds: readonly string[]) => Promise<Map<string, Buffer>>;
 
@@ -74,21 +87,40 @@ export class BundleBuilder {
     return parseBundleDefinitions(blobs.get(entry.blobId)!.toString('utf8'));
   }
 
-  async build(revision: Revision, entries: readonly TreeEntry[], readBlobs: BlobReader): Promise<BuiltBundle[]> {
+  /**
+   * Everything that can be known about a tree's bundles without packaging them: definitions, reserved
+   * names, roots, file kinds, limits, package locations, data (parsed and canonicalised), files under
+   * roots, empty bundles and signing keys. Throws the first `BuildError` found; signs nothing and writes
+   * no tarball, so a candidate tree is checked at the cost of reading it. {@link package} turns what
+   * passed into bundles for a revision.
+   */
+  async check(entries: readonly TreeEntry[], readBlobs: BlobReader): Promise<CheckedTree> {
     const definitions = await this.definitions(entries, readBlobs);
     this.checkNamesFree(definitions);
     checkRootsDisjoint(definitions);
     const files = await this.prepareFiles(entries, definitions, readBlobs);
     const blobIds = new Map(entries.map((entry) => [entry.path, entry.blobId]));
-    const bundles: BuiltBundle[] = [];
+    const bundles: CheckedBundle[] = [];
     for (const definition of definitions) {
       try {
-        bundles.push(await this.buildOne(revision, definition, files));
+        bundles.push(this.checkOne(definition, files));
       } catch (error) {
         throw await locateDataOutsideRoots(error, blobIds, readBlobs);
       }
     }
+    return { bundles };
+  }
+
+  /** Signs, packs and self-verifies every checked bundle for `revision` (what the fleet is served). */
+  async package(revision: Revision, checked: CheckedTree): Promise<BuiltBundle[]> {
+    const bundles: BuiltBundle[] = [];
+    for (const bundle of checked.bundles) bundles.push(await this.buildOne(revision, bundle));
     return bundles;
+  }
+
+  /** {@link check}, then {@link package}. */
+  async build(revision: Revision, entries: readonly TreeEntry[], readBlobs: BlobReader): Promise<BuiltBundle[]> {
+    return this.package(revision, await this.check(entries, readBlobs));
   }
 
   private checkNamesFree(definitions: readonly BundleDefinition[]): void {
@@ -153,7 +185,8 @@ export class BundleBuilder {
     return prepared;
   }
 
-  private async buildOne(revision: Revision, definition: BundleDefinition, all: readonly PreparedPolicyFile[]): Promise<BuiltBundle> {
+  /** One bundle's files, checked: not empty, under its roots, one file per bundle path, a known signing key. */
+  private checkOne(definition: BundleDefinition, all: readonly PreparedPolicyFile[]): CheckedBundle {
     const files = all.filter((file) => definition.paths.some((path) => isUnder(file.sourcePath, path)));
     if (files.length === 0 && !definition.allowEmpty) throw emptyBundle(definition);
     const byBundlePath = new Map<string, PreparedPolicyFile>();
@@ -166,17 +199,22 @@ export class BundleBuilder {
       byBundlePath.set(file.bundlePath, file);
     }
     const keyId = definition.keyId ?? this.options.defaultKeyId;
-    const signer = this.options.signerFor(keyId);
-    if (!signer) {
+    if (!this.options.signerFor(keyId)) {
       throw new BuildError('unknown_signing_key', `bundle '${definition.name}' asks for signing key '${keyId}', which is not configured`, { file: REGENT_YAML, ...definitionPosition(definition), field: `bundles.${definition.name}.signing.keyid`, keyId });
     }
+    return { definition, keyId, files: [...byBundlePath.values()] };
+  }
+
+  private async buildOne(revision: Revision, checked: CheckedBundle): Promise<BuiltBundle> {
+    const { definition, keyId } = checked;
+    const signer = this.options.signerFor(keyId)!;
 
     const manifest: Manifest = { revision, roots: definition.roots, rego_version: 1 };
     if (definition.metadata) manifest.metadata = definition.metadata;
     const manifestBytes = Buffer.from(canonicalJsonFromValue(manifest), 'utf8');
     this.options.canonicalForms?.remember(sha256Hex(manifestBytes));
 
-    const ordered = [...byBundlePath.values()].sort((a, b) => Buffer.compare(Buffer.from(a.bundlePath), Buffer.from(b.bundlePath)));
+    const ordered = [...checked.files].sort((a, b) => Buffer.compare(Buffer.from(a.bundlePath), Buffer.from(b.bundlePath)));
     const infos: FileInfo[] = [
       { name: MANIFEST_PATH, hash: sha256Hex(manifestBytes), algorithm: 'SHA-256' },
       ...ordered.map((file): FileInfo => ({ name: file.bundlePath, hash: file.sha256, algorithm: 'SHA-256' })),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { GateInput, GateProblem, GateReport, PolicyGate } from '../activation/policy-gate.js';
+import type { GateInput, GateProblem, GateReport, PolicyGate } from '../candidates/policy-gate.js';
 import { policyFileKind, preparePolicyFile } from './policy-file.js';
 
 export interface GateFiles {

@@ -4,8 +4,14 @@ import { canonicalJsonFromText, canonicalJsonFromValue, parseYamlData } from './
 import { dataKeyPosition, firstInvalidUtf8Position } from './data-file-position.js';
 import { regoPackage } from './rego-package.js';
 
-/** How a repository file takes part in bundles. */
-export type PolicyFileKind = 'module' | 'test' | 'data' | 'other';
+/**
+ * How a repository file takes part in bundles. A `spec` (`*.policy.yaml`, a declarative role spec) is
+ * compiled into a module at build time: the module ships, the spec does not.
+ */
+export type PolicyFileKind = 'module' | 'test' | 'data' | 'spec' | 'other';
+
+/** The suffix of declarative role specs. */
+export const SPEC_SUFFIX = '.policy.yaml';
 
 /** A repository file made ready for shipping: its bundle path, exact bytes and what it declares. */
 export interface PreparedPolicyFile {
@@ -27,12 +33,13 @@ export interface PreparedPolicyFile {
   compressedEntry?: Buffer;
 }
 
-/** Classifies a repository path: modules, Rego tests, data documents (by base name, as OPA does), other. */
+/** Classifies a repository path: modules, Rego tests, data documents (by base name, as OPA does), specs, other. */
 export function policyFileKind(path: string): PolicyFileKind {
   const base = path.slice(path.lastIndexOf('/') + 1);
   if (base.endsWith('_test.rego')) return 'test';
   if (base.endsWith('.rego')) return 'module';
   if (base === 'data.json' || base === 'data.yaml' || base === 'data.yml') return 'data';
+  if (base.endsWith(SPEC_SUFFIX) && base.length > SPEC_SUFFIX.length) return 'spec';
   return 'other';
 }
 

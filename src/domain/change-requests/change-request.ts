@@ -1,4 +1,4 @@
-import type { GateProblem } from '../activation/policy-gate.js';
+import type { GateProblem } from '../candidates/policy-gate.js';
 import type { Role } from '../auth/principal.js';
 import type { FileChange, Identity, Revision } from '../store/policy-store.js';
 

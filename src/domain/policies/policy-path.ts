@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 
 const DIRECTORY = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const MODULE = /^[a-z0-9][a-z0-9_-]{0,62}\.rego$/;
+const SPEC = /^[a-z0-9][a-z0-9_-]{0,62}\.policy\.yaml$/;
 const DATA = new Set(['data.json', 'data.yaml']);
 const MAX_DEPTH = 8;
 
@@ -9,7 +10,8 @@ const MAX_DEPTH = 8;
  * The allow-list for paths written through the API, checked on the decoded string before anything
  * touches git: lower-case segments of letters, digits, `_` and `-` (so no `..`, no `.git`, no leading
  * `-`, no empty segment, no control or non-ASCII characters, whatever the encoding was), at most eight
- * deep, ending in a `.rego` module, a `data.json`/`data.yaml` document, or the root `regent.yaml`.
+ * deep, ending in a `.rego` module, a `data.json`/`data.yaml` document, a `<name>.policy.yaml` role spec,
+ * or the root `regent.yaml`.
  */
 export function validateWritablePath(path: unknown, field = 'path'): string {
   if (typeof path !== 'string' || path.length === 0) throw new InputError('invalid_path', `'${field}' must be a non-empty path`, { field });
@@ -24,8 +26,8 @@ export function validateWritablePath(path: unknown, field = 'path'): string {
       throw new InputError('invalid_path', `path ${shown}: directory '${segment.slice(0, 64)}' must be lower-case letters, digits, '_' or '-' and start with a letter or digit`, { field });
     }
   }
-  if (!MODULE.test(file) && !DATA.has(file)) {
-    throw new InputError('invalid_path', `path ${shown}: the file must be a lower-case '<name>.rego' module, 'data.json', 'data.yaml' or the root 'regent.yaml'`, { field });
+  if (!MODULE.test(file) && !SPEC.test(file) && !DATA.has(file)) {
+    throw new InputError('invalid_path', `path ${shown}: the file must be a lower-case '<name>.rego' module, a '<name>.policy.yaml' role spec, 'data.json', 'data.yaml' or the root 'regent.yaml'`, { field });
   }
   return path;
 }

@@ -9,7 +9,7 @@ export interface GenerateRbacModuleRequest {
 }
 
 const SERVICE = /^[a-z][a-z0-9_]{0,62}$/;
-const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+export const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const ACTION = /^[a-z][a-z0-9_.:-]{0,62}$/;
 
 /**
@@ -19,7 +19,10 @@ const ACTION = /^[a-z][a-z0-9_.:-]{0,62}$/;
  * the same rules: active users only, superadmins allowed everything, roles granted per project.
  */
 export function generateRbacModule(request: unknown): { changes: FileChange[]; summary: string } {
-  const { service_name: service, resource_type: resourceType, actions } = validate(request);
+  const { service_name: service, resource_type: resourceType, actions } = validateRbacTable(request);
+  if ((request as Record<string, unknown>).projects !== undefined) {
+    throw new InputError('invalid_field', "'projects' goes with format: spec (the Rego module scopes roles through data.rbac.assignments)", { field: 'projects' });
+  }
   const roles = Object.keys(actions).sort();
   const lines = [
     '# METADATA',
@@ -67,9 +70,10 @@ export function generateRbacModule(request: unknown): { changes: FileChange[]; s
   };
 }
 
-function validate(request: unknown): GenerateRbacModuleRequest {
+export function validateRbacTable(request: unknown): GenerateRbacModuleRequest {
   if (typeof request !== 'object' || request === null) throw new InputError('invalid_body', 'the body must be a JSON object', { field: 'body' });
-  const { service_name: service, resource_type: resourceType, actions } = request as Record<string, unknown>;
+  const { service_name: service, resource_type: resourceType, actions, format } = request as Record<string, unknown>;
+  if (format !== undefined && format !== 'rego' && format !== 'spec') throw new InputError('invalid_field', "'format' must be 'rego' (a Rego module, the default) or 'spec' (a role spec)", { field: 'format' });
   if (typeof service !== 'string' || !SERVICE.test(service)) {
     throw new InputError('invalid_field', "'service_name' must be a lower-case identifier (letters, digits, '_'; starting with a letter)", { field: 'service_name' });
   }

@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import type { ChangeRequestService } from '../../domain/change-requests/change-request-service.js';
+import type { ChangeRequestImpact } from '../../domain/impact/change-request-impact.js';
 import { checkState, parseChangeRequestId } from '../../domain/change-requests/change-request-views.js';
 import { InputError } from '../../domain/errors.js';
 import { requireRole } from '../middleware/require-role.js';
@@ -10,6 +11,8 @@ import { bodyOf, principalOf, requestIdOf, stringField } from './request-context
 
 export interface ChangeRequestsRouterDeps {
   changeRequests: ChangeRequestService;
+  /** Its impact on the fleet's recent decisions, shown with a change request. */
+  impact: ChangeRequestImpact;
   /** Size and nesting limits of JSON bodies. */
   body: JsonBodyLimits;
 }
@@ -21,8 +24,9 @@ const SHA = /^[0-9a-f]{40}$/;
  *
  * - `POST /change-requests` (editor) `{ title, description?, message?, changes, baseRevision? }` → 201
  * - `GET /change-requests?state=open|approved|rejected|merged` (viewer) → `{ changeRequests }`
- * - `GET /change-requests/:id` (viewer) → the request with its comments, commits, diff against its base
- *   and its latest validation (`current: false` while it is being revalidated on a new head)
+ * - `GET /change-requests/:id` (viewer) → the request with its comments, commits, diff against its base,
+ *   its latest validation (`current: false` while it is being revalidated on a new head) and its impact
+ *   on the last day's recorded decisions
  * - `POST /change-requests/:id/commits` (the author, or an admin) `{ message, changes, tip? }` → 201;
  *   approvals are reset
  * - `POST /change-requests/:id/comments` (editor) `{ body }` → 201
@@ -61,7 +65,9 @@ export function createChangeRequestsRouter(deps: ChangeRequestsRouterDeps): Rout
 
   router.get('/change-requests/:id', requireRole('viewer'), async (req, res) => {
     readQuery(req.query, []);
-    res.set('Cache-Control', 'no-store').json(await changeRequests.show(idOf(req)));
+    const detail = await changeRequests.show(idOf(req));
+    const impact = await deps.impact.of({ baseRevision: detail.baseRevision, tip: detail.tip, open: detail.state === 'open' || detail.state === 'approved' });
+    res.set('Cache-Control', 'no-store').json({ ...detail, impact });
   });
 
   router.post('/change-requests/:id/commits', requireRole('editor'), ...json, async (req, res) => {

@@ -1,8 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import { InputError } from '../../domain/errors.js';
 import type { ChangeResult, PolicyChangeService } from '../../domain/policies/policy-change-service.js';
+import { EXPLAIN_MODES, type ExplainMode } from '../../domain/policies/policy-inspector.js';
 import type { PolicyReadService } from '../../domain/policies/policy-read-service.js';
 import { generateRbacModule } from '../../domain/policies/rbac-module-generator.js';
+import { generateRbacSpec } from '../../domain/policies/rbac-spec-generator.js';
 import type { FileChange } from '../../domain/store/policy-store.js';
 import type { RevisionResolver } from '../../domain/store/revision-resolver.js';
 import { requireRole } from '../middleware/require-role.js';
@@ -38,8 +40,20 @@ export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
   });
 
   router.get('/policies/*path', requireRole('viewer'), async (req, res) => {
-    const { revision, format } = readQuery(req.query, ['revision', 'format']);
+    const { revision, format, compiled } = readQuery(req.query, ['revision', 'format', 'compiled']);
     if (format !== undefined) oneOf(format, 'format', ['json', 'raw']);
+    if (compiled !== undefined) {
+      oneOf(compiled, 'compiled', ['rego']);
+      const module = await deps.reads.compiled(revision ?? 'head', pathOf(req));
+      res.setHeader('ETag', `"${module.blobId}"`);
+      res.setHeader('X-Regent-Revision', module.revision);
+      if (format === 'json') {
+        res.json({ revision: module.revision, path: module.source, compiledPath: module.path, size: module.size, content: module.content.toString('utf8') });
+        return;
+      }
+      res.type('text/plain; charset=utf-8').send(module.content);
+      return;
+    }
     const file = await deps.reads.read(revision ?? 'head', pathOf(req));
     res.setHeader('ETag', `"${file.blobId}"`);
     res.setHeader('X-Regent-Revision', file.revision);
@@ -74,7 +88,7 @@ export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
 
   router.post('/policies/generate', requireRole('admin'), ...json, async (req, res) => {
     const body = bodyOf(req);
-    const generated = generateRbacModule(body);
+    const generated = body.format === 'spec' ? generateRbacSpec(body) : generateRbacModule(body);
     await commit(req, res, { ...body, message: body.message ?? generated.summary }, generated.changes);
   });
 
@@ -82,7 +96,11 @@ export function createPoliciesRouter(deps: PoliciesRouterDeps): Router {
     const body = bodyOf(req);
     const query = stringField(body, 'query')!;
     const revision = stringField(body, 'revision', { optional: true }) ?? 'head';
-    res.json(await deps.reads.evaluate(revision, query, body.input));
+    const explain = stringField(body, 'explain', { optional: true });
+    if (explain !== undefined && !(EXPLAIN_MODES as readonly string[]).includes(explain)) {
+      throw new InputError('invalid_field', `'explain' must be one of: ${EXPLAIN_MODES.join(', ')}`, { field: 'explain' });
+    }
+    res.json(await deps.reads.evaluate(revision, query, body.input, explain as ExplainMode | undefined));
   });
 
   router.post('/versions/:revision/activate', requireRole('admin'), ...json, async (req, res) => {

@@ -1,4 +1,4 @@
-import type { GateProblem } from '../activation/policy-gate.js';
+import type { GateProblem } from './policy-gate.js';
 import { BuildError } from '../errors.js';
 
 /** The bundle builder's refusal as a finding: its code, message, file, line and column. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InputError, NotFoundError } from '../errors.js';
-import type { FileChange, TreeEntry } from '../store/policy-store.js';
+import type { BlobReader } from '../bundles/bundle-builder.js';
+import type { FileChange, PolicyStore, Revision, TreeEntry } from '../store/policy-store.js';
 
 /** Git's blob id for `content` (SHA-1 of `blob <size>\0<content>`), so candidate files share caches with committed ones. */
 export function gitBlobId(content: Buffer): string {
@@ -38,4 +39,19 @@ export function applyChanges(base: readonly TreeEntry[], changes: readonly FileC
     byPath.set(change.path, { path: change.path, blobId, size: change.content.length, kind: 'file' });
   }
   return { entries: [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), added };
+}
+
+/**
+ * The tree of `base` with `changes` applied, as entries and a blob reader (changed files from memory,
+ * the rest from the store): what a change would commit, checked or evaluated before it is.
+ */
+export async function candidateTreeOf(store: Pick<PolicyStore, 'listTree' | 'readBlobs'>, base: Revision, changes: readonly FileChange[]): Promise<{ entries: TreeEntry[]; readBlobs: BlobReader }> {
+  const candidate = applyChanges(await store.listTree(base), changes);
+  const readBlobs: BlobReader = async (ids) => {
+    const fromStore = ids.filter((id) => !candidate.added.has(id));
+    const found = fromStore.length > 0 ? await store.readBlobs([...new Set(fromStore)]) : new Map<string, Buffer>();
+    for (const id of ids) if (candidate.added.has(id)) found.set(id, candidate.added.get(id)!);
+    return found;
+  };
+  return { entries: candidate.entries, readBlobs };
 }
