@@ -18,6 +18,8 @@ export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `json` (one object per line, for log shippers) or `pretty` (readable lines for a terminal). */
+    format: z.enum(['json', 'pretty']).default('json'),
   }).prefault({}),
   store: z.strictObject({
     /** Tracked branch: its HEAD is the revision that should be active. */
