@@ -27,7 +27,7 @@ function describe(request: Json): string {
     `#${String(request.id)} ${String(request.state)}: ${String(request.title)}`,
     `  author     ${String(author.name ?? author.subject)} (${String(author.subject)})`,
     `  tip        ${String(request.tip)} on ${shortSha(request.baseRevision)}`,
-    `  approvals  ${approvals.length === 0 ? 'none' : approvals.map((approval) => `${String(approval.subject)} at ${shortSha(approval.tip)}`).join(', ')}`,
+    `  approvals  ${approvals.length === 0 ? 'none' : approvals.map((approval) => `${String(approval.subject)} at ${shortSha(approval.revision)}`).join(', ')}`,
     `  validation ${validationLine(validation)}`,
   ];
   for (const problem of (validation?.problems as Json[] | undefined) ?? []) lines.push(`    ${formatFinding(problem)}`);
