@@ -69,7 +69,7 @@ function outputStream(settings: CreateLoggerOptions): pino.DestinationStream {
     sync: true,
     colorize: settings.colorize ?? (settings.destination === undefined && process.stdout.isTTY === true),
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,service',
+    ignore: 'pid,hostname,service,component',
     messageFormat: '[{component}] {msg}',
     hideObject: false,
     singleLine: false,
