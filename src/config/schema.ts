@@ -29,7 +29,8 @@ export const configSchema = z.strictObject({
     /** Safety-net poll for head moves made outside Regent (file watching catches most at once). */
     watchIntervalMs: z.number().int().min(50).max(60_000).default(1000),
     systemName: z.string().min(1).default('Regent'),
-    systemEmail: z.string().email().default('regent@localhost'),
+    /** An address git accepts (`regent@localhost` included, which zod's e-mail format refuses). */
+    systemEmail: z.string().regex(/^[^\s<>@]+@[^\s<>@]+$/, 'an e-mail address').default('regent@localhost'),
   }).prefault({}),
   signing: z.strictObject({
     keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('regent'),
