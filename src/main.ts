@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -240,7 +240,16 @@ export async function main(options: MainOptions = {}): Promise<void> {
 }
 
 // `node dist/main.js [options]` is `regent serve [options]`.
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (process.argv[1] && isThisFile(process.argv[1])) {
   const { runCliProcess } = await import('./cli/regent.js');
   runCliProcess(['serve', ...process.argv.slice(2)]);
+}
+
+/** Whether `path` (a symlink, e.g. a clone whose dist/ is linked, or not) is this module. */
+function isThisFile(path: string): boolean {
+  try {
+    return realpathSync(path) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
 }
