@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
@@ -8,6 +8,7 @@ import { adminClient } from '../helpers/admin-client.js';
 import { eventually, freePort } from '../helpers/opa-agent.js';
 import { opaPath } from '../helpers/opa-path.js';
 import { startTestRegent } from '../helpers/start-regent.js';
+import { tempDirForTest } from '../helpers/temp-dir.js';
 
 /**
  * The container files, checked without a Docker engine: docker-compose.yaml against the Compose
@@ -128,6 +129,31 @@ describe('docker-compose.yaml', () => {
     expect(healthy).toBe(0);
     await regent.close();
     expect(await exitCodeOf(process.execPath, regentCheck.map((arg) => arg.replace('http://127.0.0.1:8080', regent.url)))).toBe(1);
+  });
+});
+
+describe('config/opa-agent.example.yaml', () => {
+  test('a production agent: real OPA with this file activates the signed bundles and reports with the report token', async () => {
+    const reportToken = 'report-token-for-the-example-agent';
+    const regent = await startTestRegent({ config: { dev: true, fleet: { reportToken } } });
+    const dir = tempDirForTest('regent-agent-example-');
+    writeFileSync(join(dir, 'report-token'), `${reportToken}\n`, { mode: 0o600 });
+    const port = await freePort();
+    let output = '';
+    const child = spawn(opaPath(), ['run', '--server', '--addr', `127.0.0.1:${port}`, '--config-file', join(ROOT, 'config', 'opa-agent.example.yaml'),
+      '--set', `services.regent.url=${regent.url}`, '--set', `services.regent.credentials.bearer.token_path=${join(dir, 'report-token')}`,
+      '--set-file', `keys.regent.key=${join(regent.dataDir, 'keys', 'regent.pub.pem')}`, '--set', 'labels.name=example-agent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    try {
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health?bundles`).catch(() => undefined))?.status === 200, 30_000, () => output.slice(-3000));
+      const ada = adminClient(regent, { sub: 'ada', role: 'auditor' });
+      await eventually(async () => ((await (await ada.get('/api/fleet')).json()) as { agents: Array<{ labels: Record<string, string> }> }).agents.some((agent) => agent.labels.name === 'example-agent'), 30_000, () => output.slice(-3000));
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
   });
 });
 

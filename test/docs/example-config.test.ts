@@ -75,4 +75,9 @@ describe('regent.example.yaml', () => {
       expect(readme, `${env} in README.md`).toContain(env);
     }
   });
+
+  test('docs/production.example.yaml, the least a production Regent needs, loads too', () => {
+    const config = loadConfig({ file: join(ROOT, 'docs', 'production.example.yaml'), env: {} });
+    expect(config).toMatchObject({ dev: false, host: '0.0.0.0', signing: { privateKeyFile: '/etc/regent/keys/regent.pem' }, auth: { secretFile: '/etc/regent/keys/admin-token.secret' } });
+  });
 });
