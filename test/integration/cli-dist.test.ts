@@ -73,9 +73,10 @@ describe('logs', () => {
     expect(components).toContain('main');
   });
 
-  test('--log-format pretty (or REGENT_LOG_FORMAT=pretty) writes readable lines naming the component', async () => {
-    for (const [args, env] of [[['--log-format', 'pretty'], {}], [[], { REGENT_LOG_FORMAT: 'pretty' }]] as const) {
-      const child = spawn(process.execPath, [MAIN, '--dev', ...args], {
+  test('--log-format pretty (or REGENT_LOG_FORMAT=pretty, here through regent serve) writes readable lines naming the component', async () => {
+    // node dist/main.js with the flag, and `regent serve` with the variable.
+    for (const [command, env] of [[[MAIN, '--dev', '--log-format', 'pretty'], {}], [[CLI, 'serve', '--dev'], { REGENT_LOG_FORMAT: 'pretty' }]] as const) {
+      const child = spawn(process.execPath, [...command], {
         cwd: PROJECT_ROOT,
         env: { ...cleanEnv(), ...env, REGENT_DATA_DIR: tempDirForTest('regent-pretty-'), REGENT_PORT: '0', REGENT_SEED_DIR: EXAMPLE_POLICIES, REGENT_OPA_PATH: opaPath() },
         stdio: ['ignore', 'pipe', 'pipe'],

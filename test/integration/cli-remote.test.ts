@@ -175,6 +175,14 @@ describe('regent change-requests, audit, fleet', () => {
     expect(shown.stdout).toContain('+++ b/rbac/data.json');
     const json = JSON.parse(ok(await cli(['cr', 'show', id!, '--json'], tokens.vera)).stdout) as Record<string, unknown>;
     expect(json).toMatchObject({ id: Number(id), state: 'merged' });
+
+    const second = ok(await cli(['cr', 'propose', '--delete', 'rbac/policy_test.rego', '--title', 'Drop the rbac tests'], tokens.eddie));
+    const secondId = /^#(\d+) open: /m.exec(second.stdout)![1]!;
+    const rejected = ok(await cli(['cr', 'reject', secondId, '--reason', 'we keep tests'], tokens.alice));
+    expect(rejected.stdout).toMatch(new RegExp(`^#${secondId} rejected: Drop the rbac tests$`, 'm'));
+    const again = await cli(['cr', 'merge', secondId], tokens.alice);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/409 change_request_closed: /);
   });
 
   test('audit lists what happened, newest first, with filters; audit verify asks the running Regent about the chain', async () => {
