@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -231,20 +231,35 @@ async function seed(store: GitPolicyRepository, seedDir: string, systemIdentity:
 }
 
 export { createLogger };
+/** The gate and builder Regent runs, for `regent build` (the CLI's offline build runs exactly these). */
+export { createBuildPipeline };
 
-/** `node dist/main.js [--dev] [--config file]`. */
-export async function main(argv: readonly string[]): Promise<void> {
-  const dev = argv.includes('--dev');
-  const configIndex = argv.indexOf('--config');
-  const file = configIndex >= 0 ? argv[configIndex + 1] : undefined;
+/** What `regent serve` (and `node dist/main.js`) was given on its command line. */
+export interface MainOptions {
+  dev?: boolean;
+  /** A YAML config file (else `REGENT_CONFIG`). */
+  config?: string;
+  /** `--log-format`: wins over `log.format` / `REGENT_LOG_FORMAT`. */
+  logFormat?: 'json' | 'pretty';
+}
+
+/**
+ * Runs Regent until a signal stops it. The command line is parsed by the `regent serve` command
+ * (`src/cli/`), which `node dist/main.js [options]` runs too, so both refuse unknown flags and print
+ * the same `--help`.
+ */
+export async function main(options: MainOptions = {}): Promise<void> {
   let config: Readonly<RegentConfig>;
   try {
-    config = loadConfig({ file, overrides: dev ? { dev: true } : {} });
+    const overrides: Record<string, unknown> = {};
+    if (options.dev) overrides.dev = true;
+    if (options.logFormat) overrides.log = { format: options.logFormat };
+    config = loadConfig({ file: options.config, overrides });
   } catch (error) {
     process.stderr.write(`regent: ${redactUrls((error as Error).message)}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.log.level);
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
   let regent: RunningRegent;
   try {
     regent = await startRegent(config, logger);
@@ -270,6 +285,17 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  void main(process.argv.slice(2));
+// `node dist/main.js [options]` is `regent serve [options]`.
+if (process.argv[1] && isThisFile(process.argv[1])) {
+  const { runCliProcess } = await import('./cli/regent.js');
+  runCliProcess(['serve', ...process.argv.slice(2)]);
+}
+
+/** Whether `path` (a symlink, e.g. a clone whose dist/ is linked, or not) is this module. */
+function isThisFile(path: string): boolean {
+  try {
+    return realpathSync(path) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
 }

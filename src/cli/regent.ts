@@ -1,81 +1,59 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { isRegentError } from '../domain/errors.js';
-import { stderrLogger } from './stderr-logger.js';
-import { runTokenCommand } from './token-command.js';
-import { UsageError } from './usage-error.js';
+import { CommanderError } from 'commander';
+import type { CliIo } from './cli-io.js';
+import { EXIT, reportError } from './error-report.js';
+import { buildProgram, type CommandRunner } from './program.js';
 
-const SERVE_USAGE = `usage: regent serve [--dev] [--config <file>]
-
-Runs Regent. Configuration: defaults < the YAML file (--config or REGENT_CONFIG) < REGENT_* variables.
---dev generates a bundle signing key and an admin token secret in the data directory when none is set.
-`;
-
-const USAGE = `usage: regent <command> [options]
-
-commands:
-  serve [--dev] [--config <file>]     run the policy store and bundle server
-  token --sub <s> --role <r> [...]    print an admin API token (regent token --help)
-`;
-
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
+export type { CliIo } from './cli-io.js';
 
 /**
- * The `regent` command. Returns the exit code: 0 done, 2 a usage or configuration mistake (the
- * message says which), 1 anything else. `serve` keeps running after it returns.
+ * The `regent` command (`regent --help` lists every command). Returns the exit code: 0 done, 1 refused
+ * or failed (the message says why), 2 a usage or configuration mistake. `serve` keeps running after it
+ * returns.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const [command, ...args] = argv;
+  let exitCode: number = EXIT.ok;
+  const run: CommandRunner = async (work) => {
+    const code = await work();
+    if (typeof code === 'number') exitCode = code;
+  };
+  const program = buildProgram(io, run);
   try {
-    switch (command) {
-      case 'serve':
-        return await serve(args, io);
-      case 'token':
-        runTokenCommand(args, { stdout: io.stdout, env: io.env, logger: stderrLogger(io.stderr) });
-        return 0;
-      case 'help':
-      case '--help':
-      case '-h':
-        io.stdout(USAGE);
-        return 0;
-      default:
-        throw new UsageError(command === undefined ? 'no command given' : `unknown command '${command}'`);
-    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(command === 'token' || command === 'serve' ? `regent: ${error.message}\n(see: regent ${command} --help)\n` : `regent: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (isRegentError(error)) {
-      io.stderr(`regent: ${error.message} [${error.code}]\n`);
-      return 2;
-    }
-    io.stderr(`regent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return 1;
+    // Commander printed its own message (unknown option, missing argument) or the help asked for.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const report = reportError(error, argv[0]);
+    io.stderr(report.text);
+    return report.exitCode;
   }
 }
 
-/** `regent serve`: the same process `node dist/main.js` runs; flags are checked strictly first. */
-async function serve(args: readonly string[], io: CliIo): Promise<number> {
-  let values: { dev?: boolean; config?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: [...args], strict: true, allowPositionals: false, options: { dev: { type: 'boolean' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) {
-    io.stdout(SERVE_USAGE);
-    return 0;
-  }
-  const { main } = await import('../main.js');
-  await main([...(values.dev ? ['--dev'] : []), ...(values.config === undefined ? [] : ['--config', values.config])]);
-  return 0;
+/** Runs the CLI as this process: stdio, the environment, and the exit code (except for a running `serve`). */
+export function runCliProcess(argv: readonly string[]): void {
+  const io: CliIo = {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+  };
+  runCli(argv, io).then((code) => {
+    const serving = argv[0] === 'serve' && code === EXIT.ok && !argv.includes('--help') && !argv.includes('-h');
+    if (serving) return;
+    process.exitCode = code;
+    // Whatever a command left open (an idle socket, a git reader) must not keep a script waiting.
+    setTimeout(() => process.exit(code), 1000).unref();
+  }, (error: unknown) => {
+    process.stderr.write(`regent: ${String(error)}\n`);
+    process.exit(EXIT.failure);
+  });
 }
 
 function isEntryPoint(): boolean {
@@ -86,15 +64,4 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
-  runCli(process.argv.slice(2), {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-    env: process.env,
-  }).then((code) => {
-    if (code !== 0) process.exitCode = code;
-  }, (error: unknown) => {
-    process.stderr.write(`regent: ${String(error)}\n`);
-    process.exitCode = 1;
-  });
-}
+if (isEntryPoint()) runCliProcess(process.argv.slice(2));

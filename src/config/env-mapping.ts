@@ -8,6 +8,7 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_PORT', path: ['port'], type: 'number' },
   { env: 'REGENT_DATA_DIR', path: ['dataDir'], type: 'string' },
   { env: 'REGENT_LOG_LEVEL', path: ['log', 'level'], type: 'string' },
+  { env: 'REGENT_LOG_FORMAT', path: ['log', 'format'], type: 'string' },
   { env: 'REGENT_BRANCH', path: ['store', 'branch'], type: 'string' },
   { env: 'REGENT_SEED_DIR', path: ['store', 'seedDir'], type: 'string' },
   { env: 'REGENT_WATCH_INTERVAL_MS', path: ['store', 'watchIntervalMs'], type: 'number' },

@@ -21,6 +21,8 @@ export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `json` (one object per line, for log shippers) or `pretty` (readable lines for a terminal). */
+    format: z.enum(['json', 'pretty']).default('json'),
   }).prefault({}),
   store: z.strictObject({
     /** Tracked branch: its HEAD is the revision that should be active. */
@@ -30,7 +32,8 @@ export const configSchema = z.strictObject({
     /** Safety-net poll for head moves made outside Regent (file watching catches most at once). */
     watchIntervalMs: z.number().int().min(50).max(60_000).default(1000),
     systemName: z.string().min(1).default('Regent'),
-    systemEmail: z.string().email().default('regent@localhost'),
+    /** An address git accepts (`regent@localhost` included, which zod's e-mail format refuses). */
+    systemEmail: z.string().regex(/^[^\s<>@]+@[^\s<>@]+$/, 'an e-mail address').default('regent@localhost'),
   }).prefault({}),
   signing: z.strictObject({
     keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('regent'),

@@ -396,9 +396,9 @@ describe('regent token', () => {
   });
 
   test.each([
-    ['an unknown flag', ['token', '--dev', '--sub', 'a', '--role', 'admin', '--bogus'], /Unknown option '--bogus'/],
-    ['a missing --sub', ['token', '--dev', '--role', 'admin'], /--sub <subject> is required/],
-    ['an unknown role', ['token', '--dev', '--sub', 'a', '--role', 'root'], /--role must be one of viewer, auditor, editor, admin/],
+    ['an unknown flag', ['token', '--dev', '--sub', 'a', '--role', 'admin', '--bogus'], /unknown option '--bogus'/],
+    ['a missing --sub', ['token', '--dev', '--role', 'admin'], /required option '--sub <subject>' not specified/],
+    ['an unknown role', ['token', '--dev', '--sub', 'a', '--role', 'root'], /'root' is invalid\. Allowed choices are viewer, auditor, editor, admin/],
     ['a bad --ttl', ['token', '--dev', '--sub', 'a', '--role', 'admin', '--ttl', '1h'], /--ttl must be a whole number/],
     ['no admin key outside dev mode', ['token', '--sub', 'a', '--role', 'admin'], /auth_key_missing/],
     ['an unknown command', ['mint'], /unknown command 'mint'/],

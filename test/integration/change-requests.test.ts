@@ -27,8 +27,12 @@ function rbacDataWithFrank(role: string, project: string): string {
   return `${JSON.stringify(data, null, 2)}\n`;
 }
 
-// The example tests pin that frank sees nothing on apollo, so this change fails `opa test`.
-const FRANK_ON_APOLLO = rbacDataWithFrank('viewer', 'apollo');
+// The example tests require every shipped assignment to belong to a known user, so this change fails `opa test`.
+const GHOST_ON_APOLLO = (() => {
+  const data = structuredClone(SEED_RBAC);
+  data.assignments.ghost = [{ role: 'viewer', project: 'apollo' }];
+  return `${JSON.stringify(data, null, 2)}\n`;
+})();
 const FRANK_ON_HERMES = rbacDataWithFrank('editor', 'hermes');
 const frankEditsOnHermes = { subject: 'frank', action: 'edit', resource: { type: 'workflow', project: 'hermes' } };
 
@@ -165,7 +169,7 @@ describe('change requests: the four-eyes flow', () => {
   test('a merge of an invalid change is refused with OPA\'s findings, and nothing reaches the branch', async () => {
     const { regent, head, eddie, alice, bob } = await setup();
     const before = await storeGit(regent, ['rev-list', '--count', 'main']);
-    const created = await propose(eddie, 'Frank sees apollo', [putFile('rbac/data.json', FRANK_ON_APOLLO)]);
+    const created = await propose(eddie, 'A ghost sees apollo', [putFile('rbac/data.json', GHOST_ON_APOLLO)]);
     expect(created.validation).toMatchObject({ ok: false, current: true, head });
     expect(created.validation!.problems).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'rego_test_failed', file: 'rbac/policy_test.rego' })]));
     expect((await alice.post(`/api/change-requests/${created.id}/approve`)).status).toBe(200);

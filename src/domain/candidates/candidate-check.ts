@@ -106,7 +106,7 @@ export class CandidateCheck {
     // A finding that depends on the machine (a test cancelled at OPA's own time limit) is no verdict: the
     // same tree passes on a quieter moment, so it is tried again, never refused for good.
     if (!gate.value.ok && gate.value.cacheable === false) {
-      throw new CandidateCheckUnavailable('gate', new UnavailableError('gate_unavailable', `OPA cancelled a test at its time limit: ${gate.value.problems[0]?.message ?? ''}`.trim(), { reason: 'test_cancelled', retryAfterSeconds: 5 }));
+      throw new CandidateCheckUnavailable('gate', new UnavailableError('gate_unavailable', `OPA cancelled a test at its time limit: ${gate.value.problems[0]?.message ?? ''}`.trim(), { reason: 'a test was cancelled at its time limit', retryAfterSeconds: 5 }));
     }
     if (build.status === 'rejected') throw new CandidateCheckUnavailable('build', build.reason);
     const bundles = build.value.bundles.map((bundle) => bundle.definition.name);
