@@ -54,8 +54,9 @@ describe('regent build', () => {
     const dir = tempDirForTest('regent-build-');
     ok(await runRegentCli(['keygen', '--key-id', 'ci', '-o', join(dir, 'keys')]));
     const built = ok(await runRegentCli(['build', EXAMPLE_POLICIES, '-o', join(dir, 'out'), '--signing-key', join(dir, 'keys', 'ci.pem'), '--key-id', 'ci']));
-    expect(built.stdout).toMatch(/^built 2 bundle\(s\) of .*policies-repo at revision [0-9a-f]{40} \(\d+ tests passed\), signed with key 'ci' \(RS256\):/);
-    expect(built.stderr).toMatch(/regent: checking \d+ files with OPA \(check, tests\) and building the bundles: done in \d+ ms/);
+    expect(built.stdout).toMatch(/^built 4 bundle\(s\) of .*policies-repo at revision [0-9a-f]{40} \(\d+ tests passed\), signed with key 'ci' \(RS256\):/);
+    expect(built.stderr).toMatch(/regent: checking \d+ files with OPA \(check, tests\): done in \d+ ms/);
+    expect(built.stderr).toMatch(/regent: building and signing the bundles: done in \d+ ms/);
     for (const bundle of ['rbac', 'datasets']) {
       const file = join(dir, 'out', `${bundle}.tar.gz`);
       expect(ok(await runRegentCli(['verify', file, '--key', join(dir, 'keys', 'ci.pub.pem')])).stdout).toMatch(new RegExp(`^ok: .*signature by key 'ci' \\(RS256\\) .* roots \\[${bundle}\\]`));

@@ -94,7 +94,7 @@ describe('regent policies, validate, evaluate', () => {
     const data = seedData();
     (data.assignments!.dave as unknown[]).push({ role: 'editor', project: 'zeus' });
     const good = ok(await cli(['validate', `rbac/data.json=${writeLocal('good.json', JSON.stringify(data, null, 2))}`], tokens.eddie));
-    expect(good.stdout).toMatch(/^valid on [0-9a-f]{12}: \d+ tests passed, 0 failed, 0 errored\nbundles: rbac, datasets\n$/);
+    expect(good.stdout).toMatch(/^valid on [0-9a-f]{12}: \d+ tests passed, 0 failed, 0 errored\nbundles: rbac, datasets, discovery, stelar\n$/);
     const bad = await cli(['validate', 'rbac/extra.rego=-'], tokens.eddie, 'package rbac.extra\n\nallow if {\n');
     expect(bad.code, describeResult(bad)).toBe(1);
     expect(bad.stdout).toMatch(/^INVALID/);
