@@ -132,7 +132,7 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
     mark = performance.now();
     for (const entry of wanted) {
       const started = performance.now();
-      preparePolicyFile(entry.path, snap!.contents.get(entry.blobId)!);
+      await preparePolicyFile(entry.path, snap!.contents.get(entry.blobId)!);
       if (policyFileKind(entry.path) === 'data') dataMs += performance.now() - started;
     }
     prepareRuns.push(performance.now() - mark);

@@ -103,7 +103,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   if (emptyStore && !remoteSettings) await seed(store, resolve(config.store.seedDir), systemIdentity, logger);
 
   const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger });
-  const sets = await createBundleSets(config, { dataDir, store, systemIdentity, gate: pipeline.gate, builder: pipeline.builder, logger });
+  const sets = await createBundleSets(config, { dataDir, store, systemIdentity, gate: pipeline.gate, builder: pipeline.builder, deltas: pipeline.deltas, logger });
 
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
     logger, name: 'audit/audit.jsonl', onBrokenChain: config.audit.onBrokenChain ?? (config.dev ? 'read-only' : 'refuse'),

@@ -3,9 +3,11 @@ import type { RegentConfig } from '../config/schema.js';
 import { MemoizedPolicyGate } from '../domain/activation/memoized-policy-gate.js';
 import type { PolicyGate } from '../domain/activation/policy-gate.js';
 import { BundleBuilder } from '../domain/bundles/bundle-builder.js';
+import { BundlePackager } from '../domain/bundles/bundle-packager.js';
 import { BundleSigner } from '../domain/bundles/bundle-signer.js';
 import { BundleVerifier } from '../domain/bundles/bundle-verifier.js';
 import { CanonicalFormMemo } from '../domain/bundles/canonical-form-memo.js';
+import { DeltaBuilder } from '../domain/bundles/delta/delta-builder.js';
 import { verificationKeyFor } from '../domain/bundles/signing-key.js';
 import type { Logger } from '../domain/logger.js';
 import type { LoadedSigningKey } from '../keys/load-signing-key.js';
@@ -21,6 +23,8 @@ export interface BuildPipeline {
   capabilitiesPath: string;
   gate: PolicyGate;
   builder: BundleBuilder;
+  /** Undefined when `bundles.deltas` is off. */
+  deltas?: DeltaBuilder;
 }
 
 /**
@@ -37,16 +41,20 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
   const canonicalForms = new CanonicalFormMemo();
   const verifier = BundleVerifier.create([{ ...verificationKeyFor(signingKey.key), scope: config.signing.scope }], { canonicalForms });
+  const signerFor = (keyId: string): BundleSigner | undefined => (keyId === signingKey.key.keyId ? signer : undefined);
+  const packager = BundlePackager.create({ verifier, canonicalForms, maxBundleBytes: config.bundles.maxBundleBytes, logger: logger.child({ component: 'builder' }) });
   const builder = BundleBuilder.create({
-    signerFor: (keyId) => (keyId === signingKey.key.keyId ? signer : undefined),
+    signerFor,
     defaultKeyId: signingKey.key.keyId,
     verifier,
     canonicalForms,
+    packager,
     reservedNames: new Set(config.environments.map((environment) => environment.name)),
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
-  return { opa, capabilitiesPath, gate, builder };
+  const deltas = config.bundles.deltas ? DeltaBuilder.create({ packager, signerFor, logger: logger.child({ component: 'deltas' }) }) : undefined;
+  return { opa, capabilitiesPath, gate, builder, deltas };
 }
 
 /** The runner's limits from `opa.*`: the gate's budget for activations, writes and background work. */

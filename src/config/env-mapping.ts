@@ -33,6 +33,7 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_CHANGE_REQUESTS_REQUIRE_APPROVAL', path: ['changeRequests', 'requireApproval'], type: 'boolean' },
   { env: 'REGENT_LONG_POLL_MAX_SECONDS', path: ['bundles', 'longPollMaxSeconds'], type: 'number' },
   { env: 'REGENT_RELEASE_BATCH_SIZE', path: ['bundles', 'releaseBatchSize'], type: 'number' },
+  { env: 'REGENT_BUNDLE_DELTAS', path: ['bundles', 'deltas'], type: 'boolean' },
   { env: 'REGENT_FLEET_REPORT_TOKEN', path: ['fleet', 'reportToken'], type: 'string' },
   { env: 'REGENT_REMOTE_URL', path: ['remote', 'url'], type: 'string' },
   { env: 'REGENT_REMOTE_BRANCH', path: ['remote', 'branch'], type: 'string' },

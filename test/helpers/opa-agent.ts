@@ -14,10 +14,17 @@ export interface OpaAgentOptions {
   bundles: readonly string[];
   /** Put before each bundle name in its resource: `prod/` asks for `bundles/prod/<name>` (an environment's set). */
   resourcePrefix?: string;
+  /** Appended to each bundle's resource, e.g. `?deltas=true`. */
+  resourceQuery?: string;
   keyId: string;
   algorithm?: string;
   /** PEM public key (or HMAC secret) the agent verifies bundles with. */
   verificationKey: string;
+  /**
+   * False: `keys` but no `signing` block. OPA then checks a signature that is there but does not require
+   * one, and takes delta bundles (which it refuses when a `signing` block requires signatures).
+   */
+  requireSignatures?: boolean;
   /** Long-poll timeout; omit for periodic polling only. */
   longPollSeconds?: number;
   minDelaySeconds?: number;
@@ -77,7 +84,12 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
   });
   const config = {
     services: { regent: { url: options.serviceUrl, ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}) } },
-    bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
+    bundles: Object.fromEntries(options.bundles.map((name) => [name, {
+      service: 'regent',
+      resource: `bundles/${options.resourcePrefix ?? ''}${name}${options.resourceQuery ?? ''}`,
+      ...(options.requireSignatures === false ? {} : { signing: { keyid: options.keyId } }),
+      polling: polling(),
+    }])),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
     ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
   };

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BundleCatalog } from '../../domain/activation/bundle-catalog.js';
 import type { BuiltBundle } from '../../domain/bundles/bundle-builder.js';
+import type { BuiltDelta } from '../../domain/bundles/delta/built-delta.js';
+import { snapshotEtagOf } from '../../domain/bundles/delta/delta-etag.js';
 import { isRegentError } from '../../domain/errors.js';
 import type { Logger } from '../../domain/logger.js';
 import { decodePath, invalidPathEncoding } from '../path-encoding.js';
@@ -32,6 +34,9 @@ export interface BundleHandlerOptions {
   logger: Logger;
 }
 
+/** What a 200 carries: the revision's snapshot, or a delta to it from the agent's revision. */
+type Representation = BuiltBundle | BuiltDelta;
+
 interface PreparedHeaders {
   ok: Record<string, string | number>;
   notModified: Record<string, string>;
@@ -60,12 +65,13 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     return { set: defaultSet, bundleName: path };
   };
   const log = logger.child({ component: 'bundles' });
-  const prepared = new WeakMap<BuiltBundle, PreparedHeaders>();
-  const headersOf = (bundle: BuiltBundle): PreparedHeaders => {
+  const prepared = new WeakMap<Representation, PreparedHeaders>();
+  const headersOf = (bundle: Representation): PreparedHeaders => {
     let headers = prepared.get(bundle);
     if (!headers) {
       const common = { ETag: bundle.etag, 'Cache-Control': 'private, no-cache', 'X-Regent-Revision': bundle.revision };
-      headers = { ok: { ...common, 'Content-Type': BUNDLE_CONTENT_TYPE, 'Content-Length': bundle.tarball.length }, notModified: common };
+      const type = 'from' in bundle ? 'delta' : 'snapshot';
+      headers = { ok: { ...common, 'Content-Type': BUNDLE_CONTENT_TYPE, 'Content-Length': bundle.tarball.length, 'X-Regent-Bundle-Type': type }, notModified: common };
       prepared.set(bundle, headers);
     }
     return headers;
@@ -121,11 +127,15 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     }
     const applied = preference.waitSeconds > 0 ? { 'Preference-Applied': `wait=${preference.waitSeconds}` } : undefined;
 
+    // The revision each tag stands for: a delta's tag names the snapshot the agent then holds.
+    const held = tags?.map(snapshotEtagOf);
+    const deltas = acceptsDeltas(url, query, preference.modes);
     const sendBundle = (current: BuiltBundle, extra?: Record<string, unknown>): void => {
-      const headers = headersOf(current);
+      const chosen = deltas ? representationFor(current, held) : current;
+      const headers = headersOf(chosen);
       res.writeHead(200, applied ? { ...headers.ok, ...applied } : headers.ok);
-      res.end(req.method === 'HEAD' ? undefined : current.tarball);
-      done(200, req.method === 'HEAD' ? 0 : current.tarball.length, { revision: current.revision, ...extra });
+      res.end(req.method === 'HEAD' ? undefined : chosen.tarball);
+      done(200, req.method === 'HEAD' ? 0 : chosen.tarball.length, { revision: current.revision, ...(chosen === current ? {} : { type: 'delta' }), ...extra });
     };
     const sendNotModified = (current: BuiltBundle, extra?: Record<string, unknown>): void => {
       const headers = headersOf(current);
@@ -134,7 +144,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       done(304, 0, extra);
     };
 
-    if (!ifNoneMatchHits(tags, bundle.etag)) {
+    if (!ifNoneMatchHits(held, bundle.etag)) {
       sendBundle(bundle);
       return;
     }
@@ -161,6 +171,26 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       }
     });
   };
+}
+
+/**
+ * Whether the agent takes delta bundles: it says so in the resource (`?deltas=true`) and in `Prefer`
+ * (`modes=...,delta`). `Prefer` alone is not enough: OPA always sends it, yet an agent that verifies
+ * signatures refuses every delta ("delta bundles do not support signature verification", OPA >= 1.21.3)
+ * and would ask again for ever.
+ */
+function acceptsDeltas(url: string, query: number, modes: readonly string[]): boolean {
+  return query >= 0 && modes.includes('delta') && new URLSearchParams(url.slice(query + 1)).get('deltas') === 'true';
+}
+
+/** The delta from a revision the agent holds, when `bundle` has one; else the snapshot. */
+function representationFor(bundle: BuiltBundle, held: readonly string[] | undefined): Representation {
+  if (!bundle.deltas || !held) return bundle;
+  for (const etag of held) {
+    const delta = bundle.deltas.get(etag);
+    if (delta) return delta;
+  }
+  return bundle;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

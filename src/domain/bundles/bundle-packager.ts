@@ -1,0 +1,279 @@
+import { createHash } from 'node:crypto';
+import { BuildError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { TimeSlice } from '../time-slice.js';
+import { MANIFEST_PATH, SIGNATURES_PATH, type Manifest } from './bundle.js';
+import type { BundleSigner, FileInfo } from './bundle-signer.js';
+import type { BundleVerifier } from './bundle-verifier.js';
+import type { CanonicalFormMemo } from './canonical-form-memo.js';
+import { canonicalJsonFromValue } from './canonical-json.js';
+import { hashBundleFile } from './file-hash.js';
+import { compressSegment, crc32, DEFLATE_WINDOW, GZIP_LEVEL, gzipFrame, segmentDecodesTo } from './gzip-segments.js';
+import { SegmentCache, type CompressedSegment } from './segment-cache.js';
+import { readTarEntry, TAR_TRAILER, tarEntry } from './tar-entry.js';
+
+/** A file to ship: its bundle path, exact bytes, and the SHA-256 of those bytes (OPA's digest: structured files are canonical). */
+export interface PackagedFile {
+  path: string;
+  content: Buffer;
+  sha256: string;
+}
+
+export interface PackageRequest {
+  /** For messages. */
+  bundle: string;
+  manifest: Manifest;
+  /** The files besides `.manifest` and `.signatures.json`, in archive order (bundle paths in byte order). */
+  files: readonly PackagedFile[];
+  signer: BundleSigner;
+  /** The key id agents verify with (their `signing.keyid`). */
+  keyId: string;
+}
+
+export interface PackagedBundle {
+  /** The exact bytes served: one gzip member holding the tar. */
+  tarball: Buffer;
+  /** Strong ETag: the quoted SHA-256 of `tarball`. */
+  etag: string;
+  /** Files in the archive, `.manifest` and `.signatures.json` included. */
+  fileCount: number;
+}
+
+export interface BundlePackagerOptions {
+  verifier: BundleVerifier;
+  /** Told that the manifests it writes are canonical (the verifier given the same memo does not re-canonicalize them). */
+  canonicalForms?: CanonicalFormMemo;
+  maxBundleBytes: number;
+  /** Bytes of compressed segments kept for later builds (default 64 MiB). */
+  maxCachedBytes?: number;
+  logger: Logger;
+}
+
+/** Largest run of tar bytes compressed as one segment; a file larger than this is split into several. */
+const MAX_SEGMENT = 256 * 1024;
+/** Small files are grouped into one segment until a file whose path hashes to 0 modulo this ends the group. */
+const GROUP_SPREAD = 16;
+/** Segments compressed at once (libuv's thread pool has four threads by default). */
+const PARALLEL = 6;
+
+/** A run of tar bytes with a stable identity (from the file's path and digest), so equal runs are recognised across builds. */
+interface Piece {
+  id: string;
+  bytes: Buffer;
+}
+
+interface PlannedSegment {
+  pieces: Piece[];
+  /** The bytes before the segment, at most 32 KiB: what it is compressed (and decoded) after. */
+  window: () => Buffer;
+  key: string;
+}
+
+/** A tar entry taken apart once, with OPA's digest of its content: entries are verified once per content. */
+interface VerifiedEntry {
+  path: string;
+  content: Buffer;
+}
+
+/**
+ * Turns a bundle's files into the signed tarball agents download: one deterministic gzip stream of a
+ * tar (files in byte order of their paths, then `.manifest` and `.signatures.json`), see
+ * docs/adr/008. Per-file work is cached: each file's tar entry by its content, each compressed segment
+ * by its input and the 32 KiB before it, so a one-file change recompresses the segment holding the file
+ * and the one after it, not the bundle.
+ *
+ * Self-verification, incremental with the same guarantee as reading the whole tarball back: the bytes
+ * served are the gzip header, the segments, a final block and the trailer, in that order. Every segment
+ * (cached or new) was inflated, from its own bytes after exactly the window it follows here, into
+ * exactly the tar bytes it stands for, ending byte-aligned and not final; since an inflater decodes a
+ * segment from nothing but its bytes and that window, the whole stream inflates to the concatenation of
+ * those tar bytes, and the trailer carries their CRC and length. Every tar entry (cached or new) was
+ * decoded on its own into a regular file with the expected name and content, and its digest computed
+ * by OPA's rule. What changes with every build is checked every time: the archive's entry order and
+ * end marker, the signature (`BundleVerifier.verifyFiles`, as OPA verifies: key, scope, every file
+ * listed with a matching digest and nothing else). A bundle that fails any of it is never published.
+ */
+export class BundlePackager {
+  private readonly entries = new WeakMap<Buffer, Map<string, Buffer>>();
+  private readonly verified = new WeakMap<Buffer, VerifiedEntry>();
+  private readonly digests = new WeakMap<Buffer, string>();
+  private readonly segments: SegmentCache;
+
+  private constructor(private readonly options: BundlePackagerOptions) {
+    this.segments = new SegmentCache(options.maxCachedBytes ?? 64 * 1024 * 1024);
+  }
+
+  static create(options: BundlePackagerOptions): BundlePackager {
+    return new BundlePackager(options);
+  }
+
+  async package(request: PackageRequest): Promise<PackagedBundle> {
+    const slice = new TimeSlice();
+    const manifestBytes = Buffer.from(canonicalJsonFromValue(request.manifest), 'utf8');
+    const manifestSha = sha256Hex(manifestBytes);
+    this.options.canonicalForms?.remember(manifestSha);
+    const infos: FileInfo[] = [
+      ...request.files.map((file): FileInfo => ({ name: file.path, hash: file.sha256, algorithm: 'SHA-256' })),
+      { name: MANIFEST_PATH, hash: manifestSha, algorithm: 'SHA-256' },
+    ];
+    const signatures = request.signer.signaturesFile(infos);
+    const files: PackagedFile[] = [...request.files, { path: MANIFEST_PATH, content: manifestBytes, sha256: manifestSha }, { path: SIGNATURES_PATH, content: signatures, sha256: sha256Hex(signatures) }];
+
+    const entries: Buffer[] = [];
+    for (const file of files) {
+      entries.push(this.entryOf(file));
+      await slice.pause();
+    }
+    const plan = planSegments(files, entries);
+    const compressed = await this.compress(request.bundle, plan);
+    let crc = 0;
+    let length = 0;
+    for (const segment of plan) {
+      for (const piece of segment.pieces) {
+        crc = crc32(piece.bytes, crc);
+        length += piece.bytes.length;
+      }
+    }
+    const tarball = gzipFrame(compressed.map((segment) => segment.compressed), crc, length);
+    if (tarball.length > this.options.maxBundleBytes) {
+      throw new BuildError('bundle_too_large', `bundle '${request.bundle}' is ${tarball.length} bytes; the limit is ${this.options.maxBundleBytes}`, { bundle: request.bundle });
+    }
+    await this.verify(request, files, entries, slice);
+    return { tarball, etag: `"${sha256Hex(tarball)}"`, fileCount: files.length };
+  }
+
+  /** The file's tar entry, made once per content and path. */
+  private entryOf(file: PackagedFile): Buffer {
+    let byPath = this.entries.get(file.content);
+    if (!byPath) {
+      byPath = new Map();
+      this.entries.set(file.content, byPath);
+    }
+    let entry = byPath.get(file.path);
+    if (!entry) {
+      entry = tarEntry(file.path, file.content);
+      byPath.set(file.path, entry);
+    }
+    return entry;
+  }
+
+  /** Compressed segments in order: cached ones reused, the others compressed and checked on the thread pool. */
+  private async compress(bundle: string, plan: readonly PlannedSegment[]): Promise<CompressedSegment[]> {
+    const result: Array<CompressedSegment | undefined> = plan.map((segment) => this.segments.get(segment.key));
+    const missing = plan.map((_, i) => i).filter((i) => result[i] === undefined);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < missing.length) {
+        const i = missing[next++]!;
+        const segment = plan[i]!;
+        const raw = segment.pieces.length === 1 ? segment.pieces[0]!.bytes : Buffer.concat(segment.pieces.map((piece) => piece.bytes));
+        const window = segment.window();
+        const bytes = await compressSegment(raw, window);
+        if (!(await segmentDecodesTo(bytes, window, raw))) {
+          this.options.logger.error({ bundle, segment: i }, 'compressed segment does not decode to its input');
+          throw new BuildError('self_verification_failed', `bundle '${bundle}' failed self-verification: compressed segment ${i} does not decode to its input`, { bundle });
+        }
+        const done = { compressed: bytes };
+        this.segments.set(segment.key, done);
+        result[i] = done;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, missing.length) }, worker));
+    return result as CompressedSegment[];
+  }
+
+  /** The archive-level checks (see the class comment); entries are taken apart once per content. */
+  private async verify(request: PackageRequest, files: readonly PackagedFile[], entries: readonly Buffer[], slice: TimeSlice): Promise<void> {
+    const shipped: Array<{ path: string; content: Buffer }> = [];
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!;
+        let verified = this.verified.get(entry);
+        if (!verified) {
+          const read = readTarEntry(entry);
+          const path = read.name.startsWith('/') ? read.name.slice(1) : read.name;
+          if (path !== files[i]!.path) throw new Error(`tar entry ${i} is named '${read.name}', expected '/${files[i]!.path}'`);
+          this.digests.set(read.content, hashBundleFile(path, read.content, 'SHA-256', this.options.canonicalForms));
+          verified = { path, content: read.content };
+          this.verified.set(entry, verified);
+        }
+        // Files in byte order of their paths (ASCII, so code-unit order), each once; manifest and signatures last.
+        if (i > 0 && i < entries.length - 2 && shipped[i - 1]!.path >= verified.path) throw new Error(`tar entries out of order: '${shipped[i - 1]!.path}' before '${verified.path}'`);
+        shipped.push(verified);
+        await slice.pause();
+      }
+      this.options.verifier.verifyFiles(shipped, { keyId: request.keyId, knownDigests: this.digests });
+    } catch (error) {
+      this.options.logger.error({ bundle: request.bundle, err: error }, 'bundle failed self-verification');
+      throw new BuildError('self_verification_failed', `bundle '${request.bundle}' failed self-verification: ${(error as Error).message}`, { bundle: request.bundle }, { cause: error });
+    }
+  }
+}
+
+/**
+ * Cuts the tar stream (entries, then the end-of-archive marker) into segments at stable places: a file
+ * larger than a segment is cut into segments of its own; small files are grouped, and a group ends
+ * after a file whose path hashes to 0 (or when it reaches a segment's size), so a changed file does not
+ * move the cuts elsewhere. `.manifest` and `.signatures.json`, which change with every revision, end
+ * the stream in a segment of their own.
+ */
+function planSegments(files: readonly PackagedFile[], entries: readonly Buffer[]): PlannedSegment[] {
+  const pieces: Piece[] = [];
+  const starts: number[] = [];
+  let groupBytes = 0;
+  const cut = (): void => {
+    if (starts[starts.length - 1] !== pieces.length && pieces.length > 0) starts.push(pieces.length);
+    groupBytes = 0;
+  };
+  starts.push(0);
+  const bodyCount = files.length - 2;
+  for (let i = 0; i < bodyCount; i++) {
+    const file = files[i]!;
+    const entry = entries[i]!;
+    const id = `${file.path}\0${file.sha256}`;
+    if (entry.length > MAX_SEGMENT) {
+      cut();
+      for (let offset = 0; offset < entry.length; offset += MAX_SEGMENT) {
+        pieces.push({ id: `${id}\0${offset}`, bytes: entry.subarray(offset, offset + MAX_SEGMENT) });
+        cut();
+      }
+      continue;
+    }
+    pieces.push({ id, bytes: entry });
+    groupBytes += entry.length;
+    if (groupBytes >= MAX_SEGMENT || fnv1a(file.path) % GROUP_SPREAD === 0) cut();
+  }
+  cut();
+  for (let i = bodyCount; i < files.length; i++) pieces.push({ id: `${files[i]!.path}\0${files[i]!.sha256}`, bytes: entries[i]! });
+  pieces.push({ id: 'end-of-archive', bytes: Buffer.alloc(TAR_TRAILER.length) });
+  if (starts[starts.length - 1] === pieces.length) starts.pop();
+
+  return starts.map((start, s) => {
+    const end = starts[s + 1] ?? pieces.length;
+    // The window: the pieces that hold the last 32 KiB before the segment.
+    let first = start;
+    let windowBytes = 0;
+    while (first > 0 && windowBytes < DEFLATE_WINDOW) windowBytes += pieces[--first]!.bytes.length;
+    const windowPieces = pieces.slice(first, start);
+    const segmentPieces = pieces.slice(start, end);
+    const key = createHash('sha256')
+      .update(`${GZIP_LEVEL}\n${windowPieces.map((piece) => piece.id).join('\n')}\n\n${segmentPieces.map((piece) => piece.id).join('\n')}`)
+      .digest('hex');
+    const window = (): Buffer => {
+      const bytes = Buffer.concat(windowPieces.map((piece) => piece.bytes));
+      return bytes.length > DEFLATE_WINDOW ? bytes.subarray(bytes.length - DEFLATE_WINDOW) : bytes;
+    };
+    return { pieces: segmentPieces, window, key };
+  });
+}
+
+/** FNV-1a over the UTF-16 code units: a fast, stable hash for placing group cuts. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
