@@ -7,7 +7,7 @@ import type { BundleSigner, FileInfo } from './bundle-signer.js';
 import type { BundleVerifier } from './bundle-verifier.js';
 import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import { canonicalJsonFromValue } from './canonical-json.js';
-import { hashBundleFile } from './file-hash.js';
+import { hashBundleFileAsync } from './file-hash.js';
 import { compressSegment, crc32, DEFLATE_WINDOW, GZIP_LEVEL, gzipFrame, segmentDecodesTo } from './gzip-segments.js';
 import { SegmentCache, type CompressedSegment } from './segment-cache.js';
 import { readTarEntry, TAR_TRAILER, tarEntry } from './tar-entry.js';
@@ -39,6 +39,13 @@ export interface PackagedBundle {
   fileCount: number;
 }
 
+/** What the last `package` call did: segments in the stream, those compressed (not cached), tar entries verified (not cached). */
+export interface PackageStats {
+  segments: number;
+  compressed: number;
+  entriesVerified: number;
+}
+
 export interface BundlePackagerOptions {
   verifier: BundleVerifier;
   /** Told that the manifests it writes are canonical (the verifier given the same memo does not re-canonicalize them). */
@@ -51,8 +58,11 @@ export interface BundlePackagerOptions {
 
 /** Largest run of tar bytes compressed as one segment; a file larger than this is split into several. */
 const MAX_SEGMENT = 256 * 1024;
-/** Small files are grouped into one segment until a file whose path hashes to 0 modulo this ends the group. */
-const GROUP_SPREAD = 16;
+/**
+ * Small files are grouped into one segment of at least a window's size (so a change reaches into the
+ * next segment's window, not the one after it), ended after a file whose path hashes to 0 modulo this.
+ */
+const GROUP_SPREAD = 8;
 /** Segments compressed at once (libuv's thread pool has four threads by default). */
 const PARALLEL = 6;
 
@@ -98,6 +108,7 @@ export class BundlePackager {
   private readonly verified = new WeakMap<Buffer, VerifiedEntry>();
   private readonly digests = new WeakMap<Buffer, string>();
   private readonly segments: SegmentCache;
+  private last: PackageStats = { segments: 0, compressed: 0, entriesVerified: 0 };
 
   private constructor(private readonly options: BundlePackagerOptions) {
     this.segments = new SegmentCache(options.maxCachedBytes ?? 64 * 1024 * 1024);
@@ -105,6 +116,11 @@ export class BundlePackager {
 
   static create(options: BundlePackagerOptions): BundlePackager {
     return new BundlePackager(options);
+  }
+
+  /** What the last `package` call did, for benchmarks and tests. */
+  get stats(): PackageStats {
+    return { ...this.last };
   }
 
   async package(request: PackageRequest): Promise<PackagedBundle> {
@@ -125,6 +141,7 @@ export class BundlePackager {
       await slice.pause();
     }
     const plan = planSegments(files, entries);
+    this.last = { segments: plan.length, compressed: 0, entriesVerified: 0 };
     const compressed = await this.compress(request.bundle, plan);
     let crc = 0;
     let length = 0;
@@ -173,6 +190,7 @@ export class BundlePackager {
           this.options.logger.error({ bundle, segment: i }, 'compressed segment does not decode to its input');
           throw new BuildError('self_verification_failed', `bundle '${bundle}' failed self-verification: compressed segment ${i} does not decode to its input`, { bundle });
         }
+        this.last.compressed++;
         const done = { compressed: bytes };
         this.segments.set(segment.key, done);
         result[i] = done;
@@ -193,9 +211,10 @@ export class BundlePackager {
           const read = readTarEntry(entry);
           const path = read.name.startsWith('/') ? read.name.slice(1) : read.name;
           if (path !== files[i]!.path) throw new Error(`tar entry ${i} is named '${read.name}', expected '/${files[i]!.path}'`);
-          this.digests.set(read.content, hashBundleFile(path, read.content, 'SHA-256', this.options.canonicalForms));
+          this.digests.set(read.content, await hashBundleFileAsync(path, read.content, this.options.canonicalForms));
           verified = { path, content: read.content };
           this.verified.set(entry, verified);
+          this.last.entriesVerified++;
         }
         // Files in byte order of their paths (ASCII, so code-unit order), each once; manifest and signatures last.
         if (i > 0 && i < entries.length - 2 && shipped[i - 1]!.path >= verified.path) throw new Error(`tar entries out of order: '${shipped[i - 1]!.path}' before '${verified.path}'`);
@@ -212,9 +231,9 @@ export class BundlePackager {
 
 /**
  * Cuts the tar stream (entries, then the end-of-archive marker) into segments at stable places: a file
- * larger than a segment is cut into segments of its own; small files are grouped, and a group ends
- * after a file whose path hashes to 0 (or when it reaches a segment's size), so a changed file does not
- * move the cuts elsewhere. `.manifest` and `.signatures.json`, which change with every revision, end
+ * larger than a segment is cut into segments of its own; small files are grouped, and a group of at
+ * least 32 KiB ends after a file whose path hashes to 0 (or when it reaches a segment's size), so a
+ * changed file does not move the cuts elsewhere. `.manifest` and `.signatures.json`, which change with every revision, end
  * the stream in a segment of their own.
  */
 function planSegments(files: readonly PackagedFile[], entries: readonly Buffer[]): PlannedSegment[] {
@@ -241,7 +260,7 @@ function planSegments(files: readonly PackagedFile[], entries: readonly Buffer[]
     }
     pieces.push({ id, bytes: entry });
     groupBytes += entry.length;
-    if (groupBytes >= MAX_SEGMENT || fnv1a(file.path) % GROUP_SPREAD === 0) cut();
+    if (groupBytes >= MAX_SEGMENT || (groupBytes >= DEFLATE_WINDOW && fnv1a(file.path) % GROUP_SPREAD === 0)) cut();
   }
   cut();
   for (let i = bodyCount; i < files.length; i++) pieces.push({ id: `${files[i]!.path}\0${files[i]!.sha256}`, bytes: entries[i]! });

@@ -84,7 +84,7 @@ export const crc32: (bytes: Buffer, previous?: number) => number =
 let table: Int32Array | undefined;
 
 /** Node 20 before 20.15 has no `zlib.crc32`: the table-driven algorithm. */
-function crc32Portable(bytes: Buffer, previous = 0): number {
+export function crc32Portable(bytes: Buffer, previous = 0): number {
   if (!table) {
     table = new Int32Array(256);
     for (let n = 0; n < 256; n++) {

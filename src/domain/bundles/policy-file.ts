@@ -4,6 +4,7 @@ import { BuildError, InputError } from '../errors.js';
 import { TimeSlice } from '../time-slice.js';
 import { canonicalJsonFromValue, parseYamlData } from './canonical-json.js';
 import { canonicalJsonBytes } from './canonical-json-fast.js';
+import { sha256HexAsync } from './digest.js';
 import { dataKeyPosition, firstInvalidUtf8Position } from './data-file-position.js';
 import { regoPackage } from './rego-package.js';
 
@@ -78,7 +79,7 @@ export async function preparePolicyFile(sourcePath: string, content: Buffer, sli
     bundlePath: dir === '' ? 'data.json' : `${dir}/data.json`,
     kind,
     content: bytes,
-    sha256: sha256Hex(bytes),
+    sha256: await sha256HexAsync(bytes),
   };
   // Parsed on first use: only data placed above a bundle's roots needs its value checked, and parsing
   // megabytes at once would hold the event loop.

@@ -1,5 +1,6 @@
 import { compareUtf8, quoteJsonString } from '../canonical-json.js';
-import { canonicalText, childrenOf, DeltaUnsupported, nodeAt, type DataNode, type ObjectNode } from './data-tree.js';
+import type { TimeSlice } from '../../time-slice.js';
+import { canonicalText, childrenOfSliced, DeltaUnsupported, nodeAt, type DataNode, type ObjectNode } from './data-tree.js';
 
 /**
  * The `data` operations of OPA's `patch.json` (opa:v1/bundle/store.go `applyPatches`): `upsert` writes a
@@ -19,16 +20,16 @@ export interface PatchOperation {
  * an operation is written at the deepest key where a value differs, or is missing on one side, and
  * objects are compared member by member, arrays and scalars as a whole.
  */
-export function diffData(before: ObjectNode, after: ObjectNode, roots: readonly string[]): PatchOperation[] {
+export async function diffData(before: ObjectNode, after: ObjectNode, roots: readonly string[], slice: TimeSlice): Promise<PatchOperation[]> {
   const operations: PatchOperation[] = [];
   for (const root of roots) {
     const segments = root === '' ? [] : root.split('/');
-    diffNode(nodeAt(before, segments), nodeAt(after, segments), segments, operations);
+    await diffNode(nodeAt(before, segments), nodeAt(after, segments), segments, operations, slice);
   }
   return operations;
 }
 
-function diffNode(before: DataNode | undefined, after: DataNode | undefined, path: string[], out: PatchOperation[]): void {
+async function diffNode(before: DataNode | undefined, after: DataNode | undefined, path: string[], out: PatchOperation[], slice: TimeSlice): Promise<void> {
   if (before === after) return;
   if (!after) {
     out.push({ op: 'remove', path });
@@ -46,14 +47,17 @@ function diffNode(before: DataNode | undefined, after: DataNode | undefined, pat
     }
     if (before.text === after.text) return;
   }
-  const a = childrenOf(before);
-  const b = childrenOf(after);
+  const a = await childrenOfSliced(before, slice);
+  const b = await childrenOfSliced(after, slice);
   if (!a || !b) {
     out.push({ op: 'upsert', path, value: after });
     return;
   }
   const keys = [...new Set([...a.keys(), ...b.keys()])].sort(compareUtf8);
-  for (const key of keys) diffNode(a.get(key), b.get(key), [...path, key], out);
+  for (const key of keys) {
+    await diffNode(a.get(key), b.get(key), [...path, key], out, slice);
+    await slice.pause();
+  }
 }
 
 /**
@@ -62,12 +66,12 @@ function diffNode(before: DataNode | undefined, after: DataNode | undefined, pat
  * operation (OPA reads an empty `patch.json` as a snapshot with no data), and this one still moves
  * the agent to the new revision. Undefined when the roots hold no small scalar on the first path down.
  */
-export function noChangeOperation(data: ObjectNode, roots: readonly string[]): PatchOperation | undefined {
+export async function noChangeOperation(data: ObjectNode, roots: readonly string[], slice: TimeSlice): Promise<PatchOperation | undefined> {
   for (const root of roots) {
     const path = root === '' ? [] : root.split('/');
     let node = nodeAt(data, path);
     while (node) {
-      const children = childrenOf(node);
+      const children = await childrenOfSliced(node, slice);
       if (!children) return path.length > 0 && canonicalText(node).length <= 1024 ? { op: 'upsert', path, value: node } : undefined;
       const first = [...children.keys()].sort(compareUtf8)[0];
       if (first === undefined) break;

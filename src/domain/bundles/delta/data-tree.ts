@@ -1,3 +1,4 @@
+import type { TimeSlice } from '../../time-slice.js';
 import { compareUtf8, quoteJsonString } from '../canonical-json.js';
 import type { ShippedData } from './bundle-contents.js';
 
@@ -17,8 +18,24 @@ export type DataNode = TextNode | ObjectNode;
 export class TextNode {
   readonly kind = 'text';
   private decoded: string | undefined;
+  /** Members, once taken apart (objects only). */
+  private members: Map<string, DataNode> | undefined;
 
   constructor(private readonly source: Buffer | string, readonly sha256?: string) {}
+
+  /** The members of this object value, taken apart once; undefined when it is not an object. */
+  entries(): Map<string, DataNode> | undefined {
+    if (!this.isObject) return undefined;
+    this.members ??= objectEntries(this.text);
+    return this.members;
+  }
+
+  /** {@link entries}, pausing on `slice` while a large object is taken apart. */
+  async entriesSliced(slice: TimeSlice): Promise<Map<string, DataNode> | undefined> {
+    if (!this.isObject) return undefined;
+    this.members ??= await objectEntriesSliced(this.text, slice);
+    return this.members;
+  }
 
   get text(): string {
     this.decoded ??= typeof this.source === 'string' ? this.source : this.source.toString('utf8');
@@ -59,10 +76,14 @@ export function dataTree(files: ReadonlyMap<string, ShippedData>): ObjectNode {
   return root;
 }
 
-/** The members of an object value, or undefined for anything else. Text is taken apart (not cached). */
+/** The members of an object value, or undefined for anything else. Text is taken apart once. */
 export function childrenOf(node: DataNode): Map<string, DataNode> | undefined {
-  if (node.kind === 'object') return node.children;
-  return node.isObject ? objectEntries(node.text) : undefined;
+  return node.kind === 'object' ? node.children : node.entries();
+}
+
+/** {@link childrenOf}, pausing on `slice` while large text is taken apart. */
+export async function childrenOfSliced(node: DataNode, slice: TimeSlice): Promise<Map<string, DataNode> | undefined> {
+  return node.kind === 'object' ? node.children : node.entriesSliced(slice);
 }
 
 /** The value at `segments` under `root`, or undefined where there is none. */
@@ -101,21 +122,44 @@ export function sameValue(a: DataNode | undefined, b: DataNode | undefined): boo
 
 /** The members of canonical object text, each as text, in document (canonical) order. */
 export function objectEntries(text: string): Map<string, DataNode> {
-  const out = new Map<string, DataNode>();
-  if (text.charCodeAt(0) !== 0x7b) throw new DeltaUnsupported('not an object');
-  if (text.charCodeAt(1) === 0x7d) return out;
-  let i = 1;
-  for (;;) {
-    const keyEnd = stringEnd(text, i);
-    const rawKey = text.slice(i, keyEnd);
-    const key = rawKey.includes('\\') ? (JSON.parse(rawKey) as string) : rawKey.slice(1, -1);
-    if (text.charCodeAt(keyEnd) !== 0x3a) throw new DeltaUnsupported('malformed canonical JSON');
-    const valueEnd = valueEndAt(text, keyEnd + 1);
-    out.set(key, new TextNode(text.slice(keyEnd + 1, valueEnd)));
-    const c = text.charCodeAt(valueEnd);
-    if (c === 0x7d) return out;
-    if (c !== 0x2c) throw new DeltaUnsupported('malformed canonical JSON');
-    i = valueEnd + 1;
+  const reader = new EntryReader(text);
+  while (!reader.read(Number.POSITIVE_INFINITY));
+  return reader.entries;
+}
+
+async function objectEntriesSliced(text: string, slice: TimeSlice): Promise<Map<string, DataNode>> {
+  const reader = new EntryReader(text);
+  while (!reader.read(256)) await slice.pause();
+  return reader.entries;
+}
+
+/** Takes canonical object text apart member by member, resumably. */
+class EntryReader {
+  readonly entries = new Map<string, DataNode>();
+  private i = 1;
+
+  constructor(private readonly text: string) {
+    if (text.charCodeAt(0) !== 0x7b) throw new DeltaUnsupported('not an object');
+    if (text.charCodeAt(1) === 0x7d) this.i = -1;
+  }
+
+  /** Reads up to `budget` members; true when done. */
+  read(budget: number): boolean {
+    const text = this.text;
+    for (let n = 0; n < budget; n++) {
+      if (this.i < 0) return true;
+      const keyEnd = stringEnd(text, this.i);
+      const rawKey = text.slice(this.i, keyEnd);
+      const key = rawKey.includes('\\') ? (JSON.parse(rawKey) as string) : rawKey.slice(1, -1);
+      if (text.charCodeAt(keyEnd) !== 0x3a) throw new DeltaUnsupported('malformed canonical JSON');
+      const valueEnd = valueEndAt(text, keyEnd + 1);
+      this.entries.set(key, new TextNode(text.slice(keyEnd + 1, valueEnd)));
+      const c = text.charCodeAt(valueEnd);
+      if (c === 0x7d) this.i = -1;
+      else if (c === 0x2c) this.i = valueEnd + 1;
+      else throw new DeltaUnsupported('malformed canonical JSON');
+    }
+    return this.i < 0;
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../logger.js';
+import { TimeSlice } from '../../time-slice.js';
 import { MANIFEST_PATH, SIGNATURES_PATH } from '../bundle.js';
 import type { BuiltBundle } from '../bundle-builder.js';
 import type { BundlePackager } from '../bundle-packager.js';
@@ -8,7 +9,7 @@ import { readTarball } from '../tarball-reader.js';
 import type { BundleContents } from './bundle-contents.js';
 import type { BuiltDelta } from './built-delta.js';
 import { diffData, noChangeOperation, patchJson } from './data-patch.js';
-import { dataTree, DeltaUnsupported, nodeAt, sameValue } from './data-tree.js';
+import { dataTree, DeltaUnsupported, nodeAt, sameValue, type ObjectNode } from './data-tree.js';
 import { deltaEtag } from './delta-etag.js';
 import { applyPatch } from './patch-apply.js';
 
@@ -51,11 +52,13 @@ export class DeltaBuilder {
     const signer = this.options.signerFor(to.keyId);
     if (!signer) return undefined;
     try {
+      // Taking megabytes of data apart happens in slices: long polls and 304s are answered meanwhile.
+      const slice = new TimeSlice();
       const before = dataTree(from.contents.data);
       const after = dataTree(to.contents.data);
-      let operations = diffData(before, after, roots);
+      let operations = await diffData(before, after, roots, slice);
       if (operations.length === 0) {
-        const unchanged = noChangeOperation(after, roots);
+        const unchanged = await noChangeOperation(after, roots, slice);
         if (!unchanged) return undefined;
         operations = [unchanged];
       }
@@ -68,7 +71,7 @@ export class DeltaBuilder {
         keyId: to.keyId,
       });
       if (packaged.tarball.length >= to.tarball.length) return undefined;
-      await checkDelta(packaged.tarball, from.contents, to.contents);
+      await checkDelta(packaged.tarball, before, after, roots);
       return { from: from.etag, revision: to.revision, tarball: packaged.tarball, etag: deltaEtag(to.etag, packaged.tarball), operations: operations.length };
     } catch (error) {
       if (error instanceof DeltaUnsupported) return undefined;
@@ -87,14 +90,17 @@ function dataOnlyChange(from: BundleContents, to: BundleContents): boolean {
   return a.rego_version === b.rego_version && a.roots.length === b.roots.length && a.roots.every((root, i) => root === b.roots[i]);
 }
 
-/** Reads the delta back as OPA would and applies it to `from`'s data; throws unless the result is `to`'s data. */
-async function checkDelta(tarball: Buffer, from: BundleContents, to: BundleContents): Promise<void> {
+/**
+ * Reads the delta back as OPA would and applies it to the earlier data; throws unless the result is
+ * the later data. (`before` and `after` are the trees the patch was computed from: values are compared
+ * as values, and what the diff took apart is not taken apart again.)
+ */
+async function checkDelta(tarball: Buffer, before: ObjectNode, after: ObjectNode, roots: readonly string[]): Promise<void> {
   const files = await readTarball(tarball);
   const names = files.map((file) => file.path).sort();
   if (names.join('\n') !== [MANIFEST_PATH, SIGNATURES_PATH, PATCH_PATH].sort().join('\n')) throw new Error(`a delta holds exactly patch.json, .manifest and .signatures.json, not [${names.join(', ')}]`);
-  const roots = to.manifest.roots;
-  const applied = applyPatch(dataTree(from.data), files.find((file) => file.path === PATCH_PATH)!.content, roots);
-  const expected = dataTree(to.data);
+  const applied = applyPatch(before, files.find((file) => file.path === PATCH_PATH)!.content, roots);
+  const expected = after;
   for (const root of roots) {
     const segments = root === '' ? [] : root.split('/');
     if (!sameValue(nodeAt(applied, segments), nodeAt(expected, segments))) throw new Error(`after the patch, the data under root '${root}' differs from the revision's`);

@@ -1,6 +1,6 @@
 import { canonicalJson, parseJsonData, type JsonValue } from '../canonical-json.js';
 import { insideRoots, parsePatchPath } from './data-patch.js';
-import { objectEntries, objectNode, TextNode, type ObjectNode } from './data-tree.js';
+import { objectNode, TextNode, type ObjectNode } from './data-tree.js';
 
 /**
  * Applies a `patch.json` to a bundle's data the way an OPA agent does (opa:v1/bundle/bundle.go `Read`
@@ -52,8 +52,9 @@ function parentOf(root: ObjectNode, path: readonly string[], create: boolean, ow
     } else if (child.kind === 'object') {
       next = owned.has(child) ? child : objectNode(new Map(child.children));
     } else {
-      if (!child.isObject) throw new Error(`/${path.join('/')}: a parent is not an object`);
-      next = objectNode(objectEntries(child.text));
+      const members = child.entries();
+      if (!members) throw new Error(`/${path.join('/')}: a parent is not an object`);
+      next = objectNode(new Map(members));
     }
     owned.add(next);
     node.children.set(key, next);
