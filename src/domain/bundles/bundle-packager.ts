@@ -7,6 +7,7 @@ import type { BundleSigner, FileInfo } from './bundle-signer.js';
 import type { BundleVerifier } from './bundle-verifier.js';
 import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import { canonicalJsonFromValue } from './canonical-json.js';
+import { sha256HexAsync } from './digest.js';
 import { hashBundleFileAsync } from './file-hash.js';
 import { compressSegment, crc32, DEFLATE_WINDOW, GZIP_LEVEL, gzipFrame, segmentDecodesTo } from './gzip-segments.js';
 import { SegmentCache, type CompressedSegment } from './segment-cache.js';
@@ -100,8 +101,8 @@ interface VerifiedEntry {
  * those tar bytes, and the trailer carries their CRC and length. Every tar entry (cached or new) was
  * decoded on its own into a regular file with the expected name and content, and its digest computed
  * by OPA's rule. What changes with every build is checked every time: the archive's entry order and
- * end marker, the signature (`BundleVerifier.verifyFiles`, as OPA verifies: key, scope, every file
- * listed with a matching digest and nothing else). A bundle that fails any of it is never published.
+ * the signature (`BundleVerifier.verifyFiles`, as OPA verifies: key, scope, every file listed with a
+ * matching digest and nothing else). A bundle that fails any of it is never published.
  */
 export class BundlePackager {
   private readonly entries = new WeakMap<Buffer, Map<string, Buffer>>();
@@ -142,7 +143,8 @@ export class BundlePackager {
     }
     const plan = planSegments(files, entries);
     this.last = { segments: plan.length, compressed: 0, entriesVerified: 0 };
-    const compressed = await this.compress(request.bundle, plan);
+    // Compression runs on the thread pool while the entries are checked on the event loop.
+    const [compressed, shipped] = await Promise.all([this.compress(request.bundle, plan), this.checkedEntries(request.bundle, files, entries, slice)]);
     let crc = 0;
     let length = 0;
     for (const segment of plan) {
@@ -155,8 +157,8 @@ export class BundlePackager {
     if (tarball.length > this.options.maxBundleBytes) {
       throw new BuildError('bundle_too_large', `bundle '${request.bundle}' is ${tarball.length} bytes; the limit is ${this.options.maxBundleBytes}`, { bundle: request.bundle });
     }
-    await this.verify(request, files, entries, slice);
-    return { tarball, etag: `"${sha256Hex(tarball)}"`, fileCount: files.length };
+    this.selfVerify(request.bundle, () => this.options.verifier.verifyFiles(shipped, { keyId: request.keyId, knownDigests: this.digests }));
+    return { tarball, etag: `"${await sha256HexAsync(tarball)}"`, fileCount: files.length };
   }
 
   /** The file's tar entry, made once per content and path. */
@@ -200,31 +202,38 @@ export class BundlePackager {
     return result as CompressedSegment[];
   }
 
-  /** The archive-level checks (see the class comment); entries are taken apart once per content. */
-  private async verify(request: PackageRequest, files: readonly PackagedFile[], entries: readonly Buffer[], slice: TimeSlice): Promise<void> {
-    const shipped: Array<{ path: string; content: Buffer }> = [];
-    try {
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i]!;
-        let verified = this.verified.get(entry);
-        if (!verified) {
-          const read = readTarEntry(entry);
-          const path = read.name.startsWith('/') ? read.name.slice(1) : read.name;
-          if (path !== files[i]!.path) throw new Error(`tar entry ${i} is named '${read.name}', expected '/${files[i]!.path}'`);
-          this.digests.set(read.content, await hashBundleFileAsync(path, read.content, this.options.canonicalForms));
-          verified = { path, content: read.content };
-          this.verified.set(entry, verified);
-          this.last.entriesVerified++;
-        }
-        // Files in byte order of their paths (ASCII, so code-unit order), each once; manifest and signatures last.
-        if (i > 0 && i < entries.length - 2 && shipped[i - 1]!.path >= verified.path) throw new Error(`tar entries out of order: '${shipped[i - 1]!.path}' before '${verified.path}'`);
-        shipped.push(verified);
-        await slice.pause();
+  /** The entries taken apart as a tar reader would, in archive order (see the class comment); once per content. */
+  private async checkedEntries(bundle: string, files: readonly PackagedFile[], entries: readonly Buffer[], slice: TimeSlice): Promise<VerifiedEntry[]> {
+    const shipped: VerifiedEntry[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      let verified = this.verified.get(entry);
+      if (!verified) {
+        const read = this.selfVerify(bundle, () => readTarEntry(entry));
+        const path = read.name.startsWith('/') ? read.name.slice(1) : read.name;
+        if (path !== files[i]!.path) this.selfVerify(bundle, () => { throw new Error(`tar entry ${i} is named '${read.name}', expected '/${files[i]!.path}'`); });
+        this.digests.set(read.content, await hashBundleFileAsync(path, read.content, this.options.canonicalForms));
+        verified = { path, content: read.content };
+        this.verified.set(entry, verified);
+        this.last.entriesVerified++;
       }
-      this.options.verifier.verifyFiles(shipped, { keyId: request.keyId, knownDigests: this.digests });
+      // Files in byte order of their paths (ASCII, so code-unit order), each once; manifest and signatures last.
+      if (i > 0 && i < entries.length - 2 && shipped[i - 1]!.path >= verified.path) {
+        this.selfVerify(bundle, () => { throw new Error(`tar entries out of order: '${shipped[i - 1]!.path}' before '${verified.path}'`); });
+      }
+      shipped.push(verified);
+      await slice.pause();
+    }
+    return shipped;
+  }
+
+  /** Runs a check; its failure is a `self_verification_failed` BuildError, logged. */
+  private selfVerify<T>(bundle: string, check: () => T): T {
+    try {
+      return check();
     } catch (error) {
-      this.options.logger.error({ bundle: request.bundle, err: error }, 'bundle failed self-verification');
-      throw new BuildError('self_verification_failed', `bundle '${request.bundle}' failed self-verification: ${(error as Error).message}`, { bundle: request.bundle }, { cause: error });
+      this.options.logger.error({ bundle, err: error }, 'bundle failed self-verification');
+      throw new BuildError('self_verification_failed', `bundle '${bundle}' failed self-verification: ${(error as Error).message}`, { bundle }, { cause: error });
     }
   }
 }
