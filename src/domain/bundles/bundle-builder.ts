@@ -161,7 +161,7 @@ export class BundleBuilder {
         if (!content) throw new BuildError('blob_missing', `${entry.path}: blob ${entry.blobId} could not be read`, { file: entry.path });
         file = await preparePolicyFile(entry.path, content, slice);
         if (file.kind === 'module') checkPackageLocation(file);
-        await slice.pause();
+        if (slice.due) await slice.pause();
       }
       if (file.kind === 'data') this.options.canonicalForms?.remember(file.sha256);
       next.set(key(entry), file);

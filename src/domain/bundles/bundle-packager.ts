@@ -139,7 +139,7 @@ export class BundlePackager {
     const entries: Buffer[] = [];
     for (const file of files) {
       entries.push(this.entryOf(file));
-      await slice.pause();
+      if (slice.due) await slice.pause();
     }
     const plan = planSegments(files, entries);
     this.last = { segments: plan.length, compressed: 0, entriesVerified: 0 };
@@ -222,7 +222,7 @@ export class BundlePackager {
         this.selfVerify(bundle, () => { throw new Error(`tar entries out of order: '${shipped[i - 1]!.path}' before '${verified.path}'`); });
       }
       shipped.push(verified);
-      await slice.pause();
+      if (slice.due) await slice.pause();
     }
     return shipped;
   }

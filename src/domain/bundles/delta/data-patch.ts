@@ -56,7 +56,7 @@ async function diffNode(before: DataNode | undefined, after: DataNode | undefine
   const keys = [...new Set([...a.keys(), ...b.keys()])].sort(compareUtf8);
   for (const key of keys) {
     await diffNode(a.get(key), b.get(key), [...path, key], out, slice);
-    await slice.pause();
+    if (slice.due) await slice.pause();
   }
 }
 
