@@ -7,7 +7,7 @@
 export class TimeSlice {
   private deadline: number;
 
-  constructor(private readonly sliceMs = 8) {
+  constructor(private readonly sliceMs = 5) {
     this.deadline = performance.now() + sliceMs;
   }
 

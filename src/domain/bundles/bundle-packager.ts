@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { BuildError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { TimeSlice } from '../time-slice.js';
@@ -64,8 +65,12 @@ const MAX_SEGMENT = 256 * 1024;
  * next segment's window, not the one after it), ended after a file whose path hashes to 0 modulo this.
  */
 const GROUP_SPREAD = 8;
-/** Segments compressed at once (libuv's thread pool has four threads by default). */
-const PARALLEL = 6;
+/**
+ * Segments compressed at once: one core is left to the event loop (a thread pool busy on every core
+ * delays the 304s and long polls as much as work on the loop itself would), at least one, at most four
+ * (libuv's thread pool size).
+ */
+const PARALLEL = Math.min(4, Math.max(1, availableParallelism() - 1));
 
 /** A run of tar bytes with a stable identity (from the file's path and digest), so equal runs are recognised across builds. */
 interface Piece {

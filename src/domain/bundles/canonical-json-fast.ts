@@ -18,13 +18,17 @@ import { canonicalJsonFromText, quoteJsonString } from './canonical-json.js';
 
 const MAX_DEPTH = 10_000;
 /** Values written between two checks of the time slice. */
-const VALUES_PER_STEP = 2048;
+const VALUES_PER_STEP = 512;
 const LINE_SEPARATOR = Buffer.from('\u2028', 'utf8');
 const PARAGRAPH_SEPARATOR = Buffer.from('\u2029', 'utf8');
 const SURROGATE = /[\ud800-\udfff]/;
-/** Control characters other than tab, newline and return are allowed nowhere in JSON text. */
+/**
+ * Control characters other than tab, newline and return. Outside strings the tokenizer refuses them
+ * anyway; inside strings they are looked for ahead of the reader, a window at a time.
+ */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const FORBIDDEN_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f]/;
+const FORBIDDEN_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f]/g;
+const CONTROL_WINDOW = 256 * 1024;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 interface Frame {
@@ -54,6 +58,9 @@ export class CanonicalJsonWriter {
   private nextBackslash = -2;
   private nextSeparator = -2;
   private nextNewline = -2;
+  /** The first forbidden control character at or after `controlScanned`'s start, or -1 when none up to it. */
+  private nextControl = -1;
+  private controlScanned = 0;
   private nextTab = -2;
   private nextReturn = -2;
   /** Reused for rewriting unsorted objects. */
@@ -73,7 +80,7 @@ export class CanonicalJsonWriter {
     const stack = this.stack;
     if (!this.started) {
       this.started = true;
-      if (!isUtf8(input) || FORBIDDEN_CONTROL.test(input.toString('latin1'))) return true;
+      if (!isUtf8(input)) return true;
       this.skipWhitespace();
     }
     for (let count = 0; count < budget; count++) {
@@ -166,6 +173,7 @@ export class CanonicalJsonWriter {
     if (close < 0) return false;
     if (this.nextBackslash !== -1 && this.nextBackslash < start) this.nextBackslash = input.indexOf(0x5c, start);
     if (this.separators && this.nextSeparator !== -1 && this.nextSeparator < start) this.nextSeparator = nextSeparatorFrom(input, start);
+    if (this.forbiddenControlBefore(close)) return false;
     const plain = (this.nextBackslash === -1 || this.nextBackslash > close) && (!this.separators || this.nextSeparator === -1 || this.nextSeparator > close);
     if (plain) {
       // Raw control characters (newline, tab, return: the others were refused up front) are invalid in strings.
@@ -196,6 +204,19 @@ export class CanonicalJsonWriter {
     this.pos = close + 1;
     this.writeString(quoteJsonString(value));
     return Buffer.from(value, 'utf8');
+  }
+
+  /** Whether a forbidden control character comes before `end` (scanning ahead in windows, never back). */
+  private forbiddenControlBefore(end: number): boolean {
+    while (this.nextControl === -1 && this.controlScanned < end) {
+      const from = this.controlScanned;
+      const to = Math.min(this.end, Math.max(end, from + CONTROL_WINDOW));
+      FORBIDDEN_CONTROL.lastIndex = 0;
+      const match = FORBIDDEN_CONTROL.exec(this.input.toString('latin1', from, to));
+      if (match) this.nextControl = from + match.index;
+      this.controlScanned = to;
+    }
+    return this.nextControl !== -1 && this.nextControl < end;
   }
 
   private copyLiteral(word: 'true' | 'false' | 'null'): boolean {

@@ -28,7 +28,10 @@ export function tarEntry(path: string, content: Buffer): Buffer {
   const split = ustarName(name);
   const pax = split ? undefined : paxRecord('path', name);
   const headerBytes = pax ? 2 * TAR_BLOCK + padded(pax.length) : TAR_BLOCK;
-  const out = Buffer.alloc(headerBytes + padded(content.length));
+  // Only headers and padding need zeroing: a 4 MiB data file is not written twice.
+  const out = Buffer.allocUnsafe(headerBytes + padded(content.length));
+  out.fill(0, 0, headerBytes);
+  out.fill(0, headerBytes + content.length);
   let at = 0;
   if (pax) {
     writeHeader(out, 0, { name: 'PaxHeader', prefix: '', size: pax.length, type: TYPE_PAX });
