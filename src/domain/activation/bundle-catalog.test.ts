@@ -46,16 +46,20 @@ describe('BundleCatalog with deltas', () => {
       served.push(catalog.get('a')!);
     }
     const current = catalog.get('a')!;
+    // The delta from the revision before is there at the swap; older ones follow right after it.
+    expect([...current.deltas!.keys()]).toEqual([served[2]!.etag]);
+    await catalog.settled();
     // Deltas from the two snapshots before it (deltaHistory: 2), not from the first.
     expect([...current.deltas!.keys()]).toEqual([served[2]!.etag, served[1]!.etag]);
     expect(current.deltas!.get(served[2]!.etag)!.revision).toBe(current.revision);
     // Bundle b changed only by its revision: a one-operation delta would need data, and b has none.
-    expect(catalog.get('b')!.deltas).toBeUndefined();
+    expect(catalog.get('b')!.deltas!.size).toBe(0);
     expect(changed).toEqual([['a', 'b'], ['a', 'b'], ['a', 'b'], ['a', 'b']]);
 
     // A module change in b: its snapshot only; a's data did not change, so a gets its one-operation delta.
     await catalog.publish(await revision(5, files(4, 'x := 2')));
-    expect(catalog.get('b')!.deltas).toBeUndefined();
+    await catalog.settled();
+    expect(catalog.get('b')!.deltas!.size).toBe(0);
     expect(catalog.get('a')!.deltas!.has(current.etag)).toBe(true);
   });
 
