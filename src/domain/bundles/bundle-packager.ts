@@ -10,9 +10,10 @@ import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import { canonicalJsonFromValue } from './canonical-json.js';
 import { sha256HexAsync } from './digest.js';
 import { hashBundleFileAsync } from './file-hash.js';
-import { compressSegment, crc32, DEFLATE_WINDOW, GZIP_LEVEL, gzipFrame, segmentDecodesTo } from './gzip-segments.js';
+import { compressSegment, crc32, gzipFrame, segmentDecodesTo } from './gzip-segments.js';
 import { SegmentCache, type CompressedSegment } from './segment-cache.js';
-import { readTarEntry, TAR_TRAILER, tarEntry } from './tar-entry.js';
+import { planSegments, type PlannedSegment } from './segment-plan.js';
+import { readTarEntry, tarEntry } from './tar-entry.js';
 
 /** A file to ship: its bundle path, exact bytes, and the SHA-256 of those bytes (OPA's digest: structured files are canonical). */
 export interface PackagedFile {
@@ -58,32 +59,12 @@ export interface BundlePackagerOptions {
   logger: Logger;
 }
 
-/** Largest run of tar bytes compressed as one segment; a file larger than this is split into several. */
-const MAX_SEGMENT = 256 * 1024;
-/**
- * Small files are grouped into one segment of at least a window's size (so a change reaches into the
- * next segment's window, not the one after it), ended after a file whose path hashes to 0 modulo this.
- */
-const GROUP_SPREAD = 8;
 /**
  * Segments compressed at once: one core is left to the event loop (a thread pool busy on every core
  * delays the 304s and long polls as much as work on the loop itself would), at least one, at most four
  * (libuv's thread pool size).
  */
 const PARALLEL = Math.min(4, Math.max(1, availableParallelism() - 1));
-
-/** A run of tar bytes with a stable identity (from the file's path and digest), so equal runs are recognised across builds. */
-interface Piece {
-  id: string;
-  bytes: Buffer;
-}
-
-interface PlannedSegment {
-  pieces: Piece[];
-  /** The bytes before the segment, at most 32 KiB: what it is compressed (and decoded) after. */
-  window: () => Buffer;
-  key: string;
-}
 
 /** A tar entry taken apart once, with OPA's digest of its content: entries are verified once per content. */
 interface VerifiedEntry {
@@ -241,70 +222,6 @@ export class BundlePackager {
       throw new BuildError('self_verification_failed', `bundle '${bundle}' failed self-verification: ${(error as Error).message}`, { bundle }, { cause: error });
     }
   }
-}
-
-/**
- * Cuts the tar stream (entries, then the end-of-archive marker) into segments at stable places: a file
- * larger than a segment is cut into segments of its own; small files are grouped, and a group of at
- * least 32 KiB ends after a file whose path hashes to 0 (or when it reaches a segment's size), so a
- * changed file does not move the cuts elsewhere. `.manifest` and `.signatures.json`, which change with every revision, end
- * the stream in a segment of their own.
- */
-function planSegments(files: readonly PackagedFile[], entries: readonly Buffer[]): PlannedSegment[] {
-  const pieces: Piece[] = [];
-  const starts: number[] = [];
-  let groupBytes = 0;
-  const cut = (): void => {
-    if (starts[starts.length - 1] !== pieces.length && pieces.length > 0) starts.push(pieces.length);
-    groupBytes = 0;
-  };
-  starts.push(0);
-  const bodyCount = files.length - 2;
-  for (let i = 0; i < bodyCount; i++) {
-    const file = files[i]!;
-    const entry = entries[i]!;
-    const id = `${file.path}\0${file.sha256}`;
-    if (entry.length > MAX_SEGMENT) {
-      cut();
-      for (let offset = 0; offset < entry.length; offset += MAX_SEGMENT) {
-        pieces.push({ id: `${id}\0${offset}`, bytes: entry.subarray(offset, offset + MAX_SEGMENT) });
-        cut();
-      }
-      continue;
-    }
-    pieces.push({ id, bytes: entry });
-    groupBytes += entry.length;
-    if (groupBytes >= MAX_SEGMENT || (groupBytes >= DEFLATE_WINDOW && fnv1a(file.path) % GROUP_SPREAD === 0)) cut();
-  }
-  cut();
-  for (let i = bodyCount; i < files.length; i++) pieces.push({ id: `${files[i]!.path}\0${files[i]!.sha256}`, bytes: entries[i]! });
-  pieces.push({ id: 'end-of-archive', bytes: Buffer.alloc(TAR_TRAILER.length) });
-  if (starts[starts.length - 1] === pieces.length) starts.pop();
-
-  return starts.map((start, s) => {
-    const end = starts[s + 1] ?? pieces.length;
-    // The window: the pieces that hold the last 32 KiB before the segment.
-    let first = start;
-    let windowBytes = 0;
-    while (first > 0 && windowBytes < DEFLATE_WINDOW) windowBytes += pieces[--first]!.bytes.length;
-    const windowPieces = pieces.slice(first, start);
-    const segmentPieces = pieces.slice(start, end);
-    const key = createHash('sha256')
-      .update(`${GZIP_LEVEL}\n${windowPieces.map((piece) => piece.id).join('\n')}\n\n${segmentPieces.map((piece) => piece.id).join('\n')}`)
-      .digest('hex');
-    const window = (): Buffer => {
-      const bytes = Buffer.concat(windowPieces.map((piece) => piece.bytes));
-      return bytes.length > DEFLATE_WINDOW ? bytes.subarray(bytes.length - DEFLATE_WINDOW) : bytes;
-    };
-    return { pieces: segmentPieces, window, key };
-  });
-}
-
-/** FNV-1a over the UTF-16 code units: a fast, stable hash for placing group cuts. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
 }
 
 function sha256Hex(bytes: Buffer): string {
