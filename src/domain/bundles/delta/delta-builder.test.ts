@@ -127,6 +127,12 @@ describe('DeltaBuilder', () => {
     expect(patch).toBe('{"data":[{"op":"upsert","path":"/app/users/a~1b~0c%252Fd","value":1.50},{"op":"upsert","path":"/app/users/big","value":12345678901234567890}]}');
   });
 
+  test('without regent.yaml (one bundle owning all of data, roots [""]), paths start at the top of data', async () => {
+    const before = { 'x/p.rego': 'package x\n\nallow := true\n', 'data.json': '{"top": 1}', 'x/data.json': '{"k": [1]}' };
+    const { delta: built } = await delta(before, { ...before, 'data.json': '{"top": 2, "new": true}' });
+    expect(await patchOf(built!.tarball)).toEqual({ data: [{ op: 'upsert', path: '/new', value: true }, { op: 'upsert', path: '/top', value: 2 }] });
+  });
+
   test('a revision whose data did not change still gets a delta: one operation writing a value as it is', async () => {
     const { delta: built } = await delta(BASE, { ...BASE, 'README.md': 'not shipped' });
     expect(await patchOf(built!.tarball)).toEqual({ data: [{ op: 'upsert', path: '/app/users/admins', value: ['alice'] }] });
