@@ -8,10 +8,13 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { gunzipSync, gzipSync, inflateRawSync } from 'node:zlib';
 import { pino } from 'pino';
 import { configSchema } from '../src/config/schema.js';
 import { BundleBuilder, type BuiltBundle } from '../src/domain/bundles/bundle-builder.js';
+import { BundlePackager } from '../src/domain/bundles/bundle-packager.js';
 import { BundleSigner } from '../src/domain/bundles/bundle-signer.js';
+import { DeltaBuilder } from '../src/domain/bundles/delta/delta-builder.js';
 import { CanonicalFormMemo } from '../src/domain/bundles/canonical-form-memo.js';
 import { BundleVerifier } from '../src/domain/bundles/bundle-verifier.js';
 import { policyFileKind, preparePolicyFile } from '../src/domain/bundles/policy-file.js';
@@ -77,15 +80,19 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
 
   const generatedKey = generateSigningKey('bench', 'RS256');
   const limits = configSchema.parse({}).bundles;
+  let packager!: BundlePackager;
+  const signer = BundleSigner.create({ key: generatedKey.key });
+  const signerFor = (keyId: string): BundleSigner | undefined => (keyId === generatedKey.key.keyId ? signer : undefined);
   const newBuilder = (): BundleBuilder => {
-    const signer = BundleSigner.create({ key: generatedKey.key });
     const canonicalForms = new CanonicalFormMemo();
     const verifier = BundleVerifier.create([verificationKeyFor(generatedKey.key)], { canonicalForms });
+    packager = BundlePackager.create({ verifier, canonicalForms, maxBundleBytes: limits.maxBundleBytes, logger });
     return BundleBuilder.create({
-      signerFor: (keyId) => (keyId === generatedKey.key.keyId ? signer : undefined),
+      signerFor,
       defaultKeyId: generatedKey.key.keyId,
       verifier,
       canonicalForms,
+      packager,
       limits: { maxFiles: limits.maxFiles, maxFileBytes: limits.maxFileBytes, maxBundleBytes: limits.maxBundleBytes },
       logger,
     });
@@ -93,32 +100,52 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
 
   // (a) cold: snapshot, then build + sign + self-verify with a fresh builder (empty per-blob cache)
   // Longest event-loop stall during builds: in the server, nothing else (304s, long polls) runs meanwhile.
-  const stalls = { cold: 0, warm: 0, warmData: 0 };
-  const stallOf = async <T>(body: () => Promise<T>): Promise<[T, number]> => {
-    const histogram = monitorEventLoopDelay({ resolution: 10 });
+  const stalls = { cold: 0, warm: 0, warmData: 0, delta: 0 };
+  // Returns the body's result, the longest stall and the body's own duration (the wait after it, for the
+  // histogram's last sample, is not counted: earlier runs of this benchmark counted it, adding 30 ms).
+  const stallOf = async <T>(body: () => Promise<T>): Promise<[T, number, number]> => {
+    const histogram = monitorEventLoopDelay({ resolution: 5 });
     histogram.enable();
     try {
+      const started = performance.now();
       const result = await body();
+      const ms = performance.now() - started;
       // The histogram records a stall only when its timer next fires: let it fire once more.
       await new Promise((resolveTick) => setTimeout(resolveTick, 30));
-      return [result, histogram.max / 1e6];
+      return [result, histogram.max / 1e6, ms];
     } finally {
       histogram.disable();
     }
   };
-  const cold: Array<{ listTree: number; readBlobs: number; build: number }> = [];
+  // (c) opa build --bundle with RS256 signing on the same files (no tests, no regent.yaml), run in
+  // turn with Regent's cold builds so the ratio is taken under the same load.
+  const opaSrc = join(work, 'opa-src');
+  cpSync(join(repoDir, 'svc'), join(opaSrc, 'svc'), { recursive: true, filter: (source) => !source.endsWith('_test.rego') });
+  const keyFile = join(work, 'private.pem');
+  writeFileSync(keyFile, generatedKey.privateKeyPem, { mode: 0o600 });
+  const opaRuns: number[] = [];
+  let opaSize = 0;
+  let opaTarball = Buffer.alloc(0);
+  const cold: Array<{ listTree: number; readBlobs: number; build: number; segments: number }> = [];
   let built: BuiltBundle[] = [];
   let builder = newBuilder();
   let snap: Snapshot | undefined;
   for (let run = 0; run < RUNS; run++) {
     snap = await snapshot(store, seeded.revision);
     builder = newBuilder();
-    mark = performance.now();
     const coldSnap = snap;
     let stall: number;
-    [built, stall] = await stallOf(() => builder.build(seeded.revision, coldSnap.entries, readerOf(store, coldSnap.contents)));
+    let buildMs: number;
+    [built, stall, buildMs] = await stallOf(() => builder.build(seeded.revision, coldSnap.entries, readerOf(store, coldSnap.contents)));
     stalls.cold = Math.max(stalls.cold, stall);
-    cold.push({ listTree: snap.listTreeMs, readBlobs: snap.readBlobsMs, build: performance.now() - mark });
+    cold.push({ listTree: snap.listTreeMs, readBlobs: snap.readBlobsMs, build: buildMs, segments: packager.stats.segments });
+
+    const out = join(work, `opa-out-${run}.tar.gz`);
+    const result = await runOrFail(opaPath, ['build', '--bundle', opaSrc, '--signing-key', keyFile, '--signing-alg', 'RS256', '-o', out], { cwd: work, timeoutMs: 600_000 });
+    opaRuns.push(result.ms);
+    opaSize = statSync(out).size;
+    opaTarball = readFileSync(out);
+    rmSync(out);
   }
   const bundle = built[0];
   if (!bundle || built.length !== 1) throw new SetupError(`expected one bundle, got ${built.length}`);
@@ -132,7 +159,7 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
     mark = performance.now();
     for (const entry of wanted) {
       const started = performance.now();
-      preparePolicyFile(entry.path, snap!.contents.get(entry.blobId)!);
+      await preparePolicyFile(entry.path, snap!.contents.get(entry.blobId)!);
       if (policyFileKind(entry.path) === 'data') dataMs += performance.now() - started;
     }
     prepareRuns.push(performance.now() - mark);
@@ -147,7 +174,7 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
   }
 
   // (b) warm: commit a one-module change, snapshot again, rebuild with the same builder instance.
-  const warm: Array<{ commit: number; listTree: number; readBlobs: number; build: number }> = [];
+  const warm: Array<{ commit: number; listTree: number; readBlobs: number; build: number; compressed: number }> = [];
   let head = seeded.revision;
   for (let run = 0; run < RUNS; run++) {
     const target = Math.max(1, Math.floor(MODULES / 2) + run);
@@ -159,16 +186,19 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
     const commitMs = performance.now() - mark;
     head = committed.revision;
     const warmSnap = await snapshot(store, head);
-    mark = performance.now();
-    const [rebuilt, stall] = await stallOf(() => builder.build(head, warmSnap.entries, readerOf(store, warmSnap.contents)));
+    const [rebuilt, stall, buildMs] = await stallOf(() => builder.build(head, warmSnap.entries, readerOf(store, warmSnap.contents)));
     stalls.warm = Math.max(stalls.warm, stall);
-    warm.push({ commit: commitMs, listTree: warmSnap.listTreeMs, readBlobs: warmSnap.readBlobsMs, build: performance.now() - mark });
+    warm.push({ commit: commitMs, listTree: warmSnap.listTreeMs, readBlobs: warmSnap.readBlobsMs, build: buildMs, compressed: packager.stats.compressed });
     if (rebuilt[0]?.etag === bundle.etag) throw new Error('a changed module did not change the bundle ETag');
+    built = rebuilt;
   }
   // ... and a one-data-file change (the largest data.json), for information.
   const biggest = [...generated.dataFiles].sort((a, b) => b.bytes - a.bytes)[0]!;
   const biggestText = readFileSync(join(repoDir, biggest.path), 'utf8');
   const warmData: Array<{ commit: number; snapshot: number; build: number }> = [];
+  const deltas = DeltaBuilder.create({ packager, signerFor, logger });
+  const deltaRuns: Array<{ ms: number; bytes: number; snapshotBytes: number }> = [];
+  let previous = built[0]!;
   for (let run = 0; run < RUNS; run++) {
     mark = performance.now();
     const committed = await store.commit({
@@ -178,25 +208,16 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
     const commitMs = performance.now() - mark;
     head = committed.revision;
     const warmSnap = await snapshot(store, head);
-    mark = performance.now();
-    const [, stall] = await stallOf(() => builder.build(head, warmSnap.entries, readerOf(store, warmSnap.contents)));
+    const [dataBuilt, stall, buildMs] = await stallOf(() => builder.build(head, warmSnap.entries, readerOf(store, warmSnap.contents)));
     stalls.warmData = Math.max(stalls.warmData, stall);
-    warmData.push({ commit: commitMs, snapshot: warmSnap.listTreeMs + warmSnap.readBlobsMs, build: performance.now() - mark });
-  }
-
-  // (c) opa build --bundle with RS256 signing on the same files (no tests, no regent.yaml).
-  const opaSrc = join(work, 'opa-src');
-  cpSync(join(repoDir, 'svc'), join(opaSrc, 'svc'), { recursive: true, filter: (source) => !source.endsWith('_test.rego') });
-  const keyFile = join(work, 'private.pem');
-  writeFileSync(keyFile, generatedKey.privateKeyPem, { mode: 0o600 });
-  const opaRuns: number[] = [];
-  let opaSize = 0;
-  for (let run = 0; run < RUNS; run++) {
-    const out = join(work, `opa-out-${run}.tar.gz`);
-    const result = await runOrFail(opaPath, ['build', '--bundle', opaSrc, '--signing-key', keyFile, '--signing-alg', 'RS256', '-o', out], { cwd: work, timeoutMs: 600_000 });
-    opaRuns.push(result.ms);
-    opaSize = statSync(out).size;
-    rmSync(out);
+    warmData.push({ commit: commitMs, snapshot: warmSnap.listTreeMs + warmSnap.readBlobsMs, build: buildMs });
+    // The delta from the revision before (one key added to the largest data file), as the catalog builds it at publish.
+    const next = dataBuilt[0]!;
+    const [delta, deltaStall, deltaMs] = await stallOf(() => deltas.build(previous, next));
+    stalls.delta = Math.max(stalls.delta, deltaStall);
+    if (!delta) throw new Error('a data-only change gave no delta');
+    deltaRuns.push({ ms: deltaMs, bytes: delta.tarball.length, snapshotBytes: next.tarball.length });
+    previous = next;
   }
 
   // (d) the OPA gate on the seed revision (opa check with restricted capabilities + opa test), for information.
@@ -222,13 +243,23 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
   const opaBuild = m(opaRuns);
   const warmTotal = m(warm.map((w) => w.commit + w.listTree + w.readBlobs + w.build));
   console.log(`median of ${RUNS} runs each; seed commit of the whole tree (seedFromDirectory) took ${fmtMs(seedMs)}\n`);
+  // Compression levels for the same tar (information: how the level was chosen, see docs/adr/008).
+  const tar = gunzipSync(bundle.tarball);
+  const levels = [4, 5, 6, 7, 9].map((level) => {
+    const started = performance.now();
+    const size = gzipSync(tar, { level }).length;
+    return [`zlib level ${level}, whole tar in one pass`, `${(size / 1024).toFixed(0)} KiB (${(size / opaSize).toFixed(3)}x opa build)`, fmtMs(performance.now() - started)];
+  });
+  const oneMember = inflateRawSync(bundle.tarball.subarray(10, bundle.tarball.length - 8)).equals(tar);
+  const opaMembers = inflateRawSync(opaTarball.subarray(10, opaTarball.length - 8)).equals(gunzipSync(opaTarball));
+
   printTable(['step', 'median', 'runs'], [
     ['(a) snapshot: listTree', fmtMs(m(cold.map((c) => c.listTree))), cold.map((c) => fmtMs(c.listTree)).join(', ')],
     ['(a) snapshot: readBlobs (all policy files)', fmtMs(m(cold.map((c) => c.readBlobs))), cold.map((c) => fmtMs(c.readBlobs)).join(', ')],
     ['(a) cold build + sign + self-verify', fmtMs(coldBuild), cold.map((c) => fmtMs(c.build)).join(', ')],
     ['    of which: prepare files (all)', fmtMs(m(prepareRuns)), prepareRuns.map(fmtMs).join(', ')],
     ['    of which: prepare data.json files', fmtMs(m(dataPrepareRuns)), dataPrepareRuns.map(fmtMs).join(', ')],
-    ['    of which: self-verify (verifyTarball)', fmtMs(m(verifyRuns)), verifyRuns.map(fmtMs).join(', ')],
+    ['    info: verifyTarball of the whole bundle (not run by builds)', fmtMs(m(verifyRuns)), verifyRuns.map(fmtMs).join(', ')],
     ['(b) one-module change: store.commit', fmtMs(m(warm.map((w) => w.commit))), warm.map((w) => fmtMs(w.commit)).join(', ')],
     ['(b) one-module change: snapshot', fmtMs(m(warm.map((w) => w.listTree + w.readBlobs))), warm.map((w) => fmtMs(w.listTree + w.readBlobs)).join(', ')],
     ['(b) one-module change: warm rebuild', fmtMs(m(warm.map((w) => w.build))), warm.map((w) => fmtMs(w.build)).join(', ')],
@@ -236,16 +267,21 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
     [`(b') one-data-file change (${(biggest.bytes / 1024 / 1024).toFixed(1)} MiB): commit`, fmtMs(m(warmData.map((w) => w.commit))), warmData.map((w) => fmtMs(w.commit)).join(', ')],
     [`(b') one-data-file change: snapshot`, fmtMs(m(warmData.map((w) => w.snapshot))), warmData.map((w) => fmtMs(w.snapshot)).join(', ')],
     [`(b') one-data-file change: warm rebuild`, fmtMs(m(warmData.map((w) => w.build))), warmData.map((w) => fmtMs(w.build)).join(', ')],
+    [`(b') delta bundle from the revision before (at publish)`, fmtMs(m(deltaRuns.map((d) => d.ms))), deltaRuns.map((d) => fmtMs(d.ms)).join(', ')],
     ['(c) opa build --bundle, RS256 signing', fmtMs(opaBuild), opaRuns.map(fmtMs).join(', ')],
     ['(d) OPA gate (opa test --capabilities on the tree), info', fmtMs(m(gateRuns)), gateRuns.map(fmtMs).join(', ')],
   ]);
   printTable(['figure', 'value'], [
-    ['bundle size Regent / opa build', `${(bundle.tarball.length / 1024).toFixed(0)} KiB / ${(opaSize / 1024).toFixed(0)} KiB (${bundle.fileCount} files)`],
-    ['ratio opa build / Regent cold build', `${(opaBuild / coldBuild).toFixed(2)}x`],
+    ['bundle size Regent / opa build', `${(bundle.tarball.length / 1024).toFixed(0)} KiB / ${(opaSize / 1024).toFixed(0)} KiB = ${(bundle.tarball.length / opaSize).toFixed(3)}x (${bundle.fileCount} files; one gzip member: ${oneMember ? 'yes' : 'NO'}, opa build's: ${opaMembers ? 'yes' : 'no'})`],
+    ['segments in the stream / compressed by a one-module rebuild', `${cold[0]!.segments} / ${warm.map((w) => w.compressed).join(', ')}`],
+    ['delta after a one-key data change / the snapshot', `${(m(deltaRuns.map((d) => d.bytes)) / 1024).toFixed(1)} KiB / ${(m(deltaRuns.map((d) => d.snapshotBytes)) / 1024).toFixed(0)} KiB`],
+    ['ratio opa build / Regent cold build (medians)', `${(opaBuild / coldBuild).toFixed(2)}x`],
+    ['ratio opa build / Regent cold build, run by run', cold.map((c, i) => `${(opaRuns[i]! / c.build).toFixed(2)}x`).join(', ')],
     ['ratio opa build / Regent cold snapshot+build', `${(opaBuild / (coldBuild + coldSnapshot)).toFixed(2)}x`],
     ['one-module change, warm rebuild only', fmtMs(m(warm.map((w) => w.build)))],
     ['one-module change, commit+snapshot+rebuild', fmtMs(warmTotal)],
-    ['longest event-loop stall: cold / one-module / one-data-file build', `${fmtMs(stalls.cold)} / ${fmtMs(stalls.warm)} / ${fmtMs(stalls.warmData)}`],
+    ['longest event-loop stall: cold / one-module / one-data-file build / delta', `${fmtMs(stalls.cold)} / ${fmtMs(stalls.warm)} / ${fmtMs(stalls.warmData)} / ${fmtMs(stalls.delta)}`],
     ['cold activation estimate: snapshot + max(gate, build)', fmtMs(coldSnapshot + Math.max(m(gateRuns), coldBuild))],
   ]);
+  printTable(['compression of the same tar (information)', 'size', 'time (one thread, on the event loop)'], levels);
 });

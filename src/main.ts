@@ -134,7 +134,7 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
   // The fleet first: the gate checks every revision against the oldest OPA its live agents run.
   const fleet = await openFleet(config, dataDir, logger);
   const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger, liveAgentVersions: () => fleet.registry.liveVersions() });
-  const sets = await createBundleSets(config, { dataDir, store, systemIdentity, check: pipeline.check, builder: pipeline.builder, logger });
+  const sets = await createBundleSets(config, { dataDir, store, systemIdentity, check: pipeline.check, builder: pipeline.builder, deltas: pipeline.deltas, logger });
 
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
     logger, name: 'audit/audit.jsonl', onBrokenChain: config.audit.onBrokenChain ?? (config.dev ? 'read-only' : 'refuse'),

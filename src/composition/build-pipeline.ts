@@ -8,9 +8,11 @@ import type { PolicyGate } from '../domain/candidates/policy-gate.js';
 import { BundleBuilder } from '../domain/bundles/bundle-builder.js';
 import { CandidateCheck } from '../domain/candidates/candidate-check.js';
 import { SpecCompiler } from '../domain/specs/spec-compiler.js';
+import { BundlePackager } from '../domain/bundles/bundle-packager.js';
 import { BundleSigner } from '../domain/bundles/bundle-signer.js';
 import { BundleVerifier } from '../domain/bundles/bundle-verifier.js';
 import { CanonicalFormMemo } from '../domain/bundles/canonical-form-memo.js';
+import { DeltaBuilder } from '../domain/bundles/delta/delta-builder.js';
 import { verificationKeyFor } from '../domain/bundles/signing-key.js';
 import { InputError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
@@ -29,6 +31,8 @@ export interface BuildPipeline {
   /** The OPA release the gate checks against: the fleet's oldest (floor and live agents), for `/status` → `gate`. */
   gateTarget: FleetGateTarget;
   builder: BundleBuilder;
+  /** Undefined when `bundles.deltas` is off. */
+  deltas?: DeltaBuilder;
   /** The one check of every candidate tree: compile steps, the gate and the builder's check. */
   check: CandidateCheck;
   /** The compile step of role specs (`*.policy.yaml`). */
@@ -69,18 +73,22 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
   const signer = BundleSigner.create({ key: signingKey.key, scope: config.signing.scope, cache: FileSignatureCache.open(join(dataDir, 'cache', 'signatures.jsonl')) });
   const canonicalForms = new CanonicalFormMemo();
   const verifier = BundleVerifier.create([{ ...verificationKeyFor(signingKey.key), scope: config.signing.scope }], { canonicalForms });
+  const signerFor = (keyId: string): BundleSigner | undefined => (keyId === signingKey.key.keyId ? signer : undefined);
+  const packager = BundlePackager.create({ verifier, canonicalForms, maxBundleBytes: config.bundles.maxBundleBytes, logger: logger.child({ component: 'builder' }) });
   const builder = BundleBuilder.create({
-    signerFor: (keyId) => (keyId === signingKey.key.keyId ? signer : undefined),
+    signerFor,
     defaultKeyId: signingKey.key.keyId,
     verifier,
     canonicalForms,
+    packager,
     reservedNames: new Set(config.environments.map((environment) => environment.name)),
     limits: { maxFiles: config.bundles.maxFiles, maxFileBytes: config.bundles.maxFileBytes, maxBundleBytes: config.bundles.maxBundleBytes },
     logger: logger.child({ component: 'builder' }),
   });
   const specs = SpecCompiler.create({ maxSpecBytes: config.bundles.maxSpecBytes });
   const check = CandidateCheck.create({ gate, builder, compilers: [specs] });
-  return { opa, capabilitiesPath, gate, gateTarget, builder, check, specs };
+  const deltas = config.bundles.deltas ? DeltaBuilder.create({ packager, signerFor, logger: logger.child({ component: 'deltas' }) }) : undefined;
+  return { opa, capabilitiesPath, gate, gateTarget, builder, check, specs, deltas };
 }
 
 /** The runner's limits from `opa.*`: the gate's budget for activations, writes and background work. */

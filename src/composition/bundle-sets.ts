@@ -5,6 +5,7 @@ import { BundleCatalog } from '../domain/activation/bundle-catalog.js';
 import type { RevisionSource } from '../domain/activation/revision-source.js';
 import type { BundleBuilder } from '../domain/bundles/bundle-builder.js';
 import type { CandidateCheck } from '../domain/candidates/candidate-check.js';
+import type { DeltaBuilder } from '../domain/bundles/delta/delta-builder.js';
 import type { Environment } from '../domain/environments/environment-service.js';
 import type { ServedBundle } from '../domain/fleet/fleet-registry.js';
 import type { Logger } from '../domain/logger.js';
@@ -40,6 +41,8 @@ interface BundleSetsDeps {
   systemIdentity: Identity;
   check: CandidateCheck;
   builder: BundleBuilder;
+  /** Delta bundles for agents that ask for them; snapshots only without it (`bundles.deltas: false`). */
+  deltas?: DeltaBuilder;
   logger: Logger;
 }
 
@@ -52,7 +55,7 @@ export async function createBundleSets(config: Readonly<RegentConfig>, deps: Bun
   const { dataDir, store, logger } = deps;
   const bundleSet = (source: RevisionSource, stateFile: string, environment?: string) => {
     const bindings = environment ? { environment } : {};
-    const catalog = BundleCatalog.create();
+    const catalog = BundleCatalog.create({ deltas: deps.deltas });
     const waiters = LongPollWaiters.create({ batchSize: config.bundles.releaseBatchSize, logger: logger.child({ component: 'long-poll', ...bindings }) });
     catalog.onChange((changed) => waiters.release(changed));
     const activation = ActivationPipeline.create({

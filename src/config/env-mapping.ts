@@ -41,6 +41,7 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_AGENT_JWT_AUDIENCE', path: ['agents', 'jwt', 'audience'], type: 'string' },
   { env: 'REGENT_AGENT_JWT_PUBLIC_KEY_FILE', path: ['agents', 'jwt', 'publicKeyFile'], type: 'string' },
   { env: 'REGENT_AGENT_JWT_JWKS_FILE', path: ['agents', 'jwt', 'jwksFile'], type: 'string' },
+  { env: 'REGENT_BUNDLE_DELTAS', path: ['bundles', 'deltas'], type: 'boolean' },
   { env: 'REGENT_FLEET_REPORT_TOKEN', path: ['fleet', 'reportToken'], type: 'string' },
   { env: 'REGENT_REMOTE_URL', path: ['remote', 'url'], type: 'string' },
   { env: 'REGENT_REMOTE_BRANCH', path: ['remote', 'branch'], type: 'string' },

@@ -134,6 +134,12 @@ export const configSchema = z.strictObject({
     maxFileBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     maxBundleBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
     maxFiles: z.number().int().min(1).default(100_000),
+    /**
+     * Serve delta bundles (OPA's `patch.json`) to agents that ask for them (`Prefer: modes=...delta`, which
+     * OPA always sends) when a revision changes only data. OPA does not verify signatures on delta
+     * bundles: turn this off to have every download verified by the agent (snapshots only).
+     */
+    deltas: z.boolean().default(true),
     /** Largest role spec (`*.policy.yaml`) compiled; larger ones fail the revision (`file_too_large`) unread. */
     maxSpecBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
   }).prefault({}),

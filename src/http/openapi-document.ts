@@ -208,9 +208,10 @@ export const openApiDocument = {
           { name: 'name', in: 'path', required: true, description: '`<bundle>` (tracked branch), or `<environment>/<bundle>` (the environment\'s ref)', schema: { type: 'string' } },
           { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },
           { name: 'Prefer', in: 'header', description: 'OPA sends `modes=snapshot,delta;wait=N`', schema: { type: 'string' } },
+          { name: 'deltas', in: 'query', description: '`true`: send a delta bundle (`patch.json`) when only data changed since the revision `If-None-Match` names, and `Prefer` lists `delta`. For agents that do not verify signatures: OPA refuses delta bundles when it does', schema: { type: 'string', enum: ['true'] } },
         ],
         responses: {
-          '200': { description: 'the bundle', content: { 'application/vnd.openpolicyagent.bundles': { schema: { type: 'string', format: 'binary' } } } },
+          '200': { description: 'the bundle (`X-Regent-Bundle-Type: snapshot`), or a delta to it (`delta`)', content: { 'application/vnd.openpolicyagent.bundles': { schema: { type: 'string', format: 'binary' } } } },
           '304': { description: 'unchanged (after holding a long poll)' }, ...errors(400, 401, 404, 405, 429, 503),
         },
       },

@@ -3,6 +3,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
 
+export interface ProxiedResponse {
+  url: string;
+  ifNoneMatch: string | undefined;
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
 /** Rewrites a bundle body on its way to the agent; return undefined to pass it through unchanged. */
 export type BundleRewrite = (tarball: Buffer, bundle: string) => Promise<Buffer | undefined>;
 
@@ -12,6 +20,8 @@ export interface BundleProxy {
   counts: Map<number, number>;
   /** How many rewritten bundles the agent received. */
   rewrites: number;
+  /** Every answer passed on, in order: the request's path and `If-None-Match`, status, headers, body. */
+  responses: ProxiedResponse[];
   setRewrite(rewrite: BundleRewrite | undefined): void;
 }
 
@@ -22,7 +32,7 @@ export interface BundleProxy {
  */
 export async function startBundleProxy(upstream: string): Promise<BundleProxy> {
   let rewrite: BundleRewrite | undefined;
-  const proxy: BundleProxy = { url: '', counts: new Map(), rewrites: 0, setRewrite: (next) => (rewrite = next) };
+  const proxy: BundleProxy = { url: '', counts: new Map(), rewrites: 0, responses: [], setRewrite: (next) => (rewrite = next) };
   const server: Server = createServer(async (req, res) => {
     try {
       const headers: Record<string, string> = {};
@@ -46,6 +56,7 @@ export async function startBundleProxy(upstream: string): Promise<BundleProxy> {
         }
       }
       proxy.counts.set(upstreamResponse.status, (proxy.counts.get(upstreamResponse.status) ?? 0) + 1);
+      proxy.responses.push({ url: req.url ?? '', ifNoneMatch: headers['if-none-match'], status: upstreamResponse.status, headers: outHeaders, body });
       res.writeHead(upstreamResponse.status, { ...outHeaders, 'content-length': String(body.length) });
       res.end(body);
     } catch (error) {

@@ -14,10 +14,17 @@ export interface OpaAgentOptions {
   bundles: readonly string[];
   /** Put before each bundle name in its resource: `prod/` asks for `bundles/prod/<name>` (an environment's set). */
   resourcePrefix?: string;
+  /** Appended to each bundle's resource, e.g. `?deltas=true`. */
+  resourceQuery?: string;
   keyId: string;
   algorithm?: string;
   /** PEM public key (or HMAC secret) the agent verifies bundles with. */
   verificationKey: string;
+  /**
+   * False: `keys` but no `signing` block. OPA then checks a signature that is there but does not require
+   * one, and takes delta bundles (which it refuses when a `signing` block requires signatures).
+   */
+  requireSignatures?: boolean;
   /** Long-poll timeout; omit for periodic polling only. */
   longPollSeconds?: number;
   minDelaySeconds?: number;
@@ -97,7 +104,12 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
     services: { regent: { url: options.serviceUrl, ...(credentials ? { credentials } : {}), ...options.service } },
     ...(options.labels ? { labels: options.labels } : {}),
     // No bundles at all (an agent booting from discovery): no `bundles` key, which the discovered configuration sets.
-    ...(options.bundles.length === 0 ? {} : { bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: options.resourceFor?.(name) ?? `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])) }),
+    ...(options.bundles.length === 0 ? {} : { bundles: Object.fromEntries(options.bundles.map((name) => [name, {
+      service: 'regent',
+      resource: options.resourceFor?.(name) ?? `bundles/${options.resourcePrefix ?? ''}${name}${options.resourceQuery ?? ''}`,
+      ...(options.requireSignatures === false ? {} : { signing: { keyid: options.keyId } }),
+      polling: polling(),
+    }])) }),
     ...(options.service?.type === 'oci' ? { persistence_directory: dir } : {}),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
     ...(options.reportStatus ? { status: { service: 'regent' } } : {}),

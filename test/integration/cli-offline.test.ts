@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readTarball } from '../../src/domain/bundles/tarball-reader.js';
-import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/tarball-writer.js';
+import { writeTarball } from '../../src/domain/bundles/tarball-writer.js';
 import { adminClient } from '../helpers/admin-client.js';
 import { opaPath } from '../helpers/opa-path.js';
 import { describeResult, runRegentCli, type CliResult } from '../helpers/regent-cli.js';
@@ -24,10 +24,8 @@ function opaVerifies(bundle: string, publicKey: string, privateKey: string, keyI
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
 
-async function repack(files: Array<{ path: string; content: Buffer }>): Promise<Buffer> {
-  const members = [];
-  for (const file of files) members.push(await compressedTarEntry(file.path, file.content));
-  return assembleTarball(members);
+function repack(files: Array<{ path: string; content: Buffer }>): Promise<Buffer> {
+  return writeTarball(files);
 }
 
 describe('regent keygen', () => {

@@ -2,15 +2,13 @@ import { describe, expect, test } from 'vitest';
 import { BundleSigner } from '../../src/domain/bundles/bundle-signer.js';
 import { generateSigningKey } from '../../src/domain/bundles/signing-key.js';
 import { readTarball } from '../../src/domain/bundles/tarball-reader.js';
-import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/tarball-writer.js';
+import { writeTarball } from '../../src/domain/bundles/tarball-writer.js';
 import { startBundleProxy, type BundleRewrite } from '../helpers/bundle-proxy.js';
 import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
 
 async function repack(files: Array<{ path: string; content: Buffer }>): Promise<Buffer> {
-  const members = [];
-  for (const file of files) members.push(await compressedTarEntry(file.path, file.content));
-  return assembleTarball(members);
+  return writeTarball(files);
 }
 
 const tamperings: Array<[string, BundleRewrite]> = [

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readTarball } from '../../src/domain/bundles/tarball-reader.js';
-import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/tarball-writer.js';
+import { writeTarball } from '../../src/domain/bundles/tarball-writer.js';
 import { bundleArtifact, OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST, OCI_LAYER_TAR_GZIP } from '../../src/sinks/oci-artifact.js';
 import { OciRegistryClient } from '../../src/sinks/oci-registry-client.js';
 import { git } from '../helpers/git-repo.js';
@@ -103,14 +103,12 @@ describe('publishing to an OCI registry (a real CNCF distribution registry)', ()
     // Someone with push rights retags latest to an artifact whose bundle makes `nobody` a superadmin,
     // with the original signatures file.
     const files = await readTarball(Buffer.from(await (await fetch(`${regent.url}/bundles/rbac`)).arrayBuffer()));
-    const members = [];
-    for (const file of files) {
-      const content = file.path === 'rbac/data.json'
+    const tampered = await writeTarball(files.map((file) => ({
+      path: file.path,
+      content: file.path === 'rbac/data.json'
         ? Buffer.from(JSON.stringify({ ...JSON.parse(file.content.toString('utf8')), users: { nobody: { active: true, superadmin: true } } }))
-        : file.content;
-      members.push(await compressedTarEntry(file.path, content));
-    }
-    const tampered = assembleTarball(members);
+        : file.content,
+    })));
     const artifact = bundleArtifact({ path: 'rbac', revision: first, bytes: tampered, sha256: createHash('sha256').update(tampered).digest('hex') });
     const client = new OciRegistryClient({ registry: registry.registry, insecure: true, credentials: { username: registry.username, password: registry.password }, sink: 'attacker' });
     const signal = AbortSignal.timeout(10_000);

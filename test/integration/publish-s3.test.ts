@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readTarball } from '../../src/domain/bundles/tarball-reader.js';
-import { assembleTarball, compressedTarEntry } from '../../src/domain/bundles/tarball-writer.js';
+import { writeTarball } from '../../src/domain/bundles/tarball-writer.js';
 import { git } from '../helpers/git-repo.js';
 import { agentOptionsFor, eventually, startOpaAgent, startOpaAgentFromFile } from '../helpers/opa-agent.js';
 import { awaitPublished, deleteOnApollo, grantAdmin, manifestRevision, secretFile, servedRevision, sinksOf } from '../helpers/publishing.js';
@@ -105,14 +105,12 @@ describe('publishing to S3-compatible storage (a real Versity S3 gateway)', () =
     // Someone with write access to the bucket makes `nobody` a superadmin in the served object; the
     // signatures file is left as it was.
     const files = await readTarball(Buffer.from(await (await fetch(`${regent.url}/bundles/rbac`)).arrayBuffer()));
-    const members = [];
-    for (const file of files) {
-      const content = file.path === 'rbac/data.json'
+    const tampered = await writeTarball(files.map((file) => ({
+      path: file.path,
+      content: file.path === 'rbac/data.json'
         ? Buffer.from(JSON.stringify({ ...JSON.parse(file.content.toString('utf8')), users: { nobody: { active: true, superadmin: true } } }))
-        : file.content;
-      members.push(await compressedTarEntry(file.path, content));
-    }
-    const tampered = assembleTarball(members);
+        : file.content,
+    })));
     await gateway.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/rbac/bundle.tar.gz`, Body: tampered }));
 
     // OPA checks the signed digests: the file it was given is not the file that was signed.

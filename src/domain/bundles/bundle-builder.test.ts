@@ -73,10 +73,10 @@ describe('BundleBuilder', () => {
     const [a, b] = await build(TWO_BUNDLES);
     expect(a!.manifest).toEqual({ revision: REVISION, roots: ['a'], rego_version: 1, metadata: { team: 'x' } });
     const files = await readTarball(a!.tarball);
-    expect(files.map((file) => file.name)).toEqual(['/.signatures.json', '/.manifest', '/a/data.json', '/a/policy.rego']);
+    expect(files.map((file) => file.name)).toEqual(['/a/data.json', '/a/policy.rego', '/.manifest', '/.signatures.json']);
     expect(files.find((file) => file.path === 'a/data.json')!.content.toString()).toBe('{"a":[1e3,"\\u2028"],"z":1.0}');
     const bFiles = await readTarball(b!.tarball);
-    expect(bFiles.map((file) => file.path)).toEqual(['.signatures.json', '.manifest', 'b/data.json', 'b/sub/policy.rego']);
+    expect(bFiles.map((file) => file.path)).toEqual(['b/data.json', 'b/sub/policy.rego', '.manifest', '.signatures.json']);
     expect(bFiles.find((file) => file.path === 'b/data.json')!.content.toString()).toBe('{"limits":{"max":5}}');
     await BundleVerifier.create([verificationKeyFor(key)]).verifyTarball(b!.tarball, { keyId: key.keyId });
   });

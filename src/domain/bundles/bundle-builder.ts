@@ -1,16 +1,19 @@
 import { BuildError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Revision, TreeEntry } from '../store/policy-store.js';
-import { MANIFEST_PATH, SIGNATURES_PATH, type Manifest } from './bundle.js';
+import { TimeSlice } from '../time-slice.js';
+import type { Manifest } from './bundle.js';
 import { DEFAULT_BUNDLES, isUnder, parseBundleDefinitions, REGENT_YAML, type BundleDefinition } from './bundle-definition.js';
-import type { BundleSigner, FileInfo } from './bundle-signer.js';
+import type { BundleSigner } from './bundle-signer.js';
 import type { BundleVerifier } from './bundle-verifier.js';
 import type { CanonicalFormMemo } from './canonical-form-memo.js';
-import { canonicalJsonFromValue } from './canonical-json.js';
+import { compareUtf8 } from './canonical-json.js';
 import { dataKeyPosition } from './data-file-position.js';
 import { checkFileUnderRoots, checkPackageLocation, checkRootsDisjoint, definitionPosition } from './ownership-checks.js';
-import { directoryOf, policyFileKind, preparePolicyFile, sha256Hex, type PreparedPolicyFile } from './policy-file.js';
-import { assembleTarball, compressedTarEntry } from './tarball-writer.js';
+import { directoryOf, policyFileKind, preparePolicyFile, type PreparedPolicyFile } from './policy-file.js';
+import { BundlePackager } from './bundle-packager.js';
+import { bundleContents, type BundleContents } from './delta/bundle-contents.js';
+import type { BuiltDelta } from './delta/built-delta.js';
 
 /** A signed, self-verified bundle ready to serve. */
 export interface BuiltBundle {
@@ -24,6 +27,10 @@ export interface BuiltBundle {
   keyId: string;
   /** Files in the bundle, `.manifest` and `.signatures.json` included. */
   fileCount: number;
+  /** What the bundle holds, for delta bundles against a later revision. */
+  contents?: BundleContents;
+  /** Delta bundles from recent revisions to this one, by the ETag of the snapshot they start from (see `DeltaBuilder`). */
+  deltas?: ReadonlyMap<string, BuiltDelta>;
 }
 
 export interface BuildLimits {
@@ -46,6 +53,8 @@ export interface BundleBuilderOptions {
   reservedNames?: ReadonlySet<string>;
   /** Told which shipped data files are canonical (the verifier given the same memo skips re-canonicalizing them). */
   canonicalForms?: CanonicalFormMemo;
+  /** Packs, signs and self-verifies the tarballs; one is made from the options above when not given. */
+  packager?: BundlePackager;
 }
 
 /** One bundle of a tree that passed {@link BundleBuilder.check}: its definition, signing key and files. */
@@ -72,8 +81,16 @@ export type BlobReader = (blobIds: readonly string[]) => Promise<Map<string, Buf
  */
 export class BundleBuilder {
   private cache = new Map<string, PreparedPolicyFile>();
+  private readonly packager: BundlePackager;
 
-  private constructor(private readonly options: BundleBuilderOptions) {}
+  private constructor(private readonly options: BundleBuilderOptions) {
+    this.packager = options.packager ?? BundlePackager.create({
+      verifier: options.verifier,
+      canonicalForms: options.canonicalForms,
+      maxBundleBytes: options.limits.maxBundleBytes,
+      logger: options.logger,
+    });
+  }
 
   static create(options: BundleBuilderOptions): BundleBuilder {
     return new BundleBuilder(options);
@@ -167,13 +184,16 @@ export class BundleBuilder {
     const blobs = missing.length > 0 ? await readBlobs([...new Set(missing.map((entry) => entry.blobId))]) : new Map<string, Buffer>();
     const next = new Map<string, PreparedPolicyFile>();
     const prepared: PreparedPolicyFile[] = [];
+    // Megabytes of data are canonicalized in slices: 304s and long polls keep being answered meanwhile.
+    const slice = new TimeSlice();
     for (const entry of wanted) {
       let file = cache.get(key(entry));
       if (!file) {
         const content = blobs.get(entry.blobId);
         if (!content) throw new BuildError('blob_missing', `${entry.path}: blob ${entry.blobId} could not be read`, { file: entry.path });
-        file = preparePolicyFile(entry.path, content);
+        file = await preparePolicyFile(entry.path, content, slice);
         if (file.kind === 'module') checkPackageLocation(file);
+        if (slice.due) await slice.pause();
       }
       if (file.kind === 'data') this.options.canonicalForms?.remember(file.sha256);
       next.set(key(entry), file);
@@ -211,40 +231,15 @@ export class BundleBuilder {
 
     const manifest: Manifest = { revision, roots: definition.roots, rego_version: 1 };
     if (definition.metadata) manifest.metadata = definition.metadata;
-    const manifestBytes = Buffer.from(canonicalJsonFromValue(manifest), 'utf8');
-    this.options.canonicalForms?.remember(sha256Hex(manifestBytes));
-
-    const ordered = [...checked.files].sort((a, b) => Buffer.compare(Buffer.from(a.bundlePath), Buffer.from(b.bundlePath)));
-    const infos: FileInfo[] = [
-      { name: MANIFEST_PATH, hash: sha256Hex(manifestBytes), algorithm: 'SHA-256' },
-      ...ordered.map((file): FileInfo => ({ name: file.bundlePath, hash: file.sha256, algorithm: 'SHA-256' })),
-    ];
-    const signatures = signer.signaturesFile(infos);
-
-    const members: Buffer[] = [
-      await compressedTarEntry(SIGNATURES_PATH, signatures),
-      await compressedTarEntry(MANIFEST_PATH, manifestBytes),
-    ];
-    for (const file of ordered) {
-      file.compressedEntry ??= await compressedTarEntry(file.bundlePath, file.content);
-      members.push(file.compressedEntry);
-    }
-    const tarball = assembleTarball(members);
-    if (tarball.length > this.options.limits.maxBundleBytes) {
-      throw new BuildError('bundle_too_large', `bundle '${definition.name}' is ${tarball.length} bytes; the limit is ${this.options.limits.maxBundleBytes}`, { bundle: definition.name });
-    }
-    await this.selfVerify(definition, keyId, tarball);
-    return { name: definition.name, revision, manifest, tarball, etag: `"${sha256Hex(tarball)}"`, keyId, fileCount: ordered.length + 2 };
-  }
-
-  /** Reads the tarball back and verifies it as OPA would; a bundle that fails is never published. */
-  private async selfVerify(definition: BundleDefinition, keyId: string, tarball: Buffer): Promise<void> {
-    try {
-      await this.options.verifier.verifyTarball(tarball, { keyId });
-    } catch (error) {
-      this.options.logger.error({ bundle: definition.name, err: error }, 'bundle failed self-verification');
-      throw new BuildError('self_verification_failed', `bundle '${definition.name}' failed self-verification: ${(error as Error).message}`, { bundle: definition.name }, { cause: error });
-    }
+    const ordered = [...checked.files].sort((a, b) => compareUtf8(a.bundlePath, b.bundlePath));
+    const packaged = await this.packager.package({
+      bundle: definition.name,
+      manifest,
+      files: ordered.map((file) => ({ path: file.bundlePath, content: file.content, sha256: file.sha256 })),
+      signer,
+      keyId,
+    });
+    return { name: definition.name, revision, manifest, tarball: packaged.tarball, etag: packaged.etag, keyId, fileCount: packaged.fileCount, contents: bundleContents(manifest, ordered) };
   }
 }
 

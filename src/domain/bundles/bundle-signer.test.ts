@@ -14,7 +14,7 @@ import { BundleSigner, type FileInfo, type SignatureCache } from './bundle-signe
 import { BundleVerifier } from './bundle-verifier.js';
 import { canonicalJsonFromValue } from './canonical-json.js';
 import { generateSigningKey, publicKeyPem, verificationKeyFor, type SigningAlgorithm, type SigningKey } from './signing-key.js';
-import { assembleTarball, compressedTarEntry } from './tarball-writer.js';
+import { writeTarball } from './tarball-writer.js';
 
 const run = promisify(execFile);
 
@@ -37,7 +37,7 @@ function bundleFiles(revision = 'c0ffee'): BundleFile[] {
 }
 
 async function tarball(files: readonly BundleFile[]): Promise<Buffer> {
-  return assembleTarball(await Promise.all(files.map((file) => compressedTarEntry(file.path, file.content))));
+  return writeTarball(files);
 }
 
 async function signedTarball(signer: BundleSigner, files = bundleFiles()): Promise<Buffer> {

@@ -15,7 +15,7 @@ import { canonicalJsonFromValue } from './canonical-json.js';
 import { hashBundleFile } from './file-hash.js';
 import { generateSigningKey, publicKeyPem, verificationKeyFor, verificationKeyFromPem, type SigningKey } from './signing-key.js';
 import { readTarball } from './tarball-reader.js';
-import { assembleTarball, compressedTarEntry } from './tarball-writer.js';
+import { writeTarball } from './tarball-writer.js';
 
 const run = promisify(execFile);
 
@@ -254,7 +254,7 @@ describe('BundleVerifier and the real OPA agree on crafted edge cases', () => {
   async function opaAccepts(files: BundleFile[], scope?: string): Promise<{ ok: boolean; output: string }> {
     const dir = await mkdtemp(join(tmpdir(), 'regent-verifier-edge-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    await writeFile(join(dir, 'bundle.tar.gz'), assembleTarball(await Promise.all(files.map((f) => compressedTarEntry(f.path, f.content)))));
+    await writeFile(join(dir, 'bundle.tar.gz'), await writeTarball(files));
     await writeFile(join(dir, 'key.pem'), publicKeyPem(key));
     const args = ['run', '--bundle', join(dir, 'bundle.tar.gz'), '--verification-key', join(dir, 'key.pem'), '--verification-key-id', 'edge', '--signing-alg', 'ES256'];
     if (scope) args.push('--scope', scope);

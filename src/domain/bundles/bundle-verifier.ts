@@ -36,6 +36,11 @@ export interface VerifyOptions {
   keyId?: string;
   /** The agent's `signing.scope`; when empty, the key's `scope` applies. Compared exactly. */
   scope?: string;
+  /**
+   * SHA-256 digests (by OPA's rule, `hashBundleFile`) already computed for these exact content buffers,
+   * by identity: a caller that verifies the same buffers build after build hashes each only once.
+   */
+  knownDigests?: { get(content: Buffer): string | undefined };
 }
 
 export interface VerifyTarballOptions extends VerifyOptions {
@@ -104,7 +109,7 @@ export class BundleVerifier {
       if (file.path === SIGNATURES_PATH) continue;
       const entry = listed.get(file.path);
       if (!entry) fail('file_not_signed', `file ${file.path} not included in bundle signature`, { file: file.path });
-      checked.push(verifyDigest(file.path, file.content, entry, this.canonicalForms));
+      checked.push(verifyDigest(file.path, file.content, entry, this.canonicalForms, options.knownDigests));
       listed.delete(file.path);
     }
     if (listed.size > 0) {
@@ -161,12 +166,12 @@ export class BundleVerifier {
   }
 }
 
-function verifyDigest(path: string, content: Buffer, entry: DecodedSignature['files'][number], canonicalForms: CanonicalFormMemo | undefined): FileInfo {
+function verifyDigest(path: string, content: Buffer, entry: DecodedSignature['files'][number], canonicalForms: CanonicalFormMemo | undefined, known: VerifyOptions['knownDigests']): FileInfo {
   if (entry.algorithm === '') fail('hash_algorithm_unsupported', `no hashing algorithm provided for file ${path}`, { file: path });
   if (!isHashAlgorithm(entry.algorithm)) fail('hash_algorithm_unsupported', `unsupported hashing algorithm: ${entry.algorithm}`, { file: path });
   let actual: string;
   try {
-    actual = hashBundleFile(path, content, entry.algorithm, canonicalForms);
+    actual = (entry.algorithm === 'SHA-256' ? known?.get(content) : undefined) ?? hashBundleFile(path, content, entry.algorithm, canonicalForms);
   } catch (error) {
     return fail('signed_file_invalid', `${path}: cannot be hashed as OPA would: ${(error as Error).message}`, { file: path }, error);
   }

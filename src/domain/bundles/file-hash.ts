@@ -3,6 +3,7 @@ import { isScalar, parseDocument, visit } from 'yaml';
 import { InputError } from '../errors.js';
 import type { CanonicalFormMemo } from './canonical-form-memo.js';
 import { canonicalJsonFromText, canonicalJsonFromValue } from './canonical-json.js';
+import { sha256HexAsync } from './digest.js';
 
 /**
  * How OPA digests one bundle file for `.signatures.json` (opa:v1/bundle/verify.go `VerifyBundleFile`,
@@ -61,6 +62,16 @@ export function hashBundleFile(path: string, content: Buffer, algorithm: HashAlg
     return raw;
   }
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * {@link hashBundleFile} with SHA-256 and a memo, hashing large files off the event loop: the digest of
+ * a structured file known to be canonical, or of any other file, is the SHA-256 of its bytes.
+ */
+export async function hashBundleFileAsync(path: string, content: Buffer, memo?: CanonicalFormMemo): Promise<string> {
+  const raw = await sha256HexAsync(content);
+  if (!isStructuredFile(path) || memo?.has(raw)) return raw;
+  return hashBundleFile(path, content, 'SHA-256', memo);
 }
 
 /**

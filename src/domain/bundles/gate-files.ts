@@ -21,7 +21,7 @@ export interface GateFiles {
 export class GateFileForms {
   private shipped = new Map<string, Buffer | null>();
 
-  forms(files: ReadonlyArray<{ path: string; content: Buffer }>): GateFiles {
+  async forms(files: ReadonlyArray<{ path: string; content: Buffer }>): Promise<GateFiles> {
     const out: GateFiles = { files: [], sourceOf: new Map() };
     const previous = this.shipped;
     const next = new Map<string, Buffer | null>();
@@ -30,7 +30,7 @@ export class GateFileForms {
         out.files.push(file);
         continue;
       }
-      const shipped = shippedData(file.path, file.content, previous, next);
+      const shipped = await shippedData(file.path, file.content, previous, next);
       if (!shipped) continue;
       const gatePath = file.path.replace(/data\.ya?ml$/, 'data.json');
       if (gatePath !== file.path) out.sourceOf.set(gatePath, file.path);
@@ -41,12 +41,12 @@ export class GateFileForms {
   }
 }
 
-function shippedData(path: string, content: Buffer, previous: Map<string, Buffer | null>, next: Map<string, Buffer | null>): Buffer | undefined {
+async function shippedData(path: string, content: Buffer, previous: Map<string, Buffer | null>, next: Map<string, Buffer | null>): Promise<Buffer | undefined> {
   const key = `${path}\0${createHash('sha256').update(content).digest('hex')}`;
   let shipped = previous.get(key) ?? next.get(key);
   if (shipped === undefined) {
     try {
-      shipped = preparePolicyFile(path, content).content;
+      shipped = (await preparePolicyFile(path, content)).content;
     } catch {
       shipped = null;
     }
@@ -74,7 +74,7 @@ export class ShippedFormGate implements PolicyGate {
   constructor(private readonly inner: PolicyGate) {}
 
   async check(input: GateInput): Promise<GateReport> {
-    const { files, sourceOf } = this.forms.forms(input.files);
+    const { files, sourceOf } = await this.forms.forms(input.files);
     const report = await this.inner.check({ ...input, files });
     return sourceOf.size === 0 ? report : { ...report, problems: withSourcePaths(report.problems, sourceOf) };
   }

@@ -1,6 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { BuildError, InputError } from '../errors.js';
-import { canonicalJsonFromText, canonicalJsonFromValue, parseYamlData } from './canonical-json.js';
+import { TimeSlice } from '../time-slice.js';
+import { canonicalJsonFromValue, parseYamlData } from './canonical-json.js';
+import { canonicalJsonBytes } from './canonical-json-fast.js';
+import { sha256HexAsync } from './digest.js';
 import { dataKeyPosition, firstInvalidUtf8Position } from './data-file-position.js';
 import { regoPackage } from './rego-package.js';
 
@@ -29,8 +33,6 @@ export interface PreparedPolicyFile {
   packageAt?: { line: number; column: number };
   /** Data: the parsed value (for roots checks) and the directory it is mounted at. */
   data?: unknown;
-  /** Filled lazily by the builder: this file's tar entry as one gzip member. */
-  compressedEntry?: Buffer;
 }
 
 /** Classifies a repository path: modules, Rego tests, data documents (by base name, as OPA does), specs, other. */
@@ -56,7 +58,7 @@ const SHIPPED_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
  * SHA-256 of the shipped bytes; YAML data is converted to JSON here so agents load exactly the value
  * that was validated (OPA's YAML reader and ours disagree on YAML 1.1 corners).
  */
-export function preparePolicyFile(sourcePath: string, content: Buffer): PreparedPolicyFile {
+export async function preparePolicyFile(sourcePath: string, content: Buffer, slice = new TimeSlice()): Promise<PreparedPolicyFile> {
   for (const segment of sourcePath.split('/')) {
     if (!SHIPPED_SEGMENT.test(segment)) {
       throw new BuildError('invalid_path', `'${sourcePath}' cannot be shipped: segment '${segment}' must be letters, digits, '_', '.', '-' and not start with '.' or '-'`, { file: sourcePath });
@@ -69,25 +71,28 @@ export function preparePolicyFile(sourcePath: string, content: Buffer): Prepared
     return { sourcePath, bundlePath: sourcePath, kind, content, sha256: sha256Hex(content), packagePath: declared.path, packageAt: { line: declared.line, column: declared.column } };
   }
   if (kind !== 'data') throw new Error(`not a shipped policy file: ${sourcePath}`);
-  const text = decodeUtf8(content, sourcePath);
-  const canonical = asBuildError(() => sourcePath.endsWith('.json')
-    ? canonicalJsonFromText(text, sourcePath)
-    : canonicalJsonFromValue(parseYamlData(text, sourcePath)), sourcePath);
-  const bytes = Buffer.from(canonical, 'utf8');
+  // Invalid UTF-8 is refused with its position; valid JSON is canonicalized from the bytes.
+  if (!isUtf8(content)) decodeUtf8(content, sourcePath);
+  const bytes = sourcePath.endsWith('.json')
+    ? await asBuildErrorAsync(() => canonicalJsonBytes(content, sourcePath, slice), sourcePath)
+    : Buffer.from(await asBuildErrorAsync(async () => canonicalJsonFromValue(parseYamlData(decodeUtf8(content, sourcePath), sourcePath)), sourcePath), 'utf8');
   const dir = directoryOf(sourcePath);
-  const data: unknown = JSON.parse(canonical);
-  if (dir === '' && (typeof data !== 'object' || data === null || Array.isArray(data))) {
-    const at = dataKeyPosition(sourcePath, text, []);
+  if (dir === '' && bytes[0] !== 0x7b) {
+    const at = dataKeyPosition(sourcePath, decodeUtf8(content, sourcePath), []);
     throw new BuildError('invalid_data', `${sourcePath}${at ? `:${at.line}:${at.column}` : ''}: data at the repository root must be an object (it is mounted at data itself)`, { file: sourcePath, line: at?.line ?? 1, column: at?.column });
   }
-  return {
+  const file: PreparedPolicyFile = {
     sourcePath,
     bundlePath: dir === '' ? 'data.json' : `${dir}/data.json`,
     kind,
     content: bytes,
-    sha256: sha256Hex(bytes),
-    data,
+    sha256: await sha256HexAsync(bytes),
   };
+  // Parsed on first use: only data placed above a bundle's roots needs its value checked, and parsing
+  // megabytes at once would hold the event loop.
+  let parsed: { value: unknown } | undefined;
+  Object.defineProperty(file, 'data', { enumerable: true, get: () => (parsed ??= { value: JSON.parse(bytes.toString('utf8')) as unknown }).value });
+  return file;
 }
 
 export function sha256Hex(bytes: Buffer | string): string {
@@ -104,9 +109,9 @@ function decodeUtf8(content: Buffer, file: string): string {
 }
 
 /** Data that cannot be read makes the revision unbuildable: same code and position, as a BuildError naming the file. */
-function asBuildError<T>(run: () => T, file: string): T {
+async function asBuildErrorAsync<T>(run: () => Promise<T>, file: string): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (error) {
     if (error instanceof InputError) throw new BuildError(error.code, error.message.startsWith(file) ? error.message : `${file}: ${error.message}`, { file, ...error.details }, { cause: error });
     throw error;

@@ -4,6 +4,8 @@ import type { BundleCatalog } from '../../domain/activation/bundle-catalog.js';
 import { AgentAuthenticator } from '../../domain/agents/agent-authenticator.js';
 import { DEFAULT_BUNDLE_SET, mayReadBundle, mayReadSet, type AgentIdentity } from '../../domain/agents/agent-identity.js';
 import type { BuiltBundle } from '../../domain/bundles/bundle-builder.js';
+import type { BuiltDelta } from '../../domain/bundles/delta/built-delta.js';
+import { snapshotEtagOf } from '../../domain/bundles/delta/delta-etag.js';
 import { isRegentError } from '../../domain/errors.js';
 import type { RefetchTracker } from '../../domain/fleet/refetch-tracker.js';
 import type { Logger } from '../../domain/logger.js';
@@ -44,6 +46,9 @@ export interface BundleHandlerOptions {
   refetches?: RefetchTracker;
 }
 
+/** What a 200 carries: the revision's snapshot, or a delta to it from the agent's revision. */
+type Representation = BuiltBundle | BuiltDelta;
+
 interface PreparedHeaders {
   ok: Record<string, string | number>;
   notModified: Record<string, string>;
@@ -81,12 +86,13 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
   const readable = (catalog: BundleCatalog, bundleName: string, environment: string | undefined, identity: AgentIdentity): BuiltBundle | undefined =>
     mayReadSet(identity, environment ?? DEFAULT_BUNDLE_SET) && mayReadBundle(identity, bundleName) ? catalog.get(bundleName) : undefined;
   const log = logger.child({ component: 'bundles' });
-  const prepared = new WeakMap<BuiltBundle, PreparedHeaders>();
-  const headersOf = (bundle: BuiltBundle): PreparedHeaders => {
+  const prepared = new WeakMap<Representation, PreparedHeaders>();
+  const headersOf = (bundle: Representation): PreparedHeaders => {
     let headers = prepared.get(bundle);
     if (!headers) {
       const common = { ETag: bundle.etag, 'Cache-Control': 'private, no-cache', 'X-Regent-Revision': bundle.revision };
-      headers = { ok: { ...common, 'Content-Type': BUNDLE_CONTENT_TYPE, 'Content-Length': bundle.tarball.length }, notModified: common };
+      const type = 'from' in bundle ? 'delta' : 'snapshot';
+      headers = { ok: { ...common, 'Content-Type': BUNDLE_CONTENT_TYPE, 'Content-Length': bundle.tarball.length, 'X-Regent-Bundle-Type': type }, notModified: common };
       prepared.set(bundle, headers);
     }
     return headers;
@@ -150,12 +156,16 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     // Long-polling agents only (they accept being held): whom a full download went to, to know a re-fetch.
     const refetch = options.refetches && preference.waitSeconds > 0 && req.method === 'GET' ? { tracker: options.refetches, client: clientOf(req, identity), bundle: name, connection: connectionOf(req.socket), stale: String(req.headers['if-none-match'] ?? '').slice(0, 200) } : undefined;
 
+    // The revision each tag stands for: a delta's tag names the snapshot the agent then holds.
+    const held = tags?.map(snapshotEtagOf);
+    const deltas = acceptsDeltas(url, query, preference.modes);
     const sendBundle = (current: BuiltBundle, extra?: Record<string, unknown>): void => {
-      const headers = headersOf(current);
+      const chosen = deltas ? representationFor(current, held) : current;
+      const headers = headersOf(chosen);
       res.writeHead(200, applied ? { ...headers.ok, ...applied } : headers.ok);
-      res.end(req.method === 'HEAD' ? undefined : current.tarball);
+      res.end(req.method === 'HEAD' ? undefined : chosen.tarball);
       refetch?.tracker.recordSent(refetch.client, refetch.bundle, current.etag, refetch.connection, refetch.stale);
-      done(200, req.method === 'HEAD' ? 0 : current.tarball.length, { revision: current.revision, agent: identity.name, userAgent: String(req.headers['user-agent'] ?? '').slice(0, 100), ...extra });
+      done(200, req.method === 'HEAD' ? 0 : chosen.tarball.length, { revision: current.revision, agent: identity.name, userAgent: String(req.headers['user-agent'] ?? '').slice(0, 100), ...(chosen === current ? {} : { type: 'delta' }), ...extra });
     };
     const sendNotModified = (current: BuiltBundle, extra?: Record<string, unknown>): void => {
       const headers = headersOf(current);
@@ -195,7 +205,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       });
     };
 
-    if (!ifNoneMatchHits(tags, bundle.etag)) {
+    if (!ifNoneMatchHits(held, bundle.etag)) {
       // An agent asking again for the revision it was just sent failed to activate it: held with backoff
       // (a new revision ends the hold), not sent again at once.
       const refetchHoldMs = refetch ? Math.min(refetch.tracker.holdFor(refetch.client, refetch.bundle, bundle.etag, refetch.connection, refetch.stale), preference.waitSeconds * 1000) : 0;
@@ -232,6 +242,26 @@ function connectionOf(socket: Socket): number {
     connectionIds.set(socket, id);
   }
   return id;
+}
+
+/**
+ * Whether the agent takes delta bundles: it says so in the resource (`?deltas=true`) and in `Prefer`
+ * (`modes=...,delta`). `Prefer` alone is not enough: OPA always sends it, yet an agent that verifies
+ * signatures refuses every delta ("delta bundles do not support signature verification", OPA >= 1.21.3)
+ * and would ask again for ever.
+ */
+function acceptsDeltas(url: string, query: number, modes: readonly string[]): boolean {
+  return query >= 0 && modes.includes('delta') && new URLSearchParams(url.slice(query + 1)).get('deltas') === 'true';
+}
+
+/** The delta from a revision the agent holds, when `bundle` has one; else the snapshot. */
+function representationFor(bundle: BuiltBundle, held: readonly string[] | undefined): Representation {
+  if (!bundle.deltas || !held) return bundle;
+  for (const etag of held) {
+    const delta = bundle.deltas.get(etag);
+    if (delta) return delta;
+  }
+  return bundle;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
