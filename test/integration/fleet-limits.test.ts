@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { AgentView, BundleConvergence } from '../../src/domain/fleet/fleet-registry.js';
@@ -135,6 +135,8 @@ describe('fleet: GET /api/fleet is paged, the stored fleet bounded in bytes', ()
     expect(page.agents.map((agent) => agent.agentId)).toContain('fat-39');
     expect(page.agents.map((agent) => agent.agentId)).not.toContain('fat-00');
     await eventually(async () => {
+      // The first snapshot is written within snapshotIntervalMs of a change; until then there is no file.
+      if (!existsSync(path)) return false;
       const stored = JSON.parse(readFileSync(path, 'utf8')) as { agents: Array<{ agentId: string }> };
       return stored.agents.some((agent) => agent.agentId === 'fat-39');
     }, 5000);
