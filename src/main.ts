@@ -9,7 +9,9 @@ import { createAdminApi } from './composition/admin-api.js';
 import { createBuildPipeline } from './composition/build-pipeline.js';
 import { createBundleSets } from './composition/bundle-sets.js';
 import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
+import { openDecisionLogs } from './composition/decision-logs.js';
 import { openFleet } from './composition/fleet.js';
+import { createMetrics } from './composition/metrics.js';
 import { createLogger } from './composition/logger.js';
 import { startRemoteSync } from './composition/remote-sync.js';
 import { loadConfig } from './config/load-config.js';
@@ -30,6 +32,8 @@ import { seedFromDirectory } from './git/seed-from-directory.js';
 import { createBundleHandler } from './http/bundles/bundle-handler.js';
 import { createApp } from './http/create-app.js';
 import { environmentsStatus } from './http/environment-views.js';
+import { fleetStatus } from './http/fleet/fleet-status-view.js';
+import { agentReportAuth } from './http/fleet/agent-report-auth.js';
 import { createStatusReportRouter } from './http/fleet/status-report-router.js';
 import { createWebhookRouter } from './http/hooks/webhook-router.js';
 import { planListen } from './http/listen-options.js';
@@ -123,21 +127,30 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
       maxBodyBytes: config.remote.webhookMaxBodyBytes, maxConcurrentBodies: config.remote.webhookMaxConcurrentBodies,
     })
     : undefined;
-  const fleet = await openFleet(config, dataDir, logger);
-  const admin = createAdminApi(config, { dataDir, store, systemIdentity, pipeline, sets, audit, mirror, fleet: fleet.registry, adminTokenKey, logger });
+  const fleet = await openFleet(config, { dataDir, sets: { environments: config.environments.map((environment) => environment.name), served: (name) => sets.served(name) }, audit, logger });
+  // Who may report (status, decision logs): one middleware for both, replaced as one piece.
+  const reportAuth = agentReportAuth({ reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev });
+  // Batches arrive only once the server listens, after `metrics` below exists.
+  const decisionLogs = await openDecisionLogs(config, { dataDir, authenticate: reportAuth, onBatch: (outcome) => metrics.onDecisionBatch(outcome), logger });
+  const admin = createAdminApi(config, { dataDir, store, systemIdentity, pipeline, sets, audit, mirror, fleet, decisions: decisionLogs.store, adminTokenKey, logger });
   await admin.start();
 
   const { catalog, waiters, activation, environmentSets } = sets;
+  const metrics = createMetrics(config, { sets, opa: pipeline.opa, audit, mirror, fleet, decisions: decisionLogs.store });
   const app = createApp({
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter: admin.router,
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes }),
     statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, body: { maxBytes: config.fleet.maxReportBytes, maxDepth: config.http.maxJsonDepth } }),
+    decisionLogsRouter: decisionLogs.router,
+    metricsRouter: metrics.router,
+    requestCounters: metrics.requestCounters,
     opaStatus: () => ({ version: pipeline.opa.version, ...pipeline.opa.stats() }),
     mirrorStatus: mirror ? () => ({ ...mirror.status(), webhooks: webhooks ? { ...webhooks.counts } : null }) : undefined,
     environmentsStatus: sets.environments.length > 0 ? () => environmentsStatus(admin.environments, environmentSets) : undefined,
     auditStatus: () => audit.chain(),
+    fleetStatus: () => fleetStatus(fleet),
   });
-  const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger });
+  const bundles = createBundleHandler({ catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger, counters: metrics.bundleCounters });
   const server = createRegentServer({ bundles, app });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -166,6 +179,7 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
       await mirror?.stop();
       await sets.close();
       await admin.close();
+      await decisionLogs.close();
       await fleet.close();
       await store.close();
       await audit.close();

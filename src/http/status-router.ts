@@ -19,13 +19,16 @@ export interface StatusRouterDeps {
   environmentsStatus?: () => Promise<Record<string, unknown>>;
   /** The audit log's hash chain as found at start-up (`audit: {chain, brokenAt}`). */
   auditStatus?: () => AuditChainState;
+  /** The fleet: agents live and stale, per served bundle how far the served revision got and how fast. */
+  fleetStatus?: () => Record<string, unknown>;
 }
 
 /**
  * `GET /status`: head, active revision, every served bundle (revision, ETag, size, build time) and the
  * last failure, so an operator sees at once when head and active differ, and why; the same per
  * environment under `environments` when any are configured; and whether the audit log's hash chain
- * held at start-up (`audit`), and where it breaks when it did not.
+ * held at start-up (`audit`), and where it breaks when it did not; and the fleet (`fleet`): per served
+ * bundle, how many live agents enforce the served revision and how long it took 50%, 90% and 100% of them.
  */
 export function createStatusRouter(deps: StatusRouterDeps): Router {
   const router = Router();
@@ -48,6 +51,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       ...(deps.opaStatus ? { opa: deps.opaStatus() } : {}),
       ...(deps.auditStatus ? { audit: deps.auditStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
+      ...(deps.fleetStatus ? { fleet: deps.fleetStatus() } : {}),
       ...(environments ? { environments } : {}),
     });
   });

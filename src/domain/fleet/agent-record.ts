@@ -7,7 +7,7 @@ export interface AgentRecord extends AgentStatusReport {
   reportedAt: string;
 }
 
-const BUNDLE_STRINGS = ['activeRevision', 'lastSuccessfulDownload', 'lastSuccessfulActivation', 'lastRequest', 'code', 'message'] as const;
+const BUNDLE_STRINGS = ['activeRevision', 'lastSuccessfulDownload', 'lastSuccessfulActivation', 'lastRequest', 'code', 'message', 'countedAs'] as const;
 
 /**
  * An agent record read back from storage (`agents.json`), checked field by field, its labels and
@@ -16,7 +16,8 @@ const BUNDLE_STRINGS = ['activeRevision', 'lastSuccessfulDownload', 'lastSuccess
  */
 export function agentRecordFrom(value: unknown): AgentRecord | undefined {
   if (!isObject(value)) return undefined;
-  const { agentId, labels, plugins, bundles, firstSeenAt, reportedAt } = value;
+  const { agentId, labels, plugins, bundles, firstSeenAt, reportedAt, partition } = value;
+  if (partition !== undefined && typeof partition !== 'string') return undefined;
   if (typeof agentId !== 'string' || !AGENT_ID.test(agentId) || typeof firstSeenAt !== 'string' || typeof reportedAt !== 'string') return undefined;
   const labelEntries = stringEntries(labels, MAX_LABELS);
   const pluginEntries = stringEntries(plugins, MAX_PLUGINS);
@@ -37,7 +38,7 @@ export function agentRecordFrom(value: unknown): AgentRecord | undefined {
     }
     reported.push(copy);
   }
-  return { agentId, labels: dictionary(labelEntries), bundles: reported, plugins: dictionary(pluginEntries), firstSeenAt, reportedAt };
+  return { agentId, labels: dictionary(labelEntries), bundles: reported, plugins: dictionary(pluginEntries), firstSeenAt, reportedAt, ...(partition === undefined ? {} : { partition }) };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

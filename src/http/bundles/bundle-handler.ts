@@ -7,6 +7,7 @@ import { decodePath, invalidPathEncoding } from '../path-encoding.js';
 import { writeProblem } from '../problem.js';
 import { logCompletion, requestIdOf } from '../request-log.js';
 import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer } from './conditional-headers.js';
+import { BundleCounters } from './bundle-counters.js';
 import type { LongPollWaiters } from './long-poll-waiters.js';
 
 /** The media type that tells OPA this server long-polls; any other value drops OPA to periodic polling. */
@@ -30,6 +31,8 @@ export interface BundleHandlerOptions {
   environments?: ReadonlyMap<string, BundleSet>;
   longPollMaxSeconds: number;
   logger: Logger;
+  /** Answers by status, read by `/metrics`. */
+  counters?: BundleCounters;
 }
 
 interface PreparedHeaders {
@@ -47,6 +50,7 @@ interface PreparedHeaders {
  */
 export function createBundleHandler(options: BundleHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { longPollMaxSeconds, logger } = options;
+  const counters = options.counters ?? new BundleCounters();
   const defaultSet: BundleSet = { catalog: options.catalog, waiters: options.waiters };
   const environments = options.environments ?? new Map<string, BundleSet>();
   /** The set a path names, and the bundle's name within it. */
@@ -77,8 +81,10 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     const query = url.indexOf('?');
     const rawName = (query < 0 ? url : url.slice(0, query)).slice(BUNDLES_PREFIX.length);
     const name = decodePath(rawName);
-    const done = (status: number, bytes: number, extra: Record<string, unknown> = {}): void =>
+    const done = (status: number, bytes: number, extra: Record<string, unknown> = {}): void => {
+      counters.count(status, bytes);
       logCompletion(log, { reqId: requestIdOf(req), method: req.method ?? '', route: '/bundles/:name', bundle: rawName.slice(0, 200), status, bytes, ms: performance.now() - started, ...extra });
+    };
 
     if (name === undefined) {
       const error = invalidPathEncoding(url.slice(0, query < 0 ? undefined : query));
@@ -107,6 +113,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       res.writeHead(304, headersOf(bundle).notModified);
       res.end();
       if (log.isLevelEnabled?.('debug') ?? true) done(304, 0);
+      else counters.notModified++;
       return;
     }
     let tags: string[] | undefined;

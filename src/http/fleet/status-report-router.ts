@@ -1,9 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router } from 'express';
-import { AuthenticationError, NotAllowedError } from '../../domain/errors.js';
+import { Router, type RequestHandler } from 'express';
 import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
-import { parseAgentStatusReport } from '../../domain/fleet/agent-status-report.js';
+import { parseAgentStatusReport, parsePartition } from '../../domain/fleet/agent-status-report.js';
 import type { FleetRegistry } from '../../domain/fleet/fleet-registry.js';
+import { agentReportAuth } from './agent-report-auth.js';
 
 export interface StatusReportRouterDeps {
   registry: FleetRegistry;
@@ -22,31 +21,20 @@ export interface StatusReportRouterDeps {
  * expects; 400 `invalid_status_report` naming the field, 413 over `fleet.maxReportBytes`, 401
  * `report_token_invalid` when a report token is configured and the agent did not send it; outside
  * development mode, without a token configured, 403 `fleet_reports_disabled` (reports are claims anyone
- * could make, and each is kept).
+ * could make, and each is kept). The partition of `POST /status/<partition>` (OPA's `status.partition_name`)
+ * is kept on the agent's record.
  */
 export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
   const router = Router({ caseSensitive: true, strict: true });
-  const expected = deps.reportToken === undefined ? undefined : digest(deps.reportToken);
   const json = jsonBody({ ...deps.body, inflate: true, requireJsonType: false });
-  router.post(['/status', '/status/*partition'], (req, _res, next) => {
-    if (!expected) {
-      next(deps.acceptWithoutToken ? undefined : new NotAllowedError('fleet_reports_disabled', 'status reports are off: set fleet.reportToken (REGENT_FLEET_REPORT_TOKEN) and give agents the same bearer token', { field: 'fleet.reportToken' }));
-      return;
-    }
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
-      next(new AuthenticationError('report_token_invalid', 'status reports need the fleet report token: Authorization: Bearer <fleet.reportToken>', { field: 'Authorization' }));
-      return;
-    }
-    next();
-  }, ...json, (req, res) => {
-    deps.registry.record(parseAgentStatusReport(req.body));
+  const auth = agentReportAuth(deps);
+  const receive: RequestHandler = (req, res) => {
+    const partition = parsePartition((req.params as { partition?: string[] }).partition, 'invalid_status_report');
+    deps.registry.record({ ...parseAgentStatusReport(req.body), ...(partition === undefined ? {} : { partition }) });
     res.status(200).json({});
-  });
+  };
+  // Two routes, so requests are counted under the path they took.
+  router.post('/status', auth, ...json, receive);
+  router.post('/status/*partition', auth, ...json, receive);
   return router;
-}
-
-/** SHA-256 of a token: compared in constant time whatever the lengths. */
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
 }
