@@ -61,6 +61,8 @@ const RETENTION_INTERVAL_MS = 60_000;
  * open segment in groups (every batch waiting when a write starts goes into it), each group followed by a
  * commit line and `fdatasync`ed before any of its batches is acknowledged, so a batch answered 2xx survives
  * kill -9 and power loss, and one that was cut short is dropped whole on the next start (OPA re-sends it).
+ * A batch whose answer was lost (a crash after the fsync, before the 2xx) is re-sent and stored twice:
+ * delivery is at least once, and the copies share their `decision_id`.
  * A full segment is closed: its summary (time range, distinct agents/paths/revisions/results, a Bloom
  * filter of decision ids) is written beside it, so queries skip the segments that cannot match. Retention
  * deletes the oldest closed segments beyond `maxBytes` or `maxAgeMs`.
@@ -191,11 +193,14 @@ export class FileDecisionLog implements DecisionLog, DecisionRecorder {
   private async retain(): Promise<void> {
     const now = (this.options.now ?? Date.now)();
     const { maxBytes, maxAgeMs, dir } = this.options;
-    let bytes = this.closed.reduce((sum, segment) => sum + segment.size, this.activeSize);
+    // Room is kept for the open segment to fill, so the store stays within maxBytes (plus, at most, the
+    // one group of batches that makes a segment full).
+    const budget = maxBytes - Math.max(this.activeSize, Math.min(this.options.segmentBytes, Math.floor(maxBytes / 2)));
+    let bytes = this.closed.reduce((sum, segment) => sum + segment.size, 0);
     while (this.closed.length > 0) {
       const oldest = this.closed[0]!;
       const expired = oldest.summary.records > 0 && oldest.summary.lastReceivedMs < now - maxAgeMs;
-      if (bytes <= maxBytes && !expired) break;
+      if (bytes <= budget && !expired) break;
       this.closed.shift();
       bytes -= oldest.size;
       await removeSegment(dir, oldest.id);
