@@ -26,6 +26,12 @@ export interface OpaAgentOptions {
   reportStatus?: boolean;
   /** Bearer token the agent sends to the service (`credentials.bearer.token`). */
   bearerToken?: string;
+  /** Labels besides OPA's own `id` and `version` (`labels.id` fixes the agent's id). */
+  labels?: Record<string, string>;
+  /** `status.partition_name`: the agent reports to `POST /status/<partition>`. */
+  statusPartition?: string;
+  /** Upload decision logs to the service (`decision_logs: {service: regent}`), every 1–2 s. */
+  decisionLogs?: boolean | { partition?: string; minDelaySeconds?: number; maxDelaySeconds?: number };
 }
 
 export interface OpaAgent {
@@ -79,7 +85,9 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
     services: { regent: { url: options.serviceUrl, ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}) } },
     bundles: Object.fromEntries(options.bundles.map((name) => [name, { service: 'regent', resource: `bundles/${options.resourcePrefix ?? ''}${name}`, signing: { keyid: options.keyId }, polling: polling() }])),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
-    ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
+    ...(options.reportStatus ? { status: { service: 'regent', ...(options.statusPartition ? { partition_name: options.statusPartition } : {}) } } : {}),
+    ...(options.labels ? { labels: options.labels } : {}),
+    ...(options.decisionLogs ? { decision_logs: decisionLogsConfig(options.decisionLogs) } : {}),
   };
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
@@ -122,6 +130,15 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
   };
   onTestFinished(() => agent.stop());
   return agent;
+}
+
+function decisionLogsConfig(setting: true | { partition?: string; minDelaySeconds?: number; maxDelaySeconds?: number }): Record<string, unknown> {
+  const options = setting === true ? {} : setting;
+  return {
+    service: 'regent',
+    ...(options.partition ? { partition_name: options.partition } : {}),
+    reporting: { min_delay_seconds: options.minDelaySeconds ?? 1, max_delay_seconds: options.maxDelaySeconds ?? 2 },
+  };
 }
 
 /** Polls `probe` until it returns true; returns the elapsed milliseconds. */
