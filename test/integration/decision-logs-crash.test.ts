@@ -92,7 +92,7 @@ describe('decision logs in a real Regent process', () => {
     const perBatch = new Map<string, number>();
     for (const id of stored) perBatch.set(id.replace(/-\d+$/, ''), (perBatch.get(id.replace(/-\d+$/, '')) ?? 0) + 1);
     expect([...perBatch.values()].every((count) => count === 20)).toBe(true);
-  });
+  }, 180_000);
 
   test('a gzip bomb (256 MiB of zeros) is refused after inflating the 32 MiB cap, without the memory to hold it', async () => {
     const dataDir = tempDirForTest('regent-bomb-');
@@ -117,5 +117,5 @@ describe('decision logs in a real Regent process', () => {
     // The cap (32 MiB) may be held once; the 256 MiB never.
     expect(regent.memory().hwmMiB - before).toBeLessThan(128);
     expect(await send(url, batch(0, 0, 3).body)).toBe(204);
-  });
+  }, 180_000);
 });

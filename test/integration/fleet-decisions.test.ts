@@ -57,7 +57,7 @@ describe('a fleet of real OPA agents: convergence and decision logs', () => {
       return rbac?.servedRevision === next && rbac.agents === 3 && rbac.onServedRevision === 3
         && view.revisions.some((entry) => entry.bundle === 'rbac' && entry.revision === next && entry.state === 'converged');
     };
-    await eventually(converged, 30_000, () => JSON.stringify(agents.map((agent) => agent.logs().slice(-500))));
+    await eventually(converged, 60_000, () => JSON.stringify(agents.map((agent) => agent.logs().slice(-500))));
     const view = await fleetOf(auditor);
     expect(view.agents.map((agent) => agent.labels.name).sort()).toEqual(names);
     expect(new Set(view.agents.map((agent) => agent.agentId)).size).toBe(3);
@@ -67,14 +67,14 @@ describe('a fleet of real OPA agents: convergence and decision logs', () => {
     expect(record.p50Ms).toBeGreaterThanOrEqual(0);
     expect(record.p90Ms).toBeGreaterThanOrEqual(record.p50Ms!);
     expect(record.p100Ms).toBeGreaterThanOrEqual(record.p90Ms!);
-    expect(record.p100Ms).toBeLessThan(30_000);
+    expect(record.p100Ms).toBeLessThan(60_000);
     const status = (await (await fetch(`${regent.url}/status`)).json()) as { fleet: { agents: { live: number }; bundles: Array<Record<string, unknown>> } };
     expect(status.fleet.agents.live).toBe(3);
     expect(status.fleet.bundles.find((bundle) => bundle.name === 'rbac')).toMatchObject({ servedRevision: next, agents: 3, onServedRevision: 3, state: 'converged', p100Ms: record.p100Ms });
     await eventually(async () => {
       const audit = (await (await auditor.get('/api/audit?action=fleet.converged')).json()) as { records: Array<{ revision: string; detail: string; paths: string[] }> };
       return audit.records.some((entry) => entry.revision === next && entry.paths[0] === 'rbac' && /all 3 live agents.*50% in .* s, 90% in .* s, 100% in .* s/.test(entry.detail));
-    }, 10_000);
+    }, 30_000);
 
     // Real queries on each agent, on the converged revision.
     const asked = [
@@ -84,7 +84,7 @@ describe('a fleet of real OPA agents: convergence and decision logs', () => {
     ];
     for (const { agent, decision } of asked) expect(await agent.query(decision.path, decision.input)).toBe(decision.expected);
     // Each agent uploads on its own schedule (every 1–2 s): wait for all three.
-    await eventually(async () => (await decisions(auditor, `?revision=${next}`)).decisions.length === 3, 20_000, () => agents[0]!.logs().slice(-1500));
+    await eventually(async () => (await decisions(auditor, `?revision=${next}`)).decisions.length === 3, 60_000, () => agents[0]!.logs().slice(-1500));
 
     const byAgent = (await decisions(auditor, `?agent=${idOf.get('agent-b')}`)).decisions;
     expect(byAgent.map((d) => [d.labels.name, d.path, d.result])).toEqual([['agent-b', 'rbac/allow', false]]);
@@ -118,7 +118,7 @@ describe('a fleet of real OPA agents: convergence and decision logs', () => {
     expect(await (await auditor.get('/api/decisions?cursor=nope!')).json()).toMatchObject({ code: 'invalid_query', field: 'cursor' });
     expect(await (await auditor.get('/api/decisions?agents=x')).json()).toMatchObject({ code: 'invalid_query', field: 'agents' });
     expect((await adminClient(regent, { sub: 'vic', role: 'viewer' }).get('/api/decisions')).status).toBe(403);
-  });
+  }, 180_000);
 
   test('agents of an environment are counted against its revision (by status partition, or by revision), not the branch\'s', async () => {
     const regent = await startTestRegent({ config: { environments: [{ name: 'prod', ref: 'tags/prod' }] } });
@@ -137,14 +137,14 @@ describe('a fleet of real OPA agents: convergence and decision logs', () => {
       const prod = view.bundles.find((bundle) => bundle.name === 'prod/rbac');
       return branch?.servedRevision === next && branch.agents === 1 && branch.onServedRevision === 1
         && prod?.servedRevision === released && prod.agents === 2 && prod.onServedRevision === 2;
-    }, 30_000, () => [branchAgent, declared, inferred].map((agent) => agent!.logs().slice(-400)).join('\n'));
+    }, 60_000, () => [branchAgent, declared, inferred].map((agent) => agent!.logs().slice(-400)).join('\n'));
     const view = await fleetOf(auditor);
     const byId = new Map(view.agents.map((agent) => [agent.labels.name, agent]));
     expect(byId.get('prod-declared')).toMatchObject({ partition: 'prod' });
     expect(byId.get('prod-declared')!.bundles.find((bundle) => bundle.name === 'rbac')).toMatchObject({ activeRevision: released, countedAs: 'prod/rbac' });
     expect(byId.get('prod-inferred')!.bundles.find((bundle) => bundle.name === 'rbac')).toMatchObject({ activeRevision: released, countedAs: 'prod/rbac' });
     expect(byId.get('branch-1')!.bundles.find((bundle) => bundle.name === 'rbac')!.countedAs).toBeUndefined();
-  });
+  }, 180_000);
 
   test('a revision some live agent does not reach within fleet.stuckAfterSeconds is recorded as fleet.stuck, naming the agent and its error', async () => {
     const regent = await startTestRegent({ config: { fleet: { stuckAfterSeconds: 5 } } });
@@ -161,9 +161,9 @@ describe('a fleet of real OPA agents: convergence and decision logs', () => {
       await report();
       const audit = (await (await auditor.get('/api/audit?action=fleet.stuck')).json()) as { records: Array<{ revision: string; detail: string }> };
       return audit.records.some((entry) => entry.revision === next && entry.detail.includes('failing-1') && entry.detail.includes('verification key not found'));
-    }, 20_000);
+    }, 60_000);
     expect(stuck).toBeGreaterThan(0);
     const view = await fleetOf(auditor);
     expect(view.revisions.find((entry) => entry.bundle === 'rbac' && entry.revision === next)).toMatchObject({ state: 'stuck', agents: 2, p50Ms: expect.any(Number) });
-  });
+  }, 180_000);
 });

@@ -40,7 +40,7 @@ describe('GET /metrics', () => {
     await eventually(async () => {
       m1 = await scrape(regent.url);
       return sample(m1, 'regent_long_polls_held', { environment: '' }) === 2 && sample(m1, 'regent_fleet_agents', { state: 'live' }) === 1;
-    }, 15_000, () => agent.logs().slice(-1000));
+    }, 60_000, () => agent.logs().slice(-1000));
     expect(sample(m1, 'regent_bundle_responses_total', { status: '200' })).toBe(2);
     expect(sample(m1, 'regent_http_requests_total', { route: '/bundles/:name', status: '200' })).toBe(2);
     expect(sample(m1, 'regent_http_response_bytes_total', { route: '/bundles/:name' })).toBeGreaterThan(1000);
@@ -58,7 +58,7 @@ describe('GET /metrics', () => {
     await eventually(async () => {
       m2 = await scrape(regent.url);
       return sample(m2, 'regent_revision_info', { role: 'active', revision: next }) === 1 && sample(m2, 'regent_fleet_convergence_seconds', { bundle: 'rbac', fraction: '1' }) !== undefined;
-    }, 20_000, () => agent.logs().slice(-1000));
+    }, 60_000, () => agent.logs().slice(-1000));
     expect(sample(m2, 'regent_long_poll_outcomes_total', { outcome: 'released' })).toBeGreaterThanOrEqual(1);
     expect(sample(m2, 'regent_activations_total', { outcome: 'activated' })).toBe(2);
     expect(histogramCount(await (await fetch(`${regent.url}/metrics`)).text(), 'regent_activation_step_seconds', { step: 'gate' })).toBe(2);
@@ -72,7 +72,7 @@ describe('GET /metrics', () => {
     await eventually(async () => {
       m3 = await scrape(regent.url);
       return (sample(m3, 'regent_decision_events_total') ?? 0) >= 1;
-    }, 20_000, () => agent.logs().slice(-1000));
+    }, 60_000, () => agent.logs().slice(-1000));
     expect(sample(m3, 'regent_decision_batches_total', { outcome: 'accepted' })).toBeGreaterThanOrEqual(1);
     expect(sample(m3, 'regent_decision_batches_total', { outcome: 'invalid_decision_batch' })).toBe(1);
     expect(sample(m3, 'regent_decision_batch_bytes_total', { form: 'compressed' })).toBeGreaterThan(0);
@@ -84,11 +84,11 @@ describe('GET /metrics', () => {
     await eventually(async () => {
       m4 = await scrape(regent.url);
       return sample(m4, 'regent_activation_failures_total', { code: 'gate_failed' }) === 1;
-    }, 20_000);
+    }, 60_000);
     expect(sample(m4, 'regent_head_active_equal', { environment: '' })).toBe(0);
     expect(sample(m4, 'regent_revision_info', { role: 'head', revision: broken })).toBe(1);
     expect(sample(m4, 'regent_revision_info', { role: 'active', revision: next })).toBe(1);
-  });
+  }, 180_000);
 
   test('metrics.token makes /metrics need it; metrics.enabled: false turns it off', async () => {
     const token = 'metrics-scrape-token-0123456789';
@@ -103,5 +103,5 @@ describe('GET /metrics', () => {
     const response = await fetch(`${off.url}/metrics`);
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ code: 'route_not_found' });
-  });
+  }, 180_000);
 });
