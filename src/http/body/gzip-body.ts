@@ -90,6 +90,9 @@ export function readCompressedBody(req: IncomingMessage, limits: CompressedBodyL
       else done();
     });
     req.on('aborted', () => fail(new InputError('request_aborted', 'the client went away before the body was read', { field: 'body' }), false));
+    req.on('close', () => {
+      if (!req.complete) fail(new InputError('request_aborted', 'the client went away before the body was read', { field: 'body' }), false);
+    });
     req.on('error', (error) => fail(new InputError('request_aborted', `the body could not be read: ${error.message}`, { field: 'body' }), false));
   });
 }

@@ -57,4 +57,18 @@ describe('POST /logs', () => {
     expect(store.stats().records).toBe(1);
     expect(outcomes.map((outcome) => outcome.code)).toEqual(['decision_logs_busy', 'accepted']);
   });
+
+  test('a sender that goes away mid-body frees its slot and stores nothing', async () => {
+    const { store, outcomes, port } = await serve({ acceptWithoutToken: true, maxConcurrentBatches: 1 });
+    const gone = request({ host: '127.0.0.1', port, method: 'POST', path: '/logs', headers: { 'Content-Encoding': 'gzip', 'Content-Length': batch.length } });
+    gone.on('error', () => undefined);
+    gone.write(batch.subarray(0, 10));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    gone.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const next = await fetch(`http://127.0.0.1:${port}/logs`, { method: 'POST', headers: { 'Content-Encoding': 'gzip' }, body: batch });
+    expect(next.status).toBe(204);
+    expect(store.stats().records).toBe(1);
+    expect(outcomes.map((outcome) => outcome.code)).toEqual(['request_aborted', 'accepted']);
+  });
 });
