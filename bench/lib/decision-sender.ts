@@ -5,7 +5,9 @@
  * labels, decision ids, bundle revisions, an input of a few hundred bytes, a result and OPA's metrics.
  * Prints one JSON line: batches and events acknowledged, errors, bytes, latency percentiles.
  *
- *   node --import tsx bench/lib/decision-sender.ts <url> <agents> <seconds> <eventsPerBatch>
+ *   node --import tsx bench/lib/decision-sender.ts <url> <agents> <seconds> <eventsPerBatch> [<batchesPerSecondPerAgent>]
+ *
+ * With a rate, each agent uploads at that pace (starting at a random offset) instead of back to back.
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
@@ -15,6 +17,7 @@ const [url, agentsArg, secondsArg, eventsArg] = process.argv.slice(2);
 const agents = Number(agentsArg ?? 100);
 const seconds = Number(secondsArg ?? 10);
 const eventsPerBatch = Number(eventsArg ?? 50);
+const pace = Number(process.argv[6] ?? 0);
 const { hostname, port } = new URL(url!);
 const keepAlive = new Agent({ keepAlive: true, maxSockets: agents });
 const subjects = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'mallory'];
@@ -63,7 +66,15 @@ const deadline = performance.now() + seconds * 1000;
 const prepared = Array.from({ length: agents }, (_, agent) => Array.from({ length: 4 }, (_, sequence) => batch(agent, sequence)));
 
 await Promise.all(Array.from({ length: agents }, async (_, agent) => {
+  const period = pace > 0 ? 1000 / pace : 0;
+  let nextAt = performance.now() + Math.random() * period;
   for (let sequence = 0; performance.now() < deadline; sequence++) {
+    if (period > 0) {
+      const wait = nextAt - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      nextAt += period;
+      if (performance.now() >= deadline) break;
+    }
     const body = prepared[agent]![sequence % 4]!;
     const started = performance.now();
     const status = await post(body);

@@ -38,6 +38,8 @@ export async function openDecisionLogs(config: Readonly<RegentConfig>, deps: { d
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxEventsPerBatch: settings.maxEventsPerBatch,
       maxConcurrentBatches: settings.maxConcurrentBatches,
+      maxQueuedBatches: settings.maxQueuedBatches,
+      maxQueueWaitMs: settings.maxQueueWaitMs,
       maxJsonDepth: config.http.maxJsonDepth,
     },
     onBatch: deps.onBatch,

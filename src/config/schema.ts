@@ -151,13 +151,17 @@ export const configSchema = z.strictObject({
     /** Bytes of one batch as sent (gzip'd); OPA's `upload_size_limit_bytes` defaults to 32 KiB. */
     maxBodyBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     /** Bytes of one batch once inflated: a gzip bomb is cut off here, never inflated in full. */
-    maxDecompressedBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(32 * 1024 * 1024),
+    maxDecompressedBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Decisions in one batch. */
     maxEventsPerBatch: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Bytes of one decision as stored (its JSON line). */
     maxEventBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    /** Batches read at once; more answer 503 `decision_logs_busy` (OPA re-sends), so memory stays bounded. */
-    maxConcurrentBatches: z.number().int().min(1).max(1024).default(8),
+    /** Batches read and stored at once (memory: at most this × `maxDecompressedBytes`); their writes share an fsync. */
+    maxConcurrentBatches: z.number().int().min(1).max(1024).default(16),
+    /** Batches waiting for a slot, bodies unread; beyond, 503 `decision_logs_busy` (OPA re-sends with backoff). */
+    maxQueuedBatches: z.number().int().min(0).max(100_000).default(1000),
+    /** How long a batch waits for a slot at most before 503 `decision_logs_busy`. */
+    maxQueueWaitMs: z.number().int().min(0).max(60_000).default(10_000),
     /** A segment file is closed (and indexed) once it is this large; a new one is started. */
     segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Bytes of decisions kept at most: the oldest segments are deleted beyond it. */

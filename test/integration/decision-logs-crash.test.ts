@@ -94,7 +94,7 @@ describe('decision logs in a real Regent process', () => {
     expect([...perBatch.values()].every((count) => count === 20)).toBe(true);
   }, 180_000);
 
-  test('a gzip bomb (256 MiB of zeros) is refused after inflating the 32 MiB cap, without the memory to hold it', async () => {
+  test('a gzip bomb (256 MiB of zeros) is refused after inflating the 16 MiB cap, without the memory to hold it', async () => {
     const dataDir = tempDirForTest('regent-bomb-');
     const regent = spawnRegentProcess(dataDir);
     const url = await regent.listening;
@@ -114,7 +114,7 @@ describe('decision logs in a real Regent process', () => {
     const response = await rawRequest(url, 'POST', '/logs', bomb, { 'Content-Encoding': 'gzip' });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ code: 'decompressed_body_too_large' });
-    // The cap (32 MiB) may be held once; the 256 MiB never.
+    // The cap (16 MiB) may be held once; the 256 MiB never.
     expect(regent.memory().hwmMiB - before).toBeLessThan(128);
     expect(await send(url, batch(0, 0, 3).body)).toBe(204);
   }, 180_000);
