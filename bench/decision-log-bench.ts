@@ -96,12 +96,24 @@ runBenchmark('decision-log-bench: decision-log ingestion, its cost to bundle ser
   for (let round = 1; round <= ROUNDS; round++) {
     alone.push(await sender(on.url, DURATION));
     await sleep(500);
-    const withMetrics = await scraped(on.url, () => wrk(wrkPath, `${on.url}/bundles/rbac`, onEtag, DURATION));
-    cells.metricsOn.push(withMetrics.value);
-    scrapes += withMetrics.scrapes;
-    await sleep(500);
-    cells.metricsOff.push(await wrk(wrkPath, `${off.url}/bundles/rbac`, offEtag, DURATION));
-    await sleep(500);
+    // On and off back to back, their order alternating by round, so drift in the machine's load hits both.
+    const measureOn = async (): Promise<void> => {
+      const withMetrics = await scraped(on.url, () => wrk(wrkPath, `${on.url}/bundles/rbac`, onEtag, DURATION));
+      cells.metricsOn.push(withMetrics.value);
+      scrapes += withMetrics.scrapes;
+      await sleep(500);
+    };
+    const measureOff = async (): Promise<void> => {
+      cells.metricsOff.push(await wrk(wrkPath, `${off.url}/bundles/rbac`, offEtag, DURATION));
+      await sleep(500);
+    };
+    if (round % 2 === 1) {
+      await measureOn();
+      await measureOff();
+    } else {
+      await measureOff();
+      await measureOn();
+    }
     const [served, sent] = await Promise.all([wrk(wrkPath, `${on.url}/bundles/rbac`, onEtag, DURATION), sender(on.url, DURATION)]);
     cells.withIngest.push(served);
     during.push(sent);
@@ -129,7 +141,9 @@ runBenchmark('decision-log-bench: decision-log ingestion, its cost to bundle ser
     [`metrics on, while ${AGENTS} agents upload ${PACE} batch/s each`, fmtNum(median(cells.withPaced)), `${(median(cells.withPaced) / on304).toFixed(2)}x`],
     [`metrics on, while ${AGENTS} agents upload back to back`, fmtNum(median(cells.withIngest)), `${(median(cells.withIngest) / on304).toFixed(2)}x`],
   ]);
-  console.log(`\nmetrics on / off: ${(on304 / median(cells.metricsOff)).toFixed(3)}; 304 rate under paced uploads / without: ${(median(cells.withPaced) / on304).toFixed(3)}; under back-to-back uploads / without: ${(median(cells.withIngest) / on304).toFixed(3)}; /metrics scrapes answered: ${scrapes}; batches refused: ${errors}`);
+  const paired = cells.metricsOn.map((value, index) => value / cells.metricsOff[index]!);
+  console.log(`\nmetrics on / off per round (paired, back to back): ${paired.map((ratio) => ratio.toFixed(3)).join(', ')}; median ${median(paired).toFixed(3)}`);
+  console.log(`metrics on / off (medians): ${(on304 / median(cells.metricsOff)).toFixed(3)}; 304 rate under paced uploads / without: ${(median(cells.withPaced) / on304).toFixed(3)}; under back-to-back uploads / without: ${(median(cells.withIngest) / on304).toFixed(3)}; /metrics scrapes answered: ${scrapes}; batches refused: ${errors}`);
   console.log(`per round (304/s): on ${cells.metricsOn.map(fmtNum).join(', ')}; off ${cells.metricsOff.map(fmtNum).join(', ')}; paced uploads ${cells.withPaced.map(fmtNum).join(', ')}; back-to-back uploads ${cells.withIngest.map(fmtNum).join(', ')}`);
   const stored = await (await fetch(`${on.url}/metrics`)).text();
   console.log(`stored: ${/^regent_decision_log_records (\S+)/m.exec(stored)?.[1]} decisions in ${/^regent_decision_log_segments (\S+)/m.exec(stored)?.[1]} segments, ${/^regent_decision_log_bytes (\S+)/m.exec(stored)?.[1]} bytes (retention at 512 MiB)`);
