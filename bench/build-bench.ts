@@ -243,7 +243,7 @@ runBenchmark('build-bench: Regent build vs opa build', async () => {
   const opaBuild = m(opaRuns);
   const warmTotal = m(warm.map((w) => w.commit + w.listTree + w.readBlobs + w.build));
   console.log(`median of ${RUNS} runs each; seed commit of the whole tree (seedFromDirectory) took ${fmtMs(seedMs)}\n`);
-  // Compression levels for the same tar (information: how the level was chosen, see docs/adr/008).
+  // Compression levels for the same tar (information: how the level was chosen, see docs/adr/012).
   const tar = gunzipSync(bundle.tarball);
   const levels = [4, 5, 6, 7, 9].map((level) => {
     const started = performance.now();

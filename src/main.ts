@@ -8,9 +8,11 @@ import type { ScheduledTask } from 'node-cron';
 import { createAdminApi } from './composition/admin-api.js';
 import { openAgentAccess, type AgentAccess } from './composition/agent-access.js';
 import { createBuildPipeline } from './composition/build-pipeline.js';
-import { createBundleSets } from './composition/bundle-sets.js';
+import { createBundleSets, type BundleSets } from './composition/bundle-sets.js';
 import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
+import { openDecisionLogs } from './composition/decision-logs.js';
 import { openFleet } from './composition/fleet.js';
+import { createMetrics } from './composition/metrics.js';
 import { createLogger } from './composition/logger.js';
 import { createPublishSinks, type PublishSinks } from './composition/publish-sinks.js';
 import { startRemoteSync } from './composition/remote-sync.js';
@@ -32,6 +34,8 @@ import { seedFromDirectory } from './git/seed-from-directory.js';
 import { createBundleHandler } from './http/bundles/bundle-handler.js';
 import { createApp } from './http/create-app.js';
 import { environmentsStatus } from './http/environment-views.js';
+import { fleetStatus } from './http/fleet/fleet-status-view.js';
+import { agentReportAuth } from './http/fleet/agent-report-auth.js';
 import { createStatusReportRouter } from './http/fleet/status-report-router.js';
 import { createWebhookRouter } from './http/hooks/webhook-router.js';
 import { planListen } from './http/listen-options.js';
@@ -131,10 +135,13 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
   const emptyStore = !(await store.head());
   if (emptyStore && !remoteSettings) await seed(store, resolve(config.store.seedDir), systemIdentity, logger);
 
-  // The fleet first: the gate checks every revision against the oldest OPA its live agents run.
-  const fleet = await openFleet(config, dataDir, logger);
+  // The fleet first: the gate checks every revision against the oldest OPA its live agents run. What is
+  // served (for convergence) is known once the bundle sets exist, below; agents report only after listen.
+  const late: { sets?: BundleSets } = {};
+  const fleet = await openFleet(config, { dataDir, sets: { environments: config.environments.map((environment) => environment.name), served: (name) => late.sets?.served(name) }, logger });
   const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger, liveAgentVersions: () => fleet.registry.liveVersions() });
   const sets = await createBundleSets(config, { dataDir, store, systemIdentity, check: pipeline.check, builder: pipeline.builder, deltas: pipeline.deltas, logger });
+  late.sets = sets;
 
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
     logger, name: 'audit/audit.jsonl', onBrokenChain: config.audit.onBrokenChain ?? (config.dev ? 'read-only' : 'refuse'),
@@ -156,10 +163,19 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
       maxBodyBytes: config.remote.webhookMaxBodyBytes, maxConcurrentBodies: config.remote.webhookMaxConcurrentBodies,
     })
     : undefined;
-  const admin = createAdminApi(config, { dataDir, store, systemIdentity, pipeline, sets, audit, mirror, fleet: fleet.registry, adminTokenKey, logger });
+  fleet.observe(audit);
+  // Who may report (status, decision logs): one middleware for both, so they never disagree.
+  const reportAuth = agentReportAuth({ reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, agents: agents.authenticator, logger });
+  // Batches arrive only once the server listens, after `metrics` below exists.
+  const decisionLogs = await openDecisionLogs(config, { dataDir, authenticate: reportAuth, onBatch: (outcome) => metrics.onDecisionBatch(outcome), logger });
+  const admin = createAdminApi(config, { dataDir, store, systemIdentity, pipeline, sets, audit, mirror, fleet, decisions: decisionLogs.store, adminTokenKey, logger });
   await admin.start();
 
   const { catalog, waiters, activation, environmentSets } = sets;
+  const metrics = createMetrics(config, {
+    sets, opa: pipeline.opa, audit, mirror, fleet, decisions: decisionLogs.store, sinks: () => publishing.stats(),
+    agents: () => ({ ...agents.authenticator.stats(), heldPollsRefused: agents.heldPolls.stats().refused, refetchesHeld: agents.refetches.stats().held }),
+  });
   // The web view is what `npm run build` bundled into dist/ui (the same folder whether Regent runs from dist/ or src/).
   const ui = await loadUiAssets(join(PROJECT_ROOT, 'dist', 'ui'));
   if (!ui.built) logger.warn({ dir: ui.dir }, "the web view is not built: /ui answers ui_not_built until 'npm run build' has run");
@@ -167,6 +183,9 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
     logger, activation, catalog, waiters, branch: config.store.branch, version: VERSION, adminRouter: admin.router,
     webhookRouter: createWebhookRouter({ receiver: webhooks, maxBodyBytes: config.remote.webhookMaxBodyBytes, bodyTimeoutMs: config.remote.webhookBodyTimeoutMs }),
     statusReportRouter: createStatusReportRouter({ registry: fleet.registry, reportToken: config.fleet.reportToken, acceptWithoutToken: config.dev, agents: agents.authenticator, logger, body: { maxBytes: config.fleet.maxReportBytes, maxDepth: config.http.maxJsonDepth } }),
+    decisionLogsRouter: decisionLogs.router,
+    metricsRouter: metrics.router,
+    requestCounters: metrics.requestCounters,
     opaStatus: () => ({ version: pipeline.opa.version, ...pipeline.opa.stats() }),
     gateStatus: () => pipeline.gateTarget.status(),
     agentsStatus: () => agents.status(),
@@ -175,10 +194,11 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
     auditStatus: () => audit.chain(),
     ui,
     sinksStatus: () => publishing.status(),
+    fleetStatus: () => fleetStatus(fleet),
   });
   const bundles = createBundleHandler({
     catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger,
-    agents: agents.authenticator, heldPolls: agents.heldPolls, refetches: agents.refetches,
+    agents: agents.authenticator, heldPolls: agents.heldPolls, refetches: agents.refetches, counters: metrics.bundleCounters,
   });
   const server = createRegentServer({ bundles, app });
   await new Promise<void>((resolveListen, reject) => {
@@ -209,6 +229,7 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
       await publishing.close();
       await sets.close();
       await admin.close();
+      await decisionLogs.close();
       await fleet.close();
       await store.close();
       await audit.close();

@@ -7,9 +7,11 @@ import { AdminTokenVerifier } from '../domain/auth/admin-token-verifier.js';
 import { ChangeRequestChecks } from '../domain/change-requests/change-request-checks.js';
 import { ChangeRequestService } from '../domain/change-requests/change-request-service.js';
 import { EnvironmentService } from '../domain/environments/environment-service.js';
+import type { DecisionLog } from '../domain/decisions/decision-log.js';
+import type { ConvergenceTracker } from '../domain/fleet/convergence-tracker.js';
+import type { FleetRegistry, ServedBundle } from '../domain/fleet/fleet-registry.js';
 import { ChangeRequestImpact } from '../domain/impact/change-request-impact.js';
 import { ImpactAnalysis } from '../domain/impact/impact-analysis.js';
-import type { FleetRegistry } from '../domain/fleet/fleet-registry.js';
 import type { Logger } from '../domain/logger.js';
 import type { MirrorService } from '../domain/mirror/mirror-service.js';
 import { ChangeValidator } from '../domain/policies/change-validator.js';
@@ -21,6 +23,7 @@ import { GitChangeRequestBranches } from '../git/change-request-branches.js';
 import type { GitPolicyRepository } from '../git/git-policy-repository.js';
 import { createAuditRouter } from '../http/admin/audit-router.js';
 import { createChangeRequestsRouter } from '../http/admin/change-requests-router.js';
+import { createDecisionsRouter } from '../http/admin/decisions-router.js';
 import { createAdminRouter } from '../http/admin/create-admin-router.js';
 import { createEnvironmentsRouter } from '../http/admin/environments-router.js';
 import { createFleetRouter } from '../http/admin/fleet-router.js';
@@ -53,7 +56,8 @@ interface AdminApiDeps {
   sets: BundleSets;
   audit: AuditLog;
   mirror: MirrorService | undefined;
-  fleet: FleetRegistry;
+  fleet: { registry: FleetRegistry; tracker: ConvergenceTracker; served(name: string): ServedBundle | undefined };
+  decisions: DecisionLog;
   adminTokenKey: LoadedAdminTokenKey;
   logger: Logger;
 }
@@ -98,9 +102,8 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
     check,
     specs,
   });
-  // Impact analysis replays given inputs; recorded decisions need a decision log, which is not wired yet
-  // (`decisions` requests answer 503 decision_log_unavailable until it is).
-  const impact = ImpactAnalysis.create({ resolve: (ref) => resolver.resolve(ref), filesAt: (revision) => reads.evaluableFiles(revision), evaluator });
+  // Impact analysis replays given inputs or the decisions the fleet logged (`POST /logs`).
+  const impact = ImpactAnalysis.create({ resolve: (ref) => resolver.resolve(ref), filesAt: (revision) => reads.evaluableFiles(revision), evaluator, decisions: deps.decisions });
   const changeRequestImpact = ChangeRequestImpact.create({
     store, compile: (entries, readBlobs) => check.compile(entries, readBlobs), analysis: impact, logger: logger.child({ component: 'impact' }),
     window: { hours: config.impact.changeRequestWindowHours, maxDecisions: config.impact.changeRequestMaxDecisions, examples: config.impact.maxExamples },
@@ -118,7 +121,8 @@ export function createAdminApi(config: Readonly<RegentConfig>, deps: AdminApiDep
       createAuditRouter({ audit }),
       createMirrorRouter({ mirror: deps.mirror, body }),
       createEnvironmentsRouter({ environments, sets: sets.environmentSets, body }),
-      createFleetRouter({ registry: deps.fleet, served: (name) => sets.served(name) }),
+      createFleetRouter({ registry: deps.fleet.registry, served: (name) => deps.fleet.served(name), convergence: () => deps.fleet.tracker.list() }),
+      createDecisionsRouter({ decisions: deps.decisions }),
     ],
   });
   return {

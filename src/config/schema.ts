@@ -210,6 +210,43 @@ export const configSchema = z.strictObject({
     maxReportBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
     /** How often the registry is written to `<dataDir>/fleet/agents.json` when it changed. */
     snapshotIntervalMs: z.number().int().min(100).max(600_000).default(5000),
+    /**
+     * A served revision that not every live agent enforces this long after it was published is recorded
+     * as `fleet.stuck` in the audit log (once per bundle and revision), naming the agents and their errors.
+     */
+    stuckAfterSeconds: z.number().int().min(5).max(86_400 * 7).default(600),
+  }).prefault({}),
+  /** OPA agents' decision logs (`POST /logs`) and the auditor's view of them (`GET /api/decisions`). */
+  decisionLogs: z.strictObject({
+    /** Bytes of one batch as sent (gzip'd); OPA's `upload_size_limit_bytes` defaults to 32 KiB. */
+    maxBodyBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Bytes of one batch once inflated: a gzip bomb is cut off here, never inflated in full. */
+    maxDecompressedBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    /** Decisions in one batch. */
+    maxEventsPerBatch: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Bytes of one decision as stored (its JSON line). */
+    maxEventBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Batches read and stored at once (memory: at most this × `maxDecompressedBytes`); their writes share an fsync. */
+    maxConcurrentBatches: z.number().int().min(1).max(1024).default(16),
+    /** Batches waiting for a slot, bodies unread; beyond, 503 `decision_logs_busy` (OPA re-sends with backoff). */
+    maxQueuedBatches: z.number().int().min(0).max(100_000).default(1000),
+    /** How long a batch waits for a slot at most before 503 `decision_logs_busy`. */
+    maxQueueWaitMs: z.number().int().min(0).max(60_000).default(10_000),
+    /** A segment file is closed (and indexed) once it is this large; a new one is started. */
+    segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    /** Bytes of decisions kept at most: the oldest segments are deleted beyond it. */
+    maxBytes: z.number().int().min(1024 * 1024).max(16 * 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
+    /** Days a decision is kept at most: a segment whose newest decision is older is deleted. */
+    maxAgeDays: z.number().min(0.0001).max(36_500).default(30),
+    /** Bytes of segments one `GET /api/decisions` reads at most before it answers with what it found and a cursor to go on. */
+    maxScanBytesPerQuery: z.number().int().min(64 * 1024).max(16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+  }).prefault({}),
+  /** `GET /metrics` (Prometheus text format). */
+  metrics: z.strictObject({
+    /** Serve `/metrics` and count requests; off: `/metrics` answers 404 and nothing is counted. */
+    enabled: z.boolean().default(true),
+    /** When set, scrapers must send `Authorization: Bearer <token>`; `/metrics` is public otherwise, like `/status`. */
+    token: z.string().min(16).optional(),
   }).prefault({}),
   /**
    * Environments: further bundle sets, each following a tag or a branch of the store instead of the

@@ -3,6 +3,7 @@ import type { Logger } from '../domain/logger.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi-document.js';
 import { rejectMalformedPaths } from './path-encoding.js';
+import type { RequestCounters } from './request-counters.js';
 import { requestLogger } from './request-logger-middleware.js';
 import { createStatusRouter, type StatusRouterDeps } from './status-router.js';
 import type { UiAssets } from './ui/static-assets.js';
@@ -18,6 +19,12 @@ export interface AppDeps extends StatusRouterDeps {
   statusReportRouter?: RequestHandler;
   /** The built web view (`dist/ui/`), served at `/ui/`; without it `/ui` is `route_not_found`. */
   ui?: UiAssets;
+  /** OPA agents' decision logs (`POST /logs`, `POST /logs/<partition>`). */
+  decisionLogsRouter?: RequestHandler;
+  /** `GET /metrics` (absent when metrics are off: 404). */
+  metricsRouter?: RequestHandler;
+  /** Where requests are counted by route and status for `/metrics`. */
+  requestCounters?: RequestCounters;
 }
 
 /** The Express application for everything but the bundle hot path. No `listen` here. */
@@ -30,10 +37,12 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', false);
   const logger = deps.logger.child({ component: 'http' });
-  app.use(requestLogger(logger));
+  app.use(requestLogger(logger, deps.requestCounters));
   app.use(rejectMalformedPaths);
   app.use(createStatusRouter(deps));
   if (deps.statusReportRouter) app.use(deps.statusReportRouter);
+  if (deps.decisionLogsRouter) app.use(deps.decisionLogsRouter);
+  if (deps.metricsRouter) app.use(deps.metricsRouter);
   // The API's description is public, like any OpenAPI document: it names routes, never data.
   app.get('/api/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument);

@@ -27,6 +27,14 @@ const statusReport = {
   responses: { '200': { description: 'recorded' }, ...errors(400, 401, 403, 413, 415) },
 };
 
+const decisionBatch = {
+  summary: "An OPA agent's decision-log batch (OPA's decision-log plugin: `decision_logs: {service: regent}`): a JSON array of decision events, gzip'd (`Content-Encoding: gzip`) or not. Answered 204 once the whole batch is on disk; refused batches store nothing. Same authentication as status reports: an agent token (or the `fleet.reportToken`) when agent credentials are configured (`agents.*`), otherwise the `fleet.reportToken` when one is set",
+  security: [{ agentToken: [] }, {}],
+  parameters: [{ name: 'Content-Encoding', in: 'header', required: false, description: '`gzip` (as OPA sends) or none', schema: { type: 'string' } }],
+  requestBody: { required: true, content: { 'application/json': { schema: { type: 'array', items: { type: 'object', required: ['labels', 'decision_id', 'timestamp'], properties: { labels: { type: 'object', required: ['id'] }, decision_id: { type: 'string' }, timestamp: { type: 'string' }, path: { type: 'string' }, bundles: { type: 'object' }, input: {}, result: {}, erased: { type: 'array' }, masked: { type: 'array' } } } } } } },
+  responses: { '204': { description: 'stored (durably)' }, ...errors(400, 401, 403, 413, 415, 503) },
+};
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -189,6 +197,22 @@ export const openApiDocument = {
           paths: { type: 'array', items: { type: 'string' } }, reason: { type: 'string' }, detail: { type: 'string' },
         },
       },
+      DecisionRecord: {
+        type: 'object', required: ['decisionId', 'timestamp', 'path', 'agentId', 'labels', 'bundles', 'receivedAt'],
+        description: 'One OPA decision as the agent sent it (masked and erased fields as OPA left them)',
+        properties: {
+          decisionId: { type: 'string' }, timestamp: { type: 'string' }, path: { type: 'string' }, query: { type: 'string' }, agentId: { type: 'string' }, labels: { type: 'object' },
+          bundles: { type: 'object', additionalProperties: { type: 'object', properties: { revision: { type: 'string' } } } }, input: {}, result: {}, error: {}, ndBuiltinCache: {},
+          erased: { type: 'array', items: { type: 'string' } }, masked: { type: 'array', items: { type: 'string' } }, partition: { type: 'string' }, receivedAt: { type: 'string' },
+        },
+      },
+      RevisionConvergence: {
+        type: 'object', required: ['bundle', 'revision', 'publishedAt', 'agents', 'state'],
+        properties: {
+          bundle: { type: 'string' }, revision: { type: 'string' }, publishedAt: { type: 'string' }, agents: { type: 'integer' },
+          p50Ms: { type: 'number' }, p90Ms: { type: 'number' }, p100Ms: { type: 'number' }, state: { enum: ['converging', 'converged', 'stuck'] }, convergedAt: { type: 'string' }, stuckAt: { type: 'string' },
+        },
+      },
       AuditChain: {
         type: 'object',
         description: 'Whether the audit hash chain held at start-up; `brokenAt` names the first line that does not follow (it, or the line before it, is not what Regent wrote)',
@@ -218,8 +242,17 @@ export const openApiDocument = {
       head: { summary: 'Bundle headers only', security: [{ agentToken: [] }, {}], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 401, 404, 503) } },
     },
     '/status': {
-      get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); each publishing sink (`sinks: [{name, kind, target, lastPublished, pending, pendingSince, lastError, attempts, nextAttemptAt, environments}]`); the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
+      get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); each publishing sink (`sinks: [{name, kind, target, lastPublished, pending, pendingSince, lastError, attempts, nextAttemptAt, environments}]`); the fleet (`fleet`: agents live/stale; per served bundle the agents on its revision and the 50/90/100% convergence times); the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
       post: statusReport,
+    },
+    '/logs': { post: decisionBatch },
+    '/logs/{partition}': { post: { ...decisionBatch, parameters: [...decisionBatch.parameters, { name: 'partition', in: 'path', required: true, description: "OPA's `decision_logs.partition_name` (kept on every record)", schema: { type: 'string' } }] } },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics (text format 0.0.4), every name `regent_*` (README, Metrics). Public unless `metrics.token` is set (then `Authorization: Bearer <token>`); 404 when `metrics.enabled` is false',
+        security: [],
+        responses: { '200': { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors(401) },
+      },
     },
     '/status/{partition}': { post: { ...statusReport, parameters: [{ name: 'partition', in: 'path', required: true, description: "OPA's `status.partition_name`", schema: { type: 'string' } }] } },
     '/health/live': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
@@ -432,19 +465,40 @@ export const openApiDocument = {
               type: 'object', required: ['agents', 'bundles', 'omittedBundles', 'failingAgents', 'failingAgentsTotal', 'total', 'limit', 'nextCursor'],
               properties: {
                 agents: { type: 'array', maxItems: 1000, items: { type: 'object' } },
-                bundles: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, servedRevision: { type: 'string' }, agents: { type: 'integer' }, onServedRevision: { type: 'integer' }, withErrors: { type: 'integer' }, revisions: { type: 'object' }, convergenceMs: { type: 'number' } } } },
+                bundles: { type: 'array', items: { type: 'object', properties: { name: { type: 'string', description: '`rbac`, or `prod/rbac` for environment prod\'s (agents are counted against an environment by bundle name, status partition, or revision: README, Fleet)' }, servedRevision: { type: 'string' }, agents: { type: 'integer' }, onServedRevision: { type: 'integer' }, withErrors: { type: 'integer' }, revisions: { type: 'object' }, convergenceMs: { type: 'number' }, convergence: { type: 'object', properties: { p50Ms: { type: 'number' }, p90Ms: { type: 'number' }, p100Ms: { type: 'number' } } } } } },
                 omittedBundles: { type: 'integer', description: 'bundle names reported but not summarized: `bundles` has every bundle Regent serves and the 50 other names most reported' },
                 failingAgents: {
                   type: 'array', maxItems: 100, description: 'live agents whose last report has a bundle error, newest first',
                   items: { type: 'object', required: ['agentId', 'bundle', 'code', 'reportedAt'], properties: { agentId: { type: 'string' }, identity: { type: 'string', description: 'the agent credential its reports come with' }, name: { type: 'string' }, version: { type: 'string' }, bundle: { type: 'string' }, activeRevision: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' }, httpCode: { type: 'integer' }, reportedAt: { type: 'string' } } },
                 },
                 failingAgentsTotal: { type: 'integer', description: 'bundle errors of live agents in all' },
+                revisions: { type: 'array', description: 'per served bundle, its last revisions and how they spread: publishedAt, agents, p50Ms/p90Ms/p100Ms, state (converging, converged, stuck)', items: ref('RevisionConvergence') },
                 total: { type: 'integer', description: 'agents remembered in all' },
                 limit: { type: 'integer' },
                 nextCursor: { type: ['string', 'null'], description: 'pass as `cursor` for the next page; null on the last' },
               },
             }) as object),
           },
+          ...errors(400, 401, 403),
+        },
+      },
+    },
+    '/api/decisions': {
+      get: {
+        summary: 'Decisions OPA agents reported (POST /logs), most recently received first, with filters combined by AND; follow `nextCursor` (`partial: true`: the read budget of one query was spent before the page filled) (role: auditor)',
+        parameters: [
+          { name: 'since', in: 'query', description: 'decision time from (ISO 8601 with a zone, inclusive)', schema: { type: 'string' } },
+          { name: 'until', in: 'query', description: 'decision time until (inclusive)', schema: { type: 'string' } },
+          { name: 'revision', in: 'query', description: 'the revision the agent enforced for any bundle', schema: { type: 'string' } },
+          { name: 'path', in: 'query', description: 'the query path as OPA logs it (`rbac/allow`; `data.rbac.allow` is the same)', schema: { type: 'string' } },
+          { name: 'result', in: 'query', description: 'the decision result as JSON (`true`, `false`, `"x"`, `{"a":1}`)', schema: { type: 'string' } },
+          { name: 'agent', in: 'query', description: "the agent's `labels.id`", schema: { type: 'string' } },
+          { name: 'decision_id', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          { name: 'cursor', in: 'query', description: '`nextCursor` of the previous page', schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': { description: 'decisions', ...(json({ type: 'object', required: ['decisions', 'nextCursor', 'partial', 'limit'], properties: { decisions: { type: 'array', items: ref('DecisionRecord') }, nextCursor: { type: ['string', 'null'] }, partial: { type: 'boolean' }, limit: { type: 'integer' } } }) as object) },
           ...errors(400, 401, 403),
         },
       },

@@ -26,14 +26,17 @@ export interface StatusRouterDeps {
   auditStatus?: () => AuditChainState;
   /** Publishing sinks (S3, OCI): per sink what it holds, what is pending, the last error, attempts. */
   sinksStatus?: () => SinkStatus[];
+  /** The fleet: agents live and stale, per served bundle how far the served revision got and how fast. */
+  fleetStatus?: () => Record<string, unknown>;
 }
 
 /**
  * `GET /status`: head, active revision, every served bundle (revision, ETag, size, build time) and the
  * last failure, so an operator sees at once when head and active differ, and why; the same per
  * environment under `environments` when any are configured; and whether the audit log's hash chain
- * held at start-up (`audit`), and where it breaks when it did not; and each publishing sink's state
- * (`sinks`), which never changes what is served.
+ * held at start-up (`audit`), and where it breaks when it did not; each publishing sink's state
+ * (`sinks`), which never changes what is served; and the fleet (`fleet`): per served bundle, how many
+ * live agents enforce the served revision and how long it took 50%, 90% and 100% of them.
  */
 export function createStatusRouter(deps: StatusRouterDeps): Router {
   const router = Router();
@@ -59,6 +62,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       ...(deps.auditStatus ? { audit: deps.auditStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
       sinks: deps.sinksStatus ? deps.sinksStatus() : [],
+      ...(deps.fleetStatus ? { fleet: deps.fleetStatus() } : {}),
       ...(environments ? { environments } : {}),
     });
   });

@@ -46,10 +46,14 @@ export interface OpaAgentOptions {
   bearerTokenPath?: string;
   /** The `opa` binary to run (the pinned one by default; `floorOpaPath()` for OPA v1.0.0). */
   opaBinary?: string;
-  /** Labels beside OPA's own `id` and `version` (`labels.name` shows in the fleet view). */
+  /** Labels beside OPA's own `id` and `version` (`labels.name` shows in the fleet view; `labels.id` fixes the agent's id). */
   labels?: Record<string, string>;
   /** Anything else for the agent's config, merged over the above (e.g. `decision_logs`, `discovery`). */
   extraConfig?: Record<string, unknown>;
+  /** `status.partition_name`: the agent reports to `POST /status/<partition>`. */
+  statusPartition?: string;
+  /** Upload decision logs to the service (`decision_logs: {service: regent}`), every 1–2 s. */
+  decisionLogs?: boolean | { partition?: string; minDelaySeconds?: number; maxDelaySeconds?: number };
 }
 
 export interface OpaAgent {
@@ -112,7 +116,8 @@ export async function startOpaAgent(options: OpaAgentOptions): Promise<OpaAgent>
     }])) }),
     ...(options.service?.type === 'oci' ? { persistence_directory: dir } : {}),
     keys: { [options.keyId]: { algorithm: options.algorithm ?? 'RS256', key: options.verificationKey } },
-    ...(options.reportStatus ? { status: { service: 'regent' } } : {}),
+    ...(options.reportStatus ? { status: { service: 'regent', ...(options.statusPartition ? { partition_name: options.statusPartition } : {}) } } : {}),
+    ...(options.decisionLogs ? { decision_logs: decisionLogsConfig(options.decisionLogs) } : {}),
     ...options.extraConfig,
   };
   const configPath = join(dir, 'config.yaml');
@@ -174,6 +179,15 @@ async function runOpaAgent(dir: string, port: number, configArgs: string[], env:
   };
   onTestFinished(() => agent.stop());
   return agent;
+}
+
+function decisionLogsConfig(setting: true | { partition?: string; minDelaySeconds?: number; maxDelaySeconds?: number }): Record<string, unknown> {
+  const options = setting === true ? {} : setting;
+  return {
+    service: 'regent',
+    ...(options.partition ? { partition_name: options.partition } : {}),
+    reporting: { min_delay_seconds: options.minDelaySeconds ?? 1, max_delay_seconds: options.maxDelaySeconds ?? 2 },
+  };
 }
 
 /** Polls `probe` until it returns true; returns the elapsed milliseconds. */

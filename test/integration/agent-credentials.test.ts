@@ -118,7 +118,7 @@ describe('agent credentials: tokens from a file', () => {
     expect((await status(regent)).agents.tokensFile.lastError).toBeNull();
   });
 
-  test('status reports need an agent token or the fleet report token; a report with a token keeps its name', async () => {
+  test('status reports and decision logs need an agent token or the fleet report token; a report with a token keeps its name', async () => {
     const reportToken = 'fleet-report-token-0123456789';
     const { regent, tokens } = await regentWithTokens([{ name: 'web-1' }], { fleet: { reportToken } });
     const report = (id: string) => JSON.stringify({ labels: { id, version: '1.22.2' }, bundles: {} });
@@ -133,6 +133,18 @@ describe('agent credentials: tokens from a file', () => {
     expect((await post('with-report-token', bearer(reportToken))).status).toBe(200);
     const { agents } = await fleet(regent);
     expect(agents.map((agent) => [agent.agentId, agent.identity])).toEqual([['with-report-token', undefined], ['with-token', 'web-1']]);
+
+    // Decision logs go through the same door.
+    const batch = (id: string) => JSON.stringify([{ labels: { id, version: '1.22.2' }, decision_id: `${id}-1`, timestamp: new Date().toISOString(), path: 'rbac/allow', input: { user: 'u' }, result: true }]);
+    const upload = (id: string, headers: Record<string, string> = {}) => fetch(`${regent.url}/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: batch(id) });
+    const anonymousLogs = await upload('anon');
+    expect(anonymousLogs.status).toBe(401);
+    expect(await anonymousLogs.json()).toMatchObject({ code: 'agent_token_missing' });
+    expect((await upload('wrong', bearer(randomAgentToken()))).status).toBe(401);
+    expect((await upload('with-token', bearer(tokens['web-1']!))).status).toBe(204);
+    expect((await upload('with-report-token', bearer(reportToken))).status).toBe(204);
+    const stored = (await (await adminClient(regent, { sub: 'ada', role: 'auditor' }).get('/api/decisions')).json()) as { decisions: Array<{ agentId: string }> };
+    expect(stored.decisions.map((decision) => decision.agentId).sort()).toEqual(['with-report-token', 'with-token']);
   });
 
   test('beyond agents.maxHeldPollsPerAgent a long poll is answered 429 with Retry-After; other agents are not affected', async () => {

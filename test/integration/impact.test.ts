@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { adminClient } from '../helpers/admin-client.js';
 import { agentOptionsFor, eventually, startOpaAgent } from '../helpers/opa-agent.js';
@@ -130,7 +131,6 @@ describe('POST /api/impact', () => {
     ['a decision limit over impact.maxInputs', { from: 'head', to: 'head', decisions: { limit: 6 } }, 400, 'too_many_inputs', 'decisions.limit'],
     ['a time that is not RFC 3339', { from: 'head', to: 'head', decisions: { since: 'yesterday' } }, 400, 'invalid_field', 'decisions.since'],
     ['an unknown revision', { from: 'head', to: '0123456789012345678901234567890123456789', inputs: [{}] }, 404, 'revision_not_found', undefined],
-    ['recorded decisions while no decision log is kept', { from: 'head', to: 'head', decisions: { since: '2026-01-01T00:00:00Z', path: 'stelar/s3/allow', limit: 5 } }, 503, 'decision_log_unavailable', 'decisions'],
   ])('refuses %s with %i %s', async (_name, body, status, code, field) => {
     const regent = await startTestRegent({ config: { impact: { maxInputs: 5 } } });
     const editor = adminClient(regent, { sub: 'eddie', role: 'editor' });
@@ -141,16 +141,41 @@ describe('POST /api/impact', () => {
   });
 });
 
-describe('a change request shows its impact', () => {
-  test('on the last day\'s decisions; without a decision log the view says so and the request still reads', async () => {
-    const regent = await startTestRegent();
-    const editor = adminClient(regent, { sub: 'eddie', role: 'editor', name: 'Eddie', email: 'eddie@example.test' });
-    const created = await editor.post('/api/change-requests', { title: 'More reading', changes: [{ op: 'put', path: 'stelar/extra.policy.yaml', content: 'actions: [{read: []}]\nroles: []\n' }] });
+describe('impact on the decisions the fleet logged', () => {
+  test('a real OPA agent uploads its decisions (POST /logs); POST /api/impact replays them and a change request shows what it would flip', async () => {
+    const { regent, editor, before, after } = await regentWithChangedSpec({ impact: { maxExamples: 100 } });
+    const agent = await startOpaAgent({ ...agentOptionsFor(regent), bundles: ['stelar'], decisionLogs: true, labels: { id: 'impact-agent' } });
+    await agent.waitUntilReady();
+    expect(await agent.activeRevision('stelar')).toBe(after);
+    const onAfter = await Promise.all(INPUTS.map((input) => agent.query('stelar/impact/allow', input)));
+    const auditor = adminClient(regent, { sub: 'ada', role: 'auditor' });
+    await eventually(async () => {
+      const page = (await (await auditor.get('/api/decisions?path=stelar/impact/allow&limit=500')).json()) as { decisions: unknown[] };
+      return page.decisions.length === INPUTS.length;
+    }, 20_000);
+
+    // Replayed on the revision before the change: the same flips as the same inputs given inline.
+    const report = (await (await editor.post('/api/impact', { from: after, to: before, decisions: { since: '2026-01-01T00:00:00Z', path: 'stelar/impact/allow', limit: 100 }, examples: 100 })).json()) as ImpactReport & { source: string; decisions: { matched: number } };
+    expect(report).toMatchObject({ source: 'decisions', evaluated: INPUTS.length, decisions: { matched: INPUTS.length } });
+    const inline = (await (await editor.post('/api/impact', { from: after, to: before, query: QUERY, inputs: INPUTS })).json()) as ImpactReport;
+    expect(inline.changed).toBeGreaterThan(0);
+    expect(report.changed).toBe(inline.changed);
+    for (const example of report.examples) {
+      expect(example.from.result).not.toEqual(example.to.result);
+      // What the agent answered is what the replay found on the agent's revision.
+      expect(example.from.result).toEqual(onAfter[INPUTS.findIndex((input) => isDeepStrictEqual(input, example.input))]);
+    }
+
+    // A change request that undoes the deny: its view replays the last day's decisions on it.
+    const created = await editor.post('/api/change-requests', { title: 'Back to before', changes: [{ op: 'put', path: SPEC, content: SPEC_BEFORE }] });
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as { id: number };
-    const shown = await editor.get(`/api/change-requests/${id}`);
-    expect(shown.status).toBe(200);
-    expect(await shown.json()).toMatchObject({ id, impact: { state: 'unavailable', reason: 'decision_log_unavailable' } });
+    await eventually(async () => {
+      const shown = (await (await editor.get(`/api/change-requests/${id}`)).json()) as { impact?: { state: string; changed?: number } };
+      return shown.impact?.state === 'ready';
+    }, 30_000, () => 'change request impact never ready');
+    const shown = (await (await editor.get(`/api/change-requests/${id}`)).json()) as { impact: { state: string; changed: number; evaluated: number } };
+    expect(shown.impact).toMatchObject({ state: 'ready', evaluated: INPUTS.length, changed: inline.changed });
   });
 });
 

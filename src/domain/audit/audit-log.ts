@@ -19,7 +19,9 @@ export type AuditAction =
   | 'mirror.accepted'
   | 'environment.promoted'
   | 'environment.moved'
-  | 'environment.refused';
+  | 'environment.refused'
+  | 'fleet.converged'
+  | 'fleet.stuck';
 
 const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'policy.write': true,
@@ -40,6 +42,8 @@ const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'environment.promoted': true,
   'environment.moved': true,
   'environment.refused': true,
+  'fleet.converged': true,
+  'fleet.stuck': true,
 };
 
 /** Every {@link AuditAction}, for validating filters and records at the edges (the type stays the source of truth). */

@@ -75,7 +75,7 @@ interface VerifiedEntry {
 /**
  * Turns a bundle's files into the signed tarball agents download: one deterministic gzip stream of a
  * tar (files in byte order of their paths, then `.manifest` and `.signatures.json`), see
- * docs/adr/008. Per-file work is cached: each file's tar entry by its content, each compressed segment
+ * docs/adr/012. Per-file work is cached: each file's tar entry by its content, each compressed segment
  * by its input and the 32 KiB before it, so a one-file change recompresses the segment holding the file
  * and the one after it, not the bundle.
  *

@@ -22,7 +22,7 @@ export const DEFLATE_WINDOW = 32 * 1024;
 /**
  * zlib level, chosen by measurement on the benchmark bundle (1,000 modules and 10 MiB of JSON): level 6
  * is within 1% of `opa build`'s size; level 5 costs 3% and level 4 10% in size for little time saved,
- * since compression runs on the thread pool (see docs/adr/008).
+ * since compression runs on the thread pool (see docs/adr/012).
  */
 export const GZIP_LEVEL = 6;
 

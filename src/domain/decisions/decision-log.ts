@@ -9,8 +9,13 @@ export interface DecisionRecord {
   decisionId: string;
   /** When the agent decided (OPA's `timestamp`, RFC 3339). */
   timestamp: string;
-  /** The query path without `data.` and with `/` separators, as OPA logs it (`rbac/allow`). */
+  /** The query path without `data.` and with `/` separators, as OPA logs it (`rbac/allow`); `''` for an ad-hoc query. */
   path: string;
+  /**
+   * OPA's `query` for an ad-hoc query (`POST /v1/query`), which has no `path`. Added to the contract so such
+   * decisions are kept whole rather than stored with an empty path and nothing saying what was asked.
+   */
+  query?: string;
   /** The agent's `labels.id`. */
   agentId: string;
   /** The agent's labels as reported (null-prototype object: keys come from outside). */
@@ -26,6 +31,18 @@ export interface DecisionRecord {
   masked?: readonly string[];
   /** OPA's `error` when the decision failed. */
   error?: unknown;
+  /**
+   * OPA's `nd_builtin_cache`: the values of non-deterministic built-ins (`time.now_ns`, `http.send`, ...)
+   * the decision used. Added to the contract because replaying a decision on another revision (impact
+   * analysis) needs them to give the same answer where the policy did not change.
+   */
+  ndBuiltinCache?: unknown;
+  /**
+   * The partition the agent posted to (`POST /logs/<partition>`: OPA's deprecated
+   * `decision_logs.partition_name`, or a `resource` under `/logs/`). Added to the contract so a fleet split
+   * by partition stays split in the store.
+   */
+  partition?: string;
   /** When Regent stored it. */
   receivedAt: string;
 }
@@ -50,11 +67,24 @@ export interface DecisionQuery {
 
 export interface DecisionPage {
   records: DecisionRecord[];
-  /** Present when more records match. */
+  /** Present when more records may match. */
   nextCursor?: string;
+  /**
+   * True when the store stopped reading before the page was full because the query's read budget was
+   * spent (a filter the segment indexes cannot rule out, over a large store): follow `nextCursor`.
+   */
+  partial?: boolean;
 }
 
 /** Where recorded decisions are read from (the decision-log store in the data directory). */
 export interface DecisionLog {
   query(query: DecisionQuery): Promise<DecisionPage>;
+}
+
+/**
+ * Where agents' decisions are written. `record` resolves only once every record of the batch is durable
+ * (on disk, fsynced), so a batch answered 2xx survives a crash; a batch is stored whole or not at all.
+ */
+export interface DecisionRecorder {
+  record(records: readonly DecisionRecord[]): Promise<void>;
 }

@@ -9,7 +9,7 @@ export interface AgentRecord extends AgentStatusReport {
   reportedAt: string;
 }
 
-const BUNDLE_STRINGS = ['activeRevision', 'lastSuccessfulDownload', 'lastSuccessfulActivation', 'lastRequest', 'code', 'message'] as const;
+const BUNDLE_STRINGS = ['activeRevision', 'lastSuccessfulDownload', 'lastSuccessfulActivation', 'lastRequest', 'code', 'message', 'countedAs'] as const;
 
 /**
  * An agent record read back from storage (`agents.json`), checked field by field, its labels and
@@ -18,7 +18,8 @@ const BUNDLE_STRINGS = ['activeRevision', 'lastSuccessfulDownload', 'lastSuccess
  */
 export function agentRecordFrom(value: unknown): AgentRecord | undefined {
   if (!isObject(value)) return undefined;
-  const { agentId, labels, plugins, bundles, firstSeenAt, reportedAt, identity } = value;
+  const { agentId, labels, plugins, bundles, firstSeenAt, reportedAt, identity, partition } = value;
+  if (partition !== undefined && typeof partition !== 'string') return undefined;
   if (typeof agentId !== 'string' || !AGENT_ID.test(agentId) || typeof firstSeenAt !== 'string' || typeof reportedAt !== 'string') return undefined;
   if (identity !== undefined && typeof identity !== 'string') return undefined;
   const labelEntries = stringEntries(labels, MAX_LABELS);
@@ -40,7 +41,7 @@ export function agentRecordFrom(value: unknown): AgentRecord | undefined {
     }
     reported.push(copy);
   }
-  return { agentId, labels: dictionary(labelEntries), bundles: reported, plugins: dictionary(pluginEntries), ...(identity === undefined ? {} : { identity }), firstSeenAt, reportedAt };
+  return { agentId, labels: dictionary(labelEntries), bundles: reported, plugins: dictionary(pluginEntries), ...(identity === undefined ? {} : { identity }), firstSeenAt, reportedAt, ...(partition === undefined ? {} : { partition }) };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -14,6 +14,11 @@ export interface ReportedBundle {
   code?: string;
   message?: string;
   httpCode?: number;
+  /**
+   * The served bundle this one is counted against (`rbac`, or `prod/rbac` for environment `prod`'s), when
+   * Regent told it apart from the name the agent reported (see `countedAs` of the registry).
+   */
+  countedAs?: string;
 }
 
 /** The parts of an OPA status report (opa:v1/plugins/status `UpdateRequestV1`) Regent keeps. */
@@ -25,6 +30,8 @@ export interface AgentStatusReport {
   bundles: ReportedBundle[];
   /** Plugin name → state (`OK`, `NOT_READY`, `ERROR`, `WARN`). A null-prototype object. */
   plugins: Record<string, string>;
+  /** The partition the agent reports to (`POST /status/<partition>`: OPA's `status.partition_name`). */
+  partition?: string;
 }
 
 // Small on purpose: reports are unauthenticated claims unless a report token is set, and each is kept
@@ -89,6 +96,22 @@ export function parseAgentStatusReport(body: unknown): AgentStatusReport {
       return state ? [[name, state] as const] : [];
     })),
   };
+}
+
+const PARTITION = /^[A-Za-z0-9._-]{1,64}(?:\/[A-Za-z0-9._-]{1,64}){0,3}$/;
+
+/**
+ * The partition of `POST /status/<partition>` or `POST /logs/<partition>` (the path segments after the
+ * endpoint, joined by `/`): letters, digits, `.`, `_`, `-`, at most four segments of 64. Undefined when
+ * none was given; `InputError` with `code` and `field: partition` otherwise.
+ */
+export function parsePartition(segments: readonly string[] | undefined, code: string): string | undefined {
+  if (segments === undefined || segments.length === 0) return undefined;
+  const partition = segments.join('/');
+  if (!PARTITION.test(partition) || segments.some((segment) => segment === '.' || segment === '..')) {
+    throw new InputError(code, 'the partition must be 1 to 4 path segments of letters, digits, . _ - (at most 64 each)', { field: 'partition' });
+  }
+  return partition;
 }
 
 function objectAt(value: unknown, field: string): Record<string, unknown> {

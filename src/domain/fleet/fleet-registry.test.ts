@@ -67,11 +67,12 @@ describe('FleetRegistry', () => {
     fleet.record(parseAgentStatusReport(opaReport('a', { rbac: { active_revision: R2, activated: '2026-11-30T10:00:00.300Z' } })));
     fleet.record(parseAgentStatusReport(opaReport('b', { rbac: { active_revision: R1, activated: '2026-11-30T09:00:00Z' } })));
     let bundles = fleet.summary(serving(R2)).bundles;
-    expect(bundles).toEqual([{ name: 'rbac', servedRevision: R2, agents: 2, onServedRevision: 1, withErrors: 0, revisions: { [R2]: 1, [R1]: 1 } }]);
+    // One of two agents (50%) runs it: the 50% time is known, 90% and 100% are not yet.
+    expect(bundles).toEqual([{ name: 'rbac', servedRevision: R2, agents: 2, onServedRevision: 1, withErrors: 0, revisions: { [R2]: 1, [R1]: 1 }, convergence: { p50Ms: 300 } }]);
 
     fleet.record(parseAgentStatusReport(opaReport('b', { rbac: { active_revision: R2, activated: '2026-11-30T10:00:00.450Z' } })));
     bundles = fleet.summary(serving(R2)).bundles;
-    expect(bundles[0]).toMatchObject({ agents: 2, onServedRevision: 2, convergenceMs: 450 });
+    expect(bundles[0]).toMatchObject({ agents: 2, onServedRevision: 2, convergenceMs: 450, convergence: { p50Ms: 300, p90Ms: 450, p100Ms: 450 } });
     expect(fleet.page({ limit: 10 }).agents.map((agent) => agent.agentId)).toEqual(['a', 'b']);
 
     // A silent agent turns stale and stops counting.

@@ -1,11 +1,26 @@
 import type { AgentRecord } from './agent-record.js';
-import type { AgentStatusReport } from './agent-status-report.js';
+import type { AgentStatusReport, ReportedBundle } from './agent-status-report.js';
 import { failingAgents, type FailingAgentBundle } from './failing-agents.js';
 import { summarizeConvergence, type FleetSummary, type ServedBundle, type TalliedAgent } from './fleet-convergence.js';
 
 export type { AgentRecord } from './agent-record.js';
-export type { BundleConvergence, FleetSummary, ServedBundle } from './fleet-convergence.js';
+export type { BundleConvergence, ConvergenceTimes, FleetSummary, ServedBundle } from './fleet-convergence.js';
 export type { FailingAgentBundle } from './failing-agents.js';
+
+/**
+ * Which served bundle an agent's bundle counts against: given what it reported (name, revision), the
+ * partition it reports to and what the same agent's bundle was counted against last time. Undefined:
+ * the name it reported.
+ */
+export type CountedAs = (bundle: ReportedBundle, partition: string | undefined, previous: string | undefined) => string | undefined;
+
+/** An agent that does not enforce a bundle's served revision, and why, as far as it says. */
+export interface Laggard {
+  agentId: string;
+  activeRevision?: string;
+  code?: string;
+  message?: string;
+}
 
 export type AgentView = AgentRecord & { stale: boolean };
 
@@ -29,6 +44,8 @@ export interface FleetRegistryOptions {
   maxStoredBytes: number;
   /** An agent silent for longer is shown as stale and left out of the convergence figures. */
   staleAfterMs: number;
+  /** Tells environments apart (see {@link CountedAs}); without it every bundle counts under its reported name. */
+  countedAs?: CountedAs;
   now?: () => Date;
 }
 
@@ -73,8 +90,41 @@ export class FleetRegistry {
   record(report: AgentStatusReport, identity?: string): void {
     const now = this.now().toISOString();
     const previous = this.agents.get(report.agentId);
-    this.put({ ...report, ...(identity === undefined ? {} : { identity }), firstSeenAt: previous?.record.firstSeenAt ?? now, reportedAt: now });
+    const countedAs = this.options.countedAs;
+    const bundles = countedAs
+      ? report.bundles.map((bundle) => {
+        const before = previous?.record.bundles.find((old) => old.name === bundle.name);
+        const as = countedAs(bundle, report.partition, before?.countedAs ?? before?.name);
+        return as === undefined || as === bundle.name ? bundle : { ...bundle, countedAs: as };
+      })
+      : report.bundles;
+    this.put({ ...report, bundles, ...(identity === undefined ? {} : { identity }), firstSeenAt: previous?.record.firstSeenAt ?? now, reportedAt: now });
     this.changed = true;
+  }
+
+  /** Agents remembered, live (reported within `staleAfterMs`) and stale. */
+  counts(): { live: number; stale: number } {
+    const liveSince = this.now().getTime() - this.options.staleAfterMs;
+    let live = 0;
+    for (const agent of this.agents.values()) if (agent.reportedAtMs >= liveSince) live++;
+    return { live, stale: this.agents.size - live };
+  }
+
+  /**
+   * Live agents counted against `bundle` that do not enforce `revision`, with their last error: at most
+   * `limit`, those heard from longest ago first.
+   */
+  laggards(bundle: string, revision: string, limit: number): Laggard[] {
+    const liveSince = this.now().getTime() - this.options.staleAfterMs;
+    const found: Laggard[] = [];
+    for (const { record, reportedAtMs } of this.agents.values()) {
+      if (reportedAtMs < liveSince) continue;
+      const reported = record.bundles.find((candidate) => (candidate.countedAs ?? candidate.name) === bundle);
+      if (!reported || reported.activeRevision === revision) continue;
+      found.push({ agentId: record.agentId, activeRevision: reported.activeRevision, code: reported.code, message: reported.message });
+      if (found.length === limit) break;
+    }
+    return found;
   }
 
   /** Up to `limit` agents with ids after `after` (from the first when absent), in id order. */

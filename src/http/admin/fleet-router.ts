@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { AGENT_ID } from '../../domain/fleet/agent-status-report.js';
 import { InputError } from '../../domain/errors.js';
+import type { RevisionConvergence } from '../../domain/fleet/convergence-tracker.js';
 import type { FleetRegistry, ServedBundle } from '../../domain/fleet/fleet-registry.js';
 import { requireRole } from '../middleware/require-role.js';
 import { positiveInteger, readQuery } from './query-params.js';
@@ -9,6 +10,8 @@ export interface FleetRouterDeps {
   registry: FleetRegistry;
   /** What Regent serves under a bundle name (`rbac`, or `prod/rbac` for an environment's set). */
   served: (bundle: string) => ServedBundle | undefined;
+  /** Per served bundle, its last revisions and how they spread (the convergence tracker). */
+  convergence?: () => RevisionConvergence[];
 }
 
 /** Agents per page unless `limit` says otherwise, and the most `limit` may ask for. */
@@ -21,9 +24,11 @@ export const FAILING_AGENTS_SHOWN = 100;
  * `GET /fleet?limit=&cursor=` (auditor): one page of agents as they last reported (labels, per-bundle
  * enforced revision, last download, activation and error, stale when silent too long), in agent id
  * order, and per bundle, over the whole fleet, how much of it enforces the revision Regent serves and
- * how long convergence took (every bundle Regent serves, and the 50 other names most reported;
- * `omittedBundles` counts the rest), and the live agents whose last report has a bundle error
- * (`failingAgents`, newest 100; `failingAgentsTotal`). `nextCursor` fetches the next page; paging by id is stable while agents
+ * how long it took 50%, 90% and 100% of the live agents (`convergence`; every bundle Regent serves, and
+ * the 50 other names most reported; `omittedBundles` counts the rest); `revisions` keeps the last
+ * revisions of every served bundle with their times and state (`converging`, `converged`, `stuck`); and
+ * the live agents whose last report has a bundle error (`failingAgents`, newest 100;
+ * `failingAgentsTotal`). `nextCursor` fetches the next page; paging by id is stable while agents
  * report (each agent that stays is listed once; one that first reports meanwhile may or may not be).
  */
 export function createFleetRouter(deps: FleetRouterDeps): Router {
@@ -41,6 +46,7 @@ export function createFleetRouter(deps: FleetRouterDeps): Router {
       omittedBundles: summary.omittedBundles,
       failingAgents: failing.failing,
       failingAgentsTotal: failing.total,
+      revisions: deps.convergence?.() ?? [],
       total: page.total,
       limit,
       nextCursor: page.next === undefined ? null : Buffer.from(page.next, 'utf8').toString('base64url'),

@@ -15,6 +15,7 @@ import { writeProblem } from '../problem.js';
 import { logCompletion, requestIdOf } from '../request-log.js';
 import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer } from './conditional-headers.js';
 import { HeldPollsPerAgent } from './held-polls.js';
+import { BundleCounters } from './bundle-counters.js';
 import type { LongPollWaiters } from './long-poll-waiters.js';
 
 /** The media type that tells OPA this server long-polls; any other value drops OPA to periodic polling. */
@@ -44,6 +45,8 @@ export interface BundleHandlerOptions {
   heldPolls?: HeldPollsPerAgent;
   /** Holds agents re-downloading the revision they were just sent (they fail to activate it). */
   refetches?: RefetchTracker;
+  /** Answers by status, read by `/metrics`. */
+  counters?: BundleCounters;
 }
 
 /** What a 200 carries: the revision's snapshot, or a delta to it from the agent's revision. */
@@ -64,6 +67,7 @@ interface PreparedHeaders {
  */
 export function createBundleHandler(options: BundleHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { longPollMaxSeconds, logger } = options;
+  const counters = options.counters ?? new BundleCounters();
   const defaultSet: BundleSet = { catalog: options.catalog, waiters: options.waiters };
   const environments = options.environments ?? new Map<string, BundleSet>();
   const agents = options.agents ?? AgentAuthenticator.open();
@@ -104,8 +108,10 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     const query = url.indexOf('?');
     const rawName = (query < 0 ? url : url.slice(0, query)).slice(BUNDLES_PREFIX.length);
     const name = decodePath(rawName);
-    const done = (status: number, bytes: number, extra: Record<string, unknown> = {}): void =>
+    const done = (status: number, bytes: number, extra: Record<string, unknown> = {}): void => {
+      counters.count(status, bytes);
       logCompletion(log, { reqId: requestIdOf(req), method: req.method ?? '', route: '/bundles/:name', bundle: rawName.slice(0, 200), status, bytes, ms: performance.now() - started, ...extra });
+    };
 
     if (name === undefined) {
       const error = invalidPathEncoding(url.slice(0, query < 0 ? undefined : query));
@@ -140,6 +146,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       res.writeHead(304, headersOf(bundle).notModified);
       res.end();
       if (log.isLevelEnabled?.('debug') ?? true) done(304, 0);
+      else counters.notModified++;
       return;
     }
     let tags: string[] | undefined;

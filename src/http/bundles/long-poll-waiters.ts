@@ -29,6 +29,8 @@ export interface LongPollWaitersOptions {
 export class LongPollWaiters {
   private readonly byBundle = new Map<string, Set<Entry>>();
   private count = 0;
+  /** Held requests since start, by how they ended (read by `/metrics`). */
+  readonly outcomes = { held: 0, released: 0, expired: 0, cancelled: 0 };
 
   private constructor(private readonly options: LongPollWaitersOptions) {}
 
@@ -51,11 +53,15 @@ export class LongPollWaiters {
     }
     set.add(entry);
     this.count++;
+    this.outcomes.held++;
     entry.timer = setTimeout(() => {
-      if (this.settle(entry)) entry.expire();
+      if (this.settle(entry)) {
+        this.outcomes.expired++;
+        entry.expire();
+      }
     }, holdMs);
     return () => {
-      this.settle(entry);
+      if (this.settle(entry)) this.outcomes.cancelled++;
     };
   }
 
@@ -75,7 +81,10 @@ export class LongPollWaiters {
       const end = Math.min(index + batchSize, due.length);
       for (; index < end; index++) {
         const { entry, bundle } = due[index]!;
-        if (this.settle(entry)) entry.release(bundle);
+        if (this.settle(entry)) {
+          this.outcomes.released++;
+          entry.release(bundle);
+        }
       }
       if (index < due.length) setImmediate(next);
       else logger.info({ released: due.length, ms: Math.round(performance.now() - started) }, 'long-poll waiters released');
@@ -86,7 +95,12 @@ export class LongPollWaiters {
   /** Answers every waiter now as expired (graceful shutdown). */
   expireAll(): void {
     for (const set of this.byBundle.values()) {
-      for (const entry of [...set]) if (this.settle(entry)) entry.expire();
+      for (const entry of [...set]) {
+        if (this.settle(entry)) {
+          this.outcomes.expired++;
+          entry.expire();
+        }
+      }
     }
   }
 

@@ -1,12 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
-import { AgentAuthError, type AgentAuthenticator } from '../../domain/agents/agent-authenticator.js';
-import { AuthenticationError, NotAllowedError } from '../../domain/errors.js';
+import type { AgentAuthenticator } from '../../domain/agents/agent-authenticator.js';
 import { jsonBody, type JsonBodyLimits } from '../body/json-body.js';
-import { parseAgentStatusReport } from '../../domain/fleet/agent-status-report.js';
+import { parseAgentStatusReport, parsePartition } from '../../domain/fleet/agent-status-report.js';
 import type { FleetRegistry } from '../../domain/fleet/fleet-registry.js';
 import type { Logger } from '../../domain/logger.js';
-import { agentOf, setAgent } from '../agents/agent-auth.js';
+import { agentOf } from '../agents/agent-auth.js';
+import { agentReportAuth } from './agent-report-auth.js';
 
 export interface StatusReportRouterDeps {
   registry: FleetRegistry;
@@ -34,49 +33,20 @@ export interface StatusReportRouterDeps {
  * development mode, without a token configured, 403 `fleet_reports_disabled` (reports are claims anyone
  * could make, and each is kept). When agent credentials are required (`agents.*`), a report needs an
  * agent token (401 `agent_token_missing` / `agent_token_invalid` otherwise) or the report token, and the
- * token's name is kept with the agent (`identity` in the fleet view).
+ * token's name is kept with the agent (`identity` in the fleet view). The partition of
+ * `POST /status/<partition>` (OPA's `status.partition_name`) is kept on the agent's record.
  */
 export function createStatusReportRouter(deps: StatusReportRouterDeps): Router {
   const router = Router({ caseSensitive: true, strict: true });
-  const expected = deps.reportToken === undefined ? undefined : digest(deps.reportToken);
   const json = jsonBody({ ...deps.body, inflate: true, requireJsonType: false });
-  const reportTokenMatches = (authorization: string | undefined): boolean => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    return expected !== undefined && match !== null && timingSafeEqual(digest(match[1]!), expected);
-  };
-  const withAgentCredentials: RequestHandler = (req, res, next) => {
-    try {
-      setAgent(res, deps.agents!.authenticate(req.headers.authorization));
-      next();
-    } catch (error) {
-      if (error instanceof AgentAuthError && reportTokenMatches(req.headers.authorization)) {
-        next();
-        return;
-      }
-      if (error instanceof AgentAuthError) deps.logger?.info({ reqId: res.locals.reqId, reason: error.code, detail: error.reason }, 'agent authentication refused');
-      next(error);
-    }
-  };
-  const withReportToken: RequestHandler = (req, _res, next) => {
-    if (!expected) {
-      next(deps.acceptWithoutToken ? undefined : new NotAllowedError('fleet_reports_disabled', 'status reports are off: set fleet.reportToken (REGENT_FLEET_REPORT_TOKEN) and give agents the same bearer token', { field: 'fleet.reportToken' }));
-      return;
-    }
-    if (!reportTokenMatches(req.headers.authorization)) {
-      next(new AuthenticationError('report_token_invalid', 'status reports need the fleet report token: Authorization: Bearer <fleet.reportToken>', { field: 'Authorization' }));
-      return;
-    }
-    next();
-  };
-  const authenticate = deps.agents && !deps.agents.open ? withAgentCredentials : withReportToken;
-  router.post(['/status', '/status/*partition'], authenticate, ...json, (req, res) => {
-    deps.registry.record(parseAgentStatusReport(req.body), agentOf(res)?.name);
+  const auth = agentReportAuth(deps);
+  const receive: RequestHandler = (req, res) => {
+    const partition = parsePartition((req.params as { partition?: string[] }).partition, 'invalid_status_report');
+    deps.registry.record({ ...parseAgentStatusReport(req.body), ...(partition === undefined ? {} : { partition }) }, agentOf(res)?.name);
     res.status(200).json({});
-  });
+  };
+  // Two routes, so requests are counted under the path they took.
+  router.post('/status', auth, ...json, receive);
+  router.post('/status/*partition', auth, ...json, receive);
   return router;
-}
-
-/** SHA-256 of a token: compared in constant time whatever the lengths. */
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
 }

@@ -1,0 +1,126 @@
+import { Router, type RequestHandler } from 'express';
+import { parseDecisionBatch } from '../../domain/decisions/decision-event.js';
+import type { DecisionRecorder } from '../../domain/decisions/decision-log.js';
+import { isRegentError, UnavailableError } from '../../domain/errors.js';
+import { parsePartition } from '../../domain/fleet/agent-status-report.js';
+import { readCompressedBody } from '../body/gzip-body.js';
+import { parseJsonBody } from '../body/json-text.js';
+
+export interface DecisionLogsRouterDeps {
+  recorder: DecisionRecorder;
+  /** Who may send decisions (`agentReportAuth`, the same as `POST /status`): replaced as one piece. */
+  authenticate: RequestHandler;
+  limits: {
+    maxBodyBytes: number;
+    maxDecompressedBytes: number;
+    maxEventsPerBatch: number;
+    maxConcurrentBatches: number;
+    /** Batches waiting for a slot at most (their bodies not read yet); more answer 503 `decision_logs_busy`. */
+    maxQueuedBatches: number;
+    /** How long a batch waits for a slot at most before 503 `decision_logs_busy`. */
+    maxQueueWaitMs: number;
+    maxJsonDepth: number;
+  };
+  /** Counts for `/metrics`: called once per batch, accepted or refused. */
+  onBatch?: (outcome: DecisionBatchOutcome) => void;
+  now?: () => Date;
+}
+
+/** What became of one `POST /logs` (for metrics). */
+export interface DecisionBatchOutcome {
+  /** `accepted`, or the refusal's error code. */
+  code: string;
+  events: number;
+  compressedBytes: number;
+  bytes: number;
+}
+
+/**
+ * `POST /logs` and `POST /logs/<partition>`: OPA's decision-log plugin (`decision_logs: {service: regent}`)
+ * uploads gzip'd JSON arrays of decisions. Answered 204 only once the whole batch is on disk, so OPA keeps
+ * and re-sends what was not acknowledged. At most `maxConcurrentBatches` bodies are read and stored at once,
+ * each capped as sent and as inflated, so the memory a fleet (or anyone) can make Regent spend on batches
+ * is bounded; the next `maxQueuedBatches` wait for a slot (their bodies unread, up to `maxQueueWaitMs`), and
+ * beyond that a batch gets 503 `decision_logs_busy` with `Retry-After`. Batches stored at once share one
+ * fsync (the store's group commit), so the slots are also what lets a busy fleet's batches be grouped. Refusals are problem documents: 400
+ * `invalid_gzip` / `invalid_json` / `invalid_utf8` / `json_too_deep` / `invalid_decision_batch` (naming the event and
+ * field), 413 `body_too_large` / `decompressed_body_too_large` / `too_many_decisions` /
+ * `decision_too_large`, 415 `unsupported_encoding`; a refused batch stores nothing.
+ */
+export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+  const { limits } = deps;
+  const now = deps.now ?? (() => new Date());
+  const slots = new BatchSlots(limits.maxConcurrentBatches, limits.maxQueuedBatches, limits.maxQueueWaitMs);
+  const receive: RequestHandler = async (req, res, next) => {
+    const outcome: DecisionBatchOutcome = { code: 'accepted', events: 0, compressedBytes: 0, bytes: 0 };
+    if (!(await slots.acquire())) {
+      res.set('Connection', 'close');
+      outcome.code = 'decision_logs_busy';
+      deps.onBatch?.(outcome);
+      next(new UnavailableError('decision_logs_busy', `${limits.maxConcurrentBatches} decision batches are being stored and ${limits.maxQueuedBatches} wait already (decisionLogs.maxConcurrentBatches, maxQueuedBatches); re-send shortly`, { retryAfterSeconds: 1 }));
+      return;
+    }
+    try {
+      const partition = parsePartition((req.params as { partition?: string[] }).partition, 'invalid_decision_batch');
+      const body = await readCompressedBody(req, { maxBytes: limits.maxBodyBytes, maxDecompressedBytes: limits.maxDecompressedBytes });
+      outcome.compressedBytes = body.compressedBytes;
+      outcome.bytes = body.bytes.length;
+      const records = parseDecisionBatch(parseJsonBody(body.bytes, limits.maxJsonDepth), { maxEvents: limits.maxEventsPerBatch }, {
+        receivedAt: now().toISOString(), ...(partition === undefined ? {} : { partition }),
+      });
+      outcome.events = records.length;
+      await deps.recorder.record(records);
+      deps.onBatch?.(outcome);
+      res.status(204).end();
+    } catch (error) {
+      outcome.code = isRegentError(error) ? error.code : 'internal_error';
+      deps.onBatch?.(outcome);
+      // A body refused before it was read whole: close the connection rather than read the rest.
+      if (outcome.code === 'body_too_large') res.set('Connection', 'close');
+      next(error);
+    } finally {
+      slots.release();
+    }
+  };
+  // Two routes, so requests are counted under the path they took.
+  router.post('/logs', deps.authenticate, receive);
+  router.post('/logs/*partition', deps.authenticate, receive);
+  return router;
+}
+
+/** Slots for batches being read and stored, and a bounded, time-limited queue for them. */
+class BatchSlots {
+  private busy = 0;
+  private readonly waiting: Array<(granted: boolean) => void> = [];
+
+  constructor(private readonly slots: number, private readonly maxQueued: number, private readonly maxWaitMs: number) {}
+
+  /** True once a slot is held; false when the queue is full or the wait ran out. */
+  acquire(): Promise<boolean> {
+    if (this.busy < this.slots) {
+      this.busy++;
+      return Promise.resolve(true);
+    }
+    if (this.waiting.length >= this.maxQueued) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const grant = (granted: boolean): void => {
+        clearTimeout(timer);
+        resolve(granted);
+      };
+      const timer = setTimeout(() => {
+        const index = this.waiting.indexOf(grant);
+        if (index >= 0) this.waiting.splice(index, 1);
+        resolve(false);
+      }, this.maxWaitMs);
+      this.waiting.push(grant);
+    });
+  }
+
+  /** Hands the slot to the longest waiting batch, or frees it. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next(true);
+    else this.busy--;
+  }
+}
