@@ -152,6 +152,16 @@ export const ERROR_CODES = {
   invalid_status_report: 'fleet',
   report_token_invalid: 'fleet',
   fleet_reports_disabled: 'fleet',
+  // decision-logs
+  invalid_gzip: 'decision-logs',
+  decompressed_body_too_large: 'decision-logs',
+  request_aborted: 'requests',
+  too_many_decisions: 'decision-logs',
+  decision_too_large: 'decision-logs',
+  invalid_decision_batch: 'decision-logs',
+  decision_logs_busy: 'decision-logs',
+  // metrics
+  metrics_token_invalid: 'metrics',
   // start-up
   invalid_config: 'start-up',
   signing_key_missing: 'start-up',
@@ -203,6 +213,8 @@ export type ErrorCodeSection =
   | 'remote-mode-and-webhooks'
   | 'environments'
   | 'fleet'
+  | 'decision-logs'
+  | 'metrics'
   | 'publishing-to-s3-and-oci'
   | 'agents'
   | 'start-up';

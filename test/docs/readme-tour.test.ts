@@ -81,7 +81,7 @@ describe('the README tour', () => {
     const transcript = `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}\n--- regent\n${regentOutput.slice(-3000)}`;
     expect(code, transcript).toBe(0);
     expect(stdout).toMatch(/^branch {3}main$/m);
-    const answers = [...stdout.matchAll(/\{"result":(true|false)\}/g)].map((match) => match[1]);
+    const answers = [...stdout.matchAll(/\{(?:"decision_id":"[0-9a-f-]+",)?"result":(true|false)\}/g)].map((match) => match[1]);
     expect(answers, transcript).toEqual(['false', 'true']);
     expect(stdout).toMatch(/Tour Guide\s+\[head, active\]\s+Make dave an editor/);
     expect(stdout).toMatch(/^-.*"dave": \[\{ "role": "viewer"/m);
