@@ -13,7 +13,7 @@ import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
 import { openFleet } from './composition/fleet.js';
 import { createLogger } from './composition/logger.js';
 import { createPublishSinks, type PublishSinks } from './composition/publish-sinks.js';
-import { startRemoteSync } from './composition/remote-sync.js';
+import { startRemoteSync, warnAboutRemoteMode } from './composition/remote-sync.js';
 import { loadConfig } from './config/load-config.js';
 import type { RegentConfig } from './config/schema.js';
 import type { ActivationPipeline } from './domain/activation/activation-pipeline.js';
@@ -92,8 +92,8 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const adminTokenKey = loadAdminTokenKey(config.auth, { dataDir, dev: config.dev, logger, signingKey: signingKey.key });
   // Remote mode: mirror a Git host's branch and push our own commits there (undefined in local mode).
   const remoteSettings = loadRemoteSettings(config, dataDir);
-  if (remoteSettings?.insecureHttp) {
-    logger.warn({ remote: remoteSettings.remote.url, token: remoteSettings.remote.credentials.kind === 'token' }, 'remote.allowInsecureHttp: the remote is reached over plain http; fetched policies and pushed commits (and a token, if any) are not protected on the wire');
+  if (remoteSettings) {
+    warnAboutRemoteMode({ remoteUrl: remoteSettings.remote.url, insecureHttp: remoteSettings.insecureHttp, token: remoteSettings.remote.credentials.kind === 'token', signingAlgorithm: signingKey.key.algorithm, logger });
   }
   // Agent credentials before anything starts: none configured outside dev mode stops start-up naming the keys.
   const agents = openAgentAccess(config, logger);

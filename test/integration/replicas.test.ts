@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { generateSigningKey } from '../../src/domain/bundles/signing-key.js';
+import { generateSigningKey, type SigningAlgorithm } from '../../src/domain/bundles/signing-key.js';
 import { adminClient, type AdminClient } from '../helpers/admin-client.js';
 import { startBundleProxy } from '../helpers/bundle-proxy.js';
 import { gitRemote, githubSignature, readTree, type GitRemote } from '../helpers/git-remote.js';
@@ -24,17 +24,17 @@ interface Replica {
 }
 
 /** One signing key for every replica, as production gives them the same key file. */
-function sharedSigningKey(): { config: Record<string, unknown>; publicKeyPem: string } {
-  const generated = generateSigningKey('regent', 'RS256');
+function sharedSigningKey(algorithm: SigningAlgorithm): { config: Record<string, unknown>; publicKeyPem: string } {
+  const generated = generateSigningKey('regent', algorithm);
   const file = join(tempDirForTest('regent-key-'), 'signing.pem');
   writeFileSync(file, generated.privateKeyPem, { mode: 0o600 });
-  return { config: { keyId: 'regent', algorithm: 'RS256', privateKeyFile: file }, publicKeyPem: generated.publicKeyPem };
+  return { config: { keyId: 'regent', algorithm, privateKeyFile: file }, publicKeyPem: generated.publicKeyPem };
 }
 
 /** `count` real Regents, each with its own data directory, mirroring one real bare remote. */
-async function startReplicas(count: number): Promise<{ remote: GitRemote; replicas: Replica[]; publicKeyPem: string }> {
+async function startReplicas(count: number, algorithm: SigningAlgorithm = 'RS256'): Promise<{ remote: GitRemote; replicas: Replica[]; publicKeyPem: string }> {
   const remote = await gitRemote(readTree(EXAMPLE_POLICIES));
-  const key = sharedSigningKey();
+  const key = sharedSigningKey(algorithm);
   const replicas: Replica[] = [];
   for (let i = 0; i < count; i += 1) {
     const { logger, records } = capturingLogger('debug');
@@ -110,6 +110,7 @@ describe('replicas: several Regents, each with its own data directory, on one re
   test('three replicas serve every bundle with the same bytes and ETag, and each answers 304 to the others\' ETags', async () => {
     const { replicas } = await startReplicas(3);
     const etags = await expectIdenticalBundles(replicas);
+    for (const { records } of replicas) expect(records().filter((record) => String(record.msg).includes('randomized signing algorithm'))).toEqual([]);
     for (const [name, etag] of Object.entries(etags)) {
       for (const { regent } of replicas) expect((await download(regent, `/bundles/${name}`, { 'If-None-Match': etag })).status).toBe(304);
     }
@@ -243,5 +244,14 @@ describe('replicas: several Regents, each with its own data directory, on one re
     await waitUntilActive(second, active);
     const etags = await expectIdenticalBundles([{ regent: first }, { regent: second }]);
     expect(Object.keys(etags)).toEqual(expect.arrayContaining(['rbac', 'datasets']));
+  });
+
+  test('with an ES256 key (randomized signatures) replicas sign one revision differently, and each says so at start-up', async () => {
+    const { replicas } = await startReplicas(2, 'ES256');
+    const served = await Promise.all(replicas.map(({ regent }) => download(regent, '/bundles/rbac')));
+    expect(served[0]!.etag).not.toBe(served[1]!.etag);
+    for (const { records } of replicas) {
+      expect(records().some((record) => record.level === 40 && record.algorithm === 'ES256' && String(record.msg).includes('use an RS* or HS* key for replicas'))).toBe(true);
+    }
   });
 });
