@@ -28,6 +28,7 @@ import type { PolicyStore } from './domain/store/policy-store.js';
 import { redactUrls } from './domain/redact-urls.js';
 import { GitPolicyRepository } from './git/git-policy-repository.js';
 import { environmentRefName } from './git/git-ref-follower.js';
+import { revisionsCommittedHere } from './git/local-commits.js';
 import { seedFromDirectory } from './git/seed-from-directory.js';
 import { createBundleHandler } from './http/bundles/bundle-handler.js';
 import { createApp } from './http/create-app.js';
@@ -141,7 +142,11 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
   });
   // A crash between a commit and its audit record leaves the commit unrecorded: record it now (not on
   // a broken chain, which takes no records; that start-up said so and the next one will).
-  if (audit.chain().chain === 'ok') await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
+  // Only this store's own commits (its reflog): other replicas' writes arrive by fetch, on their own record.
+  if (audit.chain().chain === 'ok') {
+    const committedHere = await revisionsCommittedHere(join(dataDir, 'store.git'), config.store.branch, 500);
+    await reconcileAuditWithHistory({ store, audit, committedHere, logger: logger.child({ component: 'audit' }) });
+  }
   // Sinks follow every set's activations (after the catalog swap, the commit point); subscribed before they start.
   const publishing = createPublishSinks(publishSettings, { main: sets.activation, environments: sets.environments, logger });
   auditActivations(sets.activation, audit, logger);

@@ -31,25 +31,31 @@ function sharedSigningKey(algorithm: SigningAlgorithm): { config: Record<string,
   return { config: { keyId: 'regent', algorithm, privateKeyFile: file }, publicKeyPem: generated.publicKeyPem };
 }
 
+type SharedKey = ReturnType<typeof sharedSigningKey>;
+
+/** One real Regent mirroring `remote`, signing with `key`, with its own data directory (`dataDir` to restart one). */
+async function startReplica(remote: GitRemote, key: SharedKey, index: number, dataDir?: string): Promise<Replica> {
+  const { logger, records } = capturingLogger('debug');
+  const regent = await startTestRegent({
+    logger,
+    ...(dataDir ? { dataDir } : {}),
+    config: {
+      signing: key.config,
+      remote: { url: remote.dir, webhookSecret: SECRET, syncSchedule: NEVER, backoffInitialMs: 50, backoffMaxMs: 300, fetchTimeoutMs: 10_000 },
+    },
+  });
+  return { regent, records, admin: adminClient(regent, { sub: `admin-${index}`, role: 'admin', name: `Admin ${index}`, email: `admin-${index}@example.test` }) };
+}
+
 /** `count` real Regents, each with its own data directory, mirroring one real bare remote. */
-async function startReplicas(count: number, algorithm: SigningAlgorithm = 'RS256'): Promise<{ remote: GitRemote; replicas: Replica[]; publicKeyPem: string }> {
+async function startReplicas(count: number, algorithm: SigningAlgorithm = 'RS256'): Promise<{ remote: GitRemote; replicas: Replica[]; publicKeyPem: string; key: SharedKey }> {
   const remote = await gitRemote(readTree(EXAMPLE_POLICIES));
   const key = sharedSigningKey(algorithm);
   const replicas: Replica[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const { logger, records } = capturingLogger('debug');
-    const regent = await startTestRegent({
-      logger,
-      config: {
-        signing: key.config,
-        remote: { url: remote.dir, webhookSecret: SECRET, syncSchedule: NEVER, backoffInitialMs: 50, backoffMaxMs: 300, fetchTimeoutMs: 10_000 },
-      },
-    });
-    replicas.push({ regent, records, admin: adminClient(regent, { sub: `admin-${i}`, role: 'admin', name: `Admin ${i}`, email: `admin-${i}@example.test` }) });
-  }
+  for (let i = 0; i < count; i += 1) replicas.push(await startReplica(remote, key, i));
   const tip = await remote.tip();
   for (const { regent } of replicas) await waitUntilActive(regent, tip);
-  return { remote, replicas, publicKeyPem: key.publicKeyPem };
+  return { remote, replicas, publicKeyPem: key.publicKeyPem, key };
 }
 
 interface StatusBody {
@@ -253,5 +259,26 @@ describe('replicas: several Regents, each with its own data directory, on one re
     for (const { records } of replicas) {
       expect(records().some((record) => record.level === 40 && record.algorithm === 'ES256' && String(record.msg).includes('use an RS* or HS* key for replicas'))).toBe(true);
     }
+  });
+
+  test('each replica\'s audit log records the writes made through it; a restarted replica does not take another\'s writes for its own', async () => {
+    const { remote, replicas, key } = await startReplicas(2);
+    const [a, b] = replicas as [Replica, Replica];
+    const write = await a.admin.put('/api/policies/rbac/replicated.rego', { content: 'package rbac.replicated\n\nenabled := true\n', message: 'Add rbac.replicated on replica a', baseRevision: await headOf(a.admin) });
+    expect(write.status).toBe(201);
+    const { revision } = (await write.json()) as { revision: string };
+    expect((await b.admin.post('/api/mirror/sync')).status).toBe(202);
+    await waitUntilActive(b.regent, revision);
+    await b.regent.close();
+
+    const restarted = await startReplica(remote, key, 1, b.regent.dataDir);
+    await waitUntilActive(restarted.regent, revision);
+    const writesOn = async (replica: Replica): Promise<Array<Record<string, unknown>>> =>
+      ((await (await replica.admin.get('/api/audit?action=policy.write')).json()) as { records: Array<Record<string, unknown>> }).records;
+    expect((await writesOn(a)).map((record) => record.revision)).toEqual([revision]);
+    expect(await writesOn(restarted)).toEqual([]);
+    expect(restarted.records().filter((record) => record.msg === 'audit record added for a commit written just before a crash')).toEqual([]);
+    // The remote's history names the author and the request of every write, whichever replica took it.
+    expect(await remote.git(['log', '-1', '--format=%an%n%(trailers:key=Regent-Actor,valueonly)', revision])).toMatch(/^Admin 0\nadmin-0 \(admin\)/);
   });
 });
