@@ -34,7 +34,7 @@ function sharedSigningKey(algorithm: SigningAlgorithm): { config: Record<string,
 type SharedKey = ReturnType<typeof sharedSigningKey>;
 
 /** One real Regent mirroring `remote`, signing with `key`, with its own data directory (`dataDir` to restart one). */
-async function startReplica(remote: GitRemote, key: SharedKey, index: number, dataDir?: string): Promise<Replica> {
+async function startReplica(remote: GitRemote, key: SharedKey, index: number, dataDir?: string, config: Record<string, unknown> = {}): Promise<Replica> {
   const { logger, records } = capturingLogger('debug');
   const regent = await startTestRegent({
     logger,
@@ -42,17 +42,18 @@ async function startReplica(remote: GitRemote, key: SharedKey, index: number, da
     config: {
       signing: key.config,
       remote: { url: remote.dir, webhookSecret: SECRET, syncSchedule: NEVER, backoffInitialMs: 50, backoffMaxMs: 300, fetchTimeoutMs: 10_000 },
+      ...config,
     },
   });
   return { regent, records, admin: adminClient(regent, { sub: `admin-${index}`, role: 'admin', name: `Admin ${index}`, email: `admin-${index}@example.test` }) };
 }
 
 /** `count` real Regents, each with its own data directory, mirroring one real bare remote. */
-async function startReplicas(count: number, algorithm: SigningAlgorithm = 'RS256'): Promise<{ remote: GitRemote; replicas: Replica[]; publicKeyPem: string; key: SharedKey }> {
+async function startReplicas(count: number, algorithm: SigningAlgorithm = 'RS256', configOf: (index: number) => Record<string, unknown> = () => ({})): Promise<{ remote: GitRemote; replicas: Replica[]; publicKeyPem: string; key: SharedKey }> {
   const remote = await gitRemote(readTree(EXAMPLE_POLICIES));
   const key = sharedSigningKey(algorithm);
   const replicas: Replica[] = [];
-  for (let i = 0; i < count; i += 1) replicas.push(await startReplica(remote, key, i));
+  for (let i = 0; i < count; i += 1) replicas.push(await startReplica(remote, key, i, undefined, configOf(i)));
   const tip = await remote.tip();
   for (const { regent } of replicas) await waitUntilActive(regent, tip);
   return { remote, replicas, publicKeyPem: key.publicKeyPem, key };
@@ -61,6 +62,8 @@ async function startReplicas(count: number, algorithm: SigningAlgorithm = 'RS256
 interface StatusBody {
   head: string;
   active: string;
+  lastError: { revision: string; problems: Array<Record<string, unknown>> } | null;
+  gate: { source: string; oldestAgentVersion: string | null };
   bundles: Record<string, { etag: string; revision: string }>;
 }
 
@@ -280,5 +283,28 @@ describe('replicas: several Regents, each with its own data directory, on one re
     expect(restarted.records().filter((record) => record.msg === 'audit record added for a commit written just before a crash')).toEqual([]);
     // The remote's history names the author and the request of every write, whichever replica took it.
     expect(await remote.git(['log', '-1', '--format=%an%n%(trailers:key=Regent-Actor,valueonly)', revision])).toMatch(/^Admin 0\nadmin-0 \(admin\)/);
+  });
+
+  test('with gate.fleetReports off, replicas judge a revision alike whichever of them the agents report to; on, a report to one makes it stricter alone', async () => {
+    // strings.split_n came after OPA v1.0.0: a gate that counts a v1.0.0 agent refuses it.
+    const splitN = 'package rbac.splitter\n\nparts := strings.split_n("a,b,c", ",", 2)\n';
+    const { replicas } = await startReplicas(3, 'RS256', (index) => (index < 2 ? { gate: { fleetReports: false } } : {}));
+    const [a, b, c] = replicas as [Replica, Replica, Replica];
+    const report = { labels: { id: 'old-agent', version: '1.0.0' }, bundles: {} };
+    for (const { regent } of [b, c]) {
+      expect((await fetch(`${regent.url}/status`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(report) })).status).toBe(200);
+    }
+    await eventually(async () => (await statusOf(c.regent)).gate.oldestAgentVersion === 'v1.0.0', 15_000);
+    expect((await statusOf(b.regent)).gate).toMatchObject({ source: 'regent', oldestAgentVersion: null });
+
+    const write = await a.admin.put('/api/policies/rbac/splitter.rego', { content: splitN, message: 'Use strings.split_n', baseRevision: await headOf(a.admin) });
+    expect(write.status).toBe(201);
+    const { revision } = (await write.json()) as { revision: string };
+    for (const { admin } of [b, c]) expect((await admin.post('/api/mirror/sync')).status).toBe(202);
+    await waitUntilActive(b.regent, revision);
+    await expectIdenticalBundles([a, b]);
+    await eventually(async () => (await statusOf(c.regent)).lastError?.revision === revision, 15_000);
+    expect((await statusOf(c.regent)).active).not.toBe(revision);
+    expect((await statusOf(c.regent)).lastError!.problems[0]).toMatchObject({ code: 'builtin_unavailable_on_fleet', opaVersion: 'v1.0.0' });
   });
 });
