@@ -135,11 +135,16 @@ describe('replicas: several Regents, each with its own data directory, on one re
     const { revision } = (await write.json()) as { revision: string };
     expect(await remote.tip()).toBe(revision);
     expect((await statusOf(b.regent)).active).toBe(base);
+    // Until it fetched, a replica serves what it has: an agent that saw the new revision elsewhere gets the old one there.
+    const newRbac = (await download(a.regent, '/bundles/rbac')).etag!;
+    const lagging = await download(b.regent, '/bundles/rbac', { 'If-None-Match': newRbac });
+    expect([lagging.status, lagging.etag]).toEqual([200, before.rbac]);
 
     expect((await postWebhook(b.regent, revision)).status).toBe(202);
     expect((await c.admin.post('/api/mirror/sync')).status).toBe(202);
     for (const { regent } of replicas) await waitUntilActive(regent, revision);
     const after = await expectIdenticalBundles(replicas);
+    expect(after.rbac).toBe(newRbac);
     expect(after.rbac).not.toBe(before.rbac);
   });
 
