@@ -15,7 +15,7 @@ import { openFleet } from './composition/fleet.js';
 import { createMetrics } from './composition/metrics.js';
 import { createLogger } from './composition/logger.js';
 import { createPublishSinks, type PublishSinks } from './composition/publish-sinks.js';
-import { startRemoteSync } from './composition/remote-sync.js';
+import { startRemoteSync, warnAboutRemoteMode } from './composition/remote-sync.js';
 import { loadConfig } from './config/load-config.js';
 import type { RegentConfig } from './config/schema.js';
 import type { ActivationPipeline } from './domain/activation/activation-pipeline.js';
@@ -30,6 +30,7 @@ import type { PolicyStore } from './domain/store/policy-store.js';
 import { redactUrls } from './domain/redact-urls.js';
 import { GitPolicyRepository } from './git/git-policy-repository.js';
 import { environmentRefName } from './git/git-ref-follower.js';
+import { revisionsCommittedHere } from './git/local-commits.js';
 import { seedFromDirectory } from './git/seed-from-directory.js';
 import { createBundleHandler } from './http/bundles/bundle-handler.js';
 import { createApp } from './http/create-app.js';
@@ -96,8 +97,8 @@ async function startOnDataDir(config: Readonly<RegentConfig>, logger: Logger, da
   const adminTokenKey = loadAdminTokenKey(config.auth, { dataDir, dev: config.dev, logger, signingKey: signingKey.key });
   // Remote mode: mirror a Git host's branch and push our own commits there (undefined in local mode).
   const remoteSettings = loadRemoteSettings(config, dataDir);
-  if (remoteSettings?.insecureHttp) {
-    logger.warn({ remote: remoteSettings.remote.url, token: remoteSettings.remote.credentials.kind === 'token' }, 'remote.allowInsecureHttp: the remote is reached over plain http; fetched policies and pushed commits (and a token, if any) are not protected on the wire');
+  if (remoteSettings) {
+    warnAboutRemoteMode({ remoteUrl: remoteSettings.remote.url, insecureHttp: remoteSettings.insecureHttp, token: remoteSettings.remote.credentials.kind === 'token', signingAlgorithm: signingKey.key.algorithm, logger });
   }
   // Agent credentials before anything starts: none configured outside dev mode stops start-up naming the keys.
   const agents = openAgentAccess(config, logger);
@@ -148,7 +149,11 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
   });
   // A crash between a commit and its audit record leaves the commit unrecorded: record it now (not on
   // a broken chain, which takes no records; that start-up said so and the next one will).
-  if (audit.chain().chain === 'ok') await reconcileAuditWithHistory({ store, audit, logger: logger.child({ component: 'audit' }) });
+  // Only this store's own commits (its reflog): other replicas' writes arrive by fetch, on their own record.
+  if (audit.chain().chain === 'ok') {
+    const committedHere = await revisionsCommittedHere(join(dataDir, 'store.git'), config.store.branch, 500);
+    await reconcileAuditWithHistory({ store, audit, committedHere, logger: logger.child({ component: 'audit' }) });
+  }
   // Sinks follow every set's activations (after the catalog swap, the commit point); subscribed before they start.
   const publishing = createPublishSinks(publishSettings, { main: sets.activation, environments: sets.environments, logger });
   auditActivations(sets.activation, audit, logger);

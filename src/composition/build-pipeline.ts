@@ -44,7 +44,7 @@ export interface BuildPipelineDeps {
   signingKey: LoadedSigningKey;
   projectRoot: string;
   logger: Logger;
-  /** `labels.version` of the live agents (the fleet registry), for the gate's target; none when absent. */
+  /** `labels.version` of the live agents (the fleet registry), for the gate's target; none when absent or `gate.fleetReports` is off. */
   liveAgentVersions?: () => ReadonlyMap<string, number>;
 }
 
@@ -64,7 +64,7 @@ export async function createBuildPipeline(config: Readonly<RegentConfig>, deps: 
   if (floor !== undefined && !FleetGateTarget.knows(capabilities.known, floor)) {
     throw new InputError('invalid_config', `invalid configuration at 'gate.minAgentVersion': OPA ${opa.version} (${opa.path}) has no capabilities for '${floor}'; name an OPA release (${capabilities.known[0] ?? '?'} to ${capabilities.known.at(-1) ?? '?'}, as 'opa capabilities' lists them)`, { field: 'gate.minAgentVersion' });
   }
-  const gateTarget = FleetGateTarget.create({ floor, current: opa.version, known: capabilities.known, liveVersions: deps.liveAgentVersions ?? (() => new Map()) });
+  const gateTarget = FleetGateTarget.create({ floor, current: opa.version, known: capabilities.known, liveVersions: (config.gate.fleetReports ? deps.liveAgentVersions : undefined) ?? (() => new Map()) });
   const opaGate = OpaPolicyGate.create({ opa, capabilitiesPath, capabilities, logger: logger.child({ component: 'gate' }), workDir: join(dataDir, 'tmp'), budgetMs: config.opa.timeoutMs });
   // OPA judges the data agents receive (canonical JSON, YAML converted by Regent) against the capabilities of
   // the fleet's oldest OPA, and remembers verdicts.

@@ -24,6 +24,7 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_OPA_MAX_QUEUED', path: ['opa', 'maxQueued'], type: 'number' },
   { env: 'REGENT_OPA_MEMORY_LIMIT_MIB', path: ['opa', 'memoryLimitMiB'], type: 'number' },
   { env: 'REGENT_GATE_MIN_AGENT_VERSION', path: ['gate', 'minAgentVersion'], type: 'string' },
+  { env: 'REGENT_GATE_FLEET_REPORTS', path: ['gate', 'fleetReports'], type: 'boolean' },
   { env: 'REGENT_AUTH_SECRET', path: ['auth', 'secret'], type: 'string' },
   { env: 'REGENT_AUTH_SECRET_FILE', path: ['auth', 'secretFile'], type: 'string' },
   { env: 'REGENT_AUTH_PUBLIC_KEY_FILE', path: ['auth', 'publicKeyFile'], type: 'string' },

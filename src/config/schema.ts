@@ -75,6 +75,12 @@ export const configSchema = z.strictObject({
      * OPA lacks is refused before any agent downloads it. Must be a release Regent's OPA has capabilities for.
      */
     minAgentVersion: z.string().regex(/^v?\d{1,4}\.\d{1,4}\.\d{1,4}$/, "an OPA release such as 'v1.0.0'").optional(),
+    /**
+     * Whether the versions agents report count too. Off, the gate's verdict is a function of the tree,
+     * `minAgentVersion` and Regent's OPA only, hence the same on every replica whichever of them the
+     * agents report to (docs/replicas.md).
+     */
+    fleetReports: z.boolean().default(true),
   }).prefault({}),
   /** Admin API authentication: JWTs verified with pinned algorithms; keys separate from bundle signing. */
   auth: z.strictObject({

@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { describe, expect, onTestFinished, test } from 'vitest';
 import { ConflictError, NotAllowedError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
 import { git, openTestStore, tempDir } from '../../test/helpers/git-repo.js';
 import { gitRemote } from '../../test/helpers/git-remote.js';
-import type { RemoteOptions } from './git-remote-mirror.js';
+import { REF_BUSY_ATTEMPTS, type RemoteOptions } from './git-remote-mirror.js';
 import { runGit } from './git-process.js';
 import { assertRemoteUrl, isLoopbackUrl, redactUrl, remoteEnvironment } from './remote-credentials.js';
 
@@ -122,7 +122,7 @@ describe('GitRemoteMirror over a real bare remote', () => {
     expect(await store.head()).toBe(removed);
   });
 
-  test('a push a server hook declines is remote_refused at once: no fetch-and-retry, nothing moves', async () => {
+  test('a push a server hook declines is remote_refused: the branch did not move, so no retry, and nothing moves', async () => {
     const { remote, store, first } = await mirroredStore();
     const hook = join(remote.dir, 'hooks', 'pre-receive');
     writeFileSync(hook, '#!/bin/sh\necho "protected branch: open a pull request" >&2\nexit 1\n');
@@ -131,6 +131,51 @@ describe('GitRemoteMirror over a real bare remote', () => {
     const error = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'direct', author, expectedHead: first.remoteTip! }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotAllowedError);
     expect(error).toMatchObject({ code: 'remote_refused', details: { reason: 'pre-receive hook declined: protected branch: open a pull request' } });
+    expect(await remote.tip()).toBe(first.remoteTip);
+    expect(await store.head()).toBe(first.remoteTip);
+  });
+
+  test('a race lost inside the host ("[remote rejected] (failed to update ref)") is remote_moved, not remote_refused', async () => {
+    const { remote, store, first } = await mirroredStore();
+    // Another writer (another replica) lands between this push's ref advertisement and its ref update:
+    // the hook moves main itself, so git's receive-pack fails to lock main at the leased value.
+    const other = await remote.developer.commit({ 'c/policy.rego': 'package c\n' }, 'another replica');
+    await remote.developer.git(['push', '--quiet', 'origin', 'HEAD:refs/heads/side']);
+    const marker = join(remote.dir, 'raced');
+    const hook = join(remote.dir, 'hooks', 'pre-receive');
+    writeFileSync(hook, `#!/bin/sh\n[ -e '${marker}' ] && exit 0\ntouch '${marker}'\nunset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\ngit update-ref refs/heads/main ${other}\n`);
+    chmodSync(hook, 0o755);
+    await remote.git(['config', 'core.hooksPath', join(remote.dir, 'hooks')]);
+
+    const error = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'mine', author, expectedHead: first.remoteTip! }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ code: 'remote_moved', details: { head: other } });
+    expect(await remote.tip()).toBe(other);
+    expect(await store.head()).toBe(other);
+    const retried = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'mine', author, expectedHead: other });
+    expect(await remote.tip()).toBe(retried.revision);
+    expect((await remote.git(['rev-list', '--parents', '-n', '1', retried.revision])).trim().split(' ')[1]).toBe(other);
+  });
+
+  test('a branch another push holds locked is pushed again, and the write lands once the lock is gone', async () => {
+    const { remote, store, first } = await mirroredStore();
+    const lock = join(remote.dir, 'refs', 'heads', 'main.lock');
+    writeFileSync(lock, '');
+    const released = setTimeout(() => rmSync(lock, { force: true }), 150);
+    onTestFinished(() => clearTimeout(released));
+    const result = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'mine', author, expectedHead: first.remoteTip! });
+    expect(existsSync(lock)).toBe(false);
+    expect(await remote.tip()).toBe(result.revision);
+    expect(await store.head()).toBe(result.revision);
+  });
+
+  test(`a branch that stays locked through ${REF_BUSY_ATTEMPTS} pushes is remote_unavailable, and nothing moves`, async () => {
+    const { remote, store, first } = await mirroredStore();
+    writeFileSync(join(remote.dir, 'refs', 'heads', 'main.lock'), '');
+    const error = await store.commit({ changes: [put('b/policy.rego', 'package b\n')], message: 'mine', author, expectedHead: first.remoteTip! }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error).toMatchObject({ code: 'remote_unavailable' });
+    expect((error as Error).message).toContain('could not update main just now (failed to update ref');
     expect(await remote.tip()).toBe(first.remoteTip);
     expect(await store.head()).toBe(first.remoteTip);
   });

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConflictError, PreconditionFailedError, UnavailableError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { AcceptResult, RemoteMirror, SyncResult } from '../domain/mirror/remote-mirror.js';
@@ -5,12 +6,16 @@ import type { Revision } from '../domain/store/policy-store.js';
 import { GitCommandError } from './git-errors.js';
 import { runGit } from './git-process.js';
 import { isSha, isValidBranchName, isValidRefName } from './git-validation.js';
-import { refusedByRemote } from './push-refusal.js';
+import { hostRefusal, refBusyError, type HostRefusal } from './push-refusal.js';
 import type { EnvironmentRefPusher } from './git-ref-follower.js';
 import { assertRemoteUrl, isHttpsUrl, isInsecureHttpUrl, redactUrl, remoteEnvironment, type RemoteCredentials, type RemoteTls } from './remote-credentials.js';
 import { WriteLock } from './write-lock.js';
 
 const ZERO_OID = '0'.repeat(40);
+/** Pushes tried while the host's branch is locked by other pushes (and has not moved), before 503. */
+export const REF_BUSY_ATTEMPTS = 4;
+/** The first wait between them (ms); the n-th waits n times this, plus up to as much again at random. */
+const REF_BUSY_DELAY_MS = 100;
 
 /** The remote part of {@link OpenPolicyRepositoryOptions}: where the store mirrors from and pushes to. */
 export interface RemoteOptions {
@@ -127,12 +132,25 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
    * `expectedRemoteTip` (head: the remote must still be exactly where this store last saw it; `null` = the
    * branch must not exist yet). A remote rewound or deleted behind Regent's back is therefore never
    * silently brought back by a write. Called by the repository under its write lock. Throws
-   * `ConflictError` `remote_moved` (the remote refused: head is then the fetched tip if it could
-   * fast-forward) or `remote_diverged`, `NotAllowedError` `remote_refused` when a server hook or branch
-   * protection declined it (retrying cannot help), and `UnavailableError` `remote_unavailable` when the
-   * remote cannot be reached (unless the push is found to have landed after all).
+   * `ConflictError` `remote_moved` (the remote refused because it moved, however the host worded it:
+   * head is then the fetched tip if it could fast-forward) or `remote_diverged`, `NotAllowedError`
+   * `remote_refused` when a server hook or branch protection declined it and the branch did not move
+   * (retrying cannot help), and `UnavailableError` `remote_unavailable` when the remote cannot be reached
+   * (unless the push is found to have landed after all) or its branch stayed locked by other pushes
+   * through {@link REF_BUSY_ATTEMPTS} attempts.
    */
   async pushThrough(revision: Revision, expectedRemoteTip: Revision | null): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      const busy = await this.pushOnce(revision, expectedRemoteTip);
+      if (busy === undefined) return;
+      if (attempt >= REF_BUSY_ATTEMPTS) throw refBusyError(busy, this.remoteBranch, this.description.url);
+      this.store.logger.info({ revision, attempt, remote: this.description.url }, 'the remote branch was locked by another push; retrying');
+      await delay(REF_BUSY_DELAY_MS * attempt * (1 + Math.random()));
+    }
+  }
+
+  /** One push of {@link pushThrough}: undefined when it landed, the refusal when the host's ref was locked and unmoved. */
+  private async pushOnce(revision: Revision, expectedRemoteTip: Revision | null): Promise<HostRefusal | undefined> {
     const ref = `refs/heads/${this.remoteBranch}`;
     let result;
     try {
@@ -145,7 +163,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       // A push killed at its timeout may still have landed: then it is a success, not "nothing committed".
       if (await this.fetch().then((tip) => tip === revision, () => false)) {
         this.pushes += 1;
-        return;
+        return undefined;
       }
       throw this.unavailable('push', error);
     }
@@ -153,14 +171,21 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     if (result.exitCode === 0) {
       this.pushes += 1;
       await this.recordPushed(revision);
-      return;
+      return undefined;
     }
-    refusedByRemote(porcelain, result.stderr, `the remote refused the push to ${this.remoteBranch}`);
-    if (!/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
-    this.store.logger.info({ revision, remote: this.description.url }, 'push refused by the remote; fetching');
+    const refusal = hostRefusal(porcelain, result.stderr, `the remote refused the push to ${this.remoteBranch}`);
+    if (!refusal && !/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
+    this.store.logger.info({ revision, remote: this.description.url, hostRefused: refusal !== undefined }, 'push refused by the remote; fetching');
     const remoteTip = await this.fetch().catch((error: unknown) => {
       throw this.unavailable('fetch', error);
     });
+    // The host declined and its branch did not move: a hook or a protected branch (final), or a ref lock
+    // it could not take (retried). Had it moved, the refusal was a lost race with another writer (another
+    // replica): git's receive-pack then says "[remote rejected] (failed to update ref)", not "[rejected]".
+    if (refusal && (remoteTip ?? null) === expectedRemoteTip) {
+      if (refusal.refLock) return refusal;
+      throw refusal.error;
+    }
     const synced = await this.reconcile(remoteTip);
     if (synced.outcome === 'diverged' || synced.outcome === 'missing_ref') {
       throw new ConflictError('remote_diverged', `the remote branch ${this.remoteBranch} no longer continues head's history (${synced.outcome}); an admin must accept it first (POST /api/mirror/accept)`, { head: synced.head ?? null, remoteTip: synced.remoteTip ?? null });
@@ -205,12 +230,17 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
         throw this.unavailable('push', error);
       }
       if (result.exitCode !== 0) {
-        refusedByRemote(result.stdout.toString('utf8'), result.stderr, `the remote refused moving ${ref}`);
-        if (!/^!\t/m.test(result.stdout.toString('utf8'))) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
-        this.store.logger.info({ ref, remote: this.description.url }, 'environment push refused by the remote; fetching');
+        const porcelain = result.stdout.toString('utf8');
+        const refusal = hostRefusal(porcelain, result.stderr, `the remote refused moving ${ref}`);
+        if (!refusal && !/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
+        this.store.logger.info({ ref, remote: this.description.url, hostRefused: refusal !== undefined }, 'environment push refused by the remote; fetching');
         await this.fetchEnvironmentRefs(Date.now() + this.options.fetchTimeoutMs).catch((error: unknown) => {
           throw this.unavailable('fetch', error);
         });
+        // As for the branch: a host refusal while the ref stayed where it was is the host's policy (or its lock).
+        if (refusal && (await this.readRawRef(ref) ?? null) === oldOid) {
+          throw refusal.refLock ? refBusyError(refusal, ref, this.description.url) : refusal.error;
+        }
         throw new ConflictError('environment_moved', `the remote refused moving ${ref}: it no longer names what this Regent saw (hint: read GET /api/environments and promote again)`, { field: 'If-Match' });
       }
       await moveLocal();
@@ -303,6 +333,13 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
   private async isAncestor(ancestor: Revision, descendant: Revision): Promise<boolean> {
     const { exitCode } = await runGit({ dir: this.store.dir, args: ['merge-base', '--is-ancestor', '--end-of-options', ancestor, descendant], okExitCodes: [1] });
     return exitCode === 0;
+  }
+
+  /** The object a ref names, unpeeled (an annotated tag's own id), as `--force-with-lease` compares it. */
+  private async readRawRef(ref: string): Promise<string | undefined> {
+    const { stdout } = await runGit({ dir: this.store.dir, args: ['rev-parse', '--verify', '--quiet', '--end-of-options', ref], okExitCodes: [1] });
+    const sha = stdout.toString('utf8').trim();
+    return isSha(sha) ? sha : undefined;
   }
 
   private async readRef(ref: string): Promise<Revision | undefined> {

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { refusedByRemote, remoteMessages } from './push-refusal.js';
+import { hostRefusal, refBusyError, remoteMessages } from './push-refusal.js';
+
+/** The refusal's error thrown, as the mirror throws it for a host that declined and did not move. */
+function refusedByRemote(porcelain: string, stderr: string, what: string): void {
+  const refusal = hostRefusal(porcelain, stderr, what);
+  if (refusal) throw refusal.error;
+}
 
 const REFUSED = 'To https://gitea.example.test/acme/policies.git\n!\tabc:refs/heads/main\t[remote rejected] (pre-receive hook declined)\nDone\n';
 
@@ -29,5 +35,29 @@ describe('push refusals', () => {
     }
     expect(reason.startsWith('pre-receive hook declined: GH006')).toBe(true);
     expect(reason.length).toBeLessThanOrEqual(300);
+  });
+
+  test('a hook or a protected branch is not a ref lock; a ref git could not lock or update is', () => {
+    expect(hostRefusal(REFUSED, 'remote: Gitea: Not allowed to push to protected branch main\n', 'x')?.refLock).toBe(false);
+    const lockFile = "remote: error: cannot lock ref 'refs/heads/main': Unable to create '/srv/git/p.git/./refs/heads/main.lock': File exists.\n";
+    const movedMeanwhile = "remote: error: cannot lock ref 'refs/heads/main': is at 217387bbdd86cced2994f6110b660791506cee1a but expected bec2402c325c8d00f145925e55016a03ca373fac\n";
+    for (const stderr of [lockFile, movedMeanwhile, '']) {
+      const refusal = hostRefusal('!\tabc:refs/heads/main\t[remote rejected] (failed to update ref)\n', stderr, 'x');
+      expect(refusal?.refLock).toBe(true);
+      expect(refusal?.error.code).toBe('remote_refused');
+    }
+    expect(hostRefusal('!\tabc:refs/heads/main\t[remote rejected] (failed to lock)\n', '', 'x')?.refLock).toBe(true);
+  });
+
+  test('a ref that stayed locked is remote_unavailable, naming the ref and git\'s reason', () => {
+    const refusal = hostRefusal('!\tabc:refs/heads/main\t[remote rejected] (failed to update ref)\n', '', 'x')!;
+    const error = refBusyError(refusal, 'main', 'https://git.example.test/acme/policies.git');
+    expect(error).toMatchObject({ code: 'remote_unavailable', details: { remote: 'https://git.example.test/acme/policies.git' } });
+    expect(error.message).toContain('could not update main just now (failed to update ref)');
+  });
+
+  test('a push that was not refused by the host gives no refusal', () => {
+    expect(hostRefusal('To x\n=\tabc:refs/heads/main\t[up to date]\nDone\n', '', 'x')).toBeUndefined();
+    expect(hostRefusal('!\tabc:refs/heads/main\t[rejected] (stale info)\n', '', 'x')).toBeUndefined();
   });
 });

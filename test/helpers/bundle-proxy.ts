@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
 
 export interface ProxiedResponse {
+  /** The upstream that answered (see {@link BundleProxy.setUpstream}). */
+  upstream: string;
   url: string;
   ifNoneMatch: string | undefined;
   status: number;
@@ -23,17 +25,21 @@ export interface BundleProxy {
   /** Every answer passed on, in order: the request's path and `If-None-Match`, status, headers, body. */
   responses: ProxiedResponse[];
   setRewrite(rewrite: BundleRewrite | undefined): void;
+  /** Sends the next requests elsewhere, as a load balancer moving an agent to another replica does. */
+  setUpstream(upstream: string): void;
 }
 
 /**
  * A man in the middle between an OPA agent and Regent: forwards requests (headers included, so long
  * polls and If-None-Match behave as without it) and can rewrite bundle bodies, with a new ETag, to
- * show what the agent does with tampered bundles.
+ * show what the agent does with tampered bundles. Its upstream can be switched between requests.
  */
-export async function startBundleProxy(upstream: string): Promise<BundleProxy> {
+export async function startBundleProxy(initialUpstream: string): Promise<BundleProxy> {
   let rewrite: BundleRewrite | undefined;
-  const proxy: BundleProxy = { url: '', counts: new Map(), rewrites: 0, responses: [], setRewrite: (next) => (rewrite = next) };
+  let upstream = initialUpstream;
+  const proxy: BundleProxy = { url: '', counts: new Map(), rewrites: 0, responses: [], setRewrite: (next) => (rewrite = next), setUpstream: (next) => (upstream = next) };
   const server: Server = createServer(async (req, res) => {
+    const target = upstream;
     try {
       const headers: Record<string, string> = {};
       for (const name of ['if-none-match', 'prefer', 'authorization', 'user-agent']) {
@@ -41,7 +47,7 @@ export async function startBundleProxy(upstream: string): Promise<BundleProxy> {
         if (typeof value === 'string') headers[name] = value;
       }
       // A rewritten ETag is not Regent's: translate it back so Regent still sees what the agent has.
-      const upstreamResponse = await fetch(`${upstream}${req.url}`, { method: req.method, headers });
+      const upstreamResponse = await fetch(`${target}${req.url}`, { method: req.method, headers });
       let body: Buffer = Buffer.from(await upstreamResponse.arrayBuffer());
       const outHeaders: Record<string, string> = {};
       upstreamResponse.headers.forEach((value, key) => {
@@ -56,7 +62,7 @@ export async function startBundleProxy(upstream: string): Promise<BundleProxy> {
         }
       }
       proxy.counts.set(upstreamResponse.status, (proxy.counts.get(upstreamResponse.status) ?? 0) + 1);
-      proxy.responses.push({ url: req.url ?? '', ifNoneMatch: headers['if-none-match'], status: upstreamResponse.status, headers: outHeaders, body });
+      proxy.responses.push({ upstream: target, url: req.url ?? '', ifNoneMatch: headers['if-none-match'], status: upstreamResponse.status, headers: outHeaders, body });
       res.writeHead(upstreamResponse.status, { ...outHeaders, 'content-length': String(body.length) });
       res.end(body);
     } catch (error) {

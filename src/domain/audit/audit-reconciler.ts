@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import { parseTrailers, trailerValue } from '../store/commit-trailers.js';
-import type { PolicyStore, VersionInfo } from '../store/policy-store.js';
+import type { PolicyStore, Revision, VersionInfo } from '../store/policy-store.js';
 import type { AuditAction, AuditLog } from './audit-log.js';
 
 export interface ReconcileOptions {
@@ -9,6 +9,13 @@ export interface ReconcileOptions {
   logger: Logger;
   /** How many recent commits of the tracked branch to look at. */
   depth?: number;
+  /**
+   * The revisions this store's own commits moved the branch to (its reflog). Only they can be this
+   * Regent's unrecorded writes: in remote mode the branch also receives, by fetch, the writes of other
+   * replicas, which carry the same trailers and are on record in their own audit logs. Undefined when
+   * the store cannot tell: then every commit with Regent trailers counts, as in local mode.
+   */
+  committedHere?: ReadonlySet<Revision>;
 }
 
 /** The actions whose record names the commit the write produced. */
@@ -24,7 +31,8 @@ const AUDIT_WINDOW = 500;
  * the branch and will be served. At start-up, every such recent commit is recorded, oldest first, with
  * the actor and request id its trailers name and a detail saying it was recorded late. Commits without
  * Regent trailers (a `git push` into the store, a mirrored merge) are not writes made through Regent and
- * are left alone. Returns how many records were added.
+ * are left alone, and so are those this store did not commit itself (`committedHere`: another replica's
+ * writes, fetched from the remote). Returns how many records were added.
  */
 export async function reconcileAuditWithHistory(options: ReconcileOptions): Promise<number> {
   const { store, audit, logger } = options;
@@ -37,7 +45,8 @@ export async function reconcileAuditWithHistory(options: ReconcileOptions): Prom
   const missing: VersionInfo[] = [];
   for (const version of versions) {
     if (onRecord.has(version.revision)) break;
-    if (trailerValue(parseTrailers(version.message), 'Regent-Request-Id') !== undefined) missing.push(version);
+    const ours = options.committedHere?.has(version.revision) ?? true;
+    if (ours && trailerValue(parseTrailers(version.message), 'Regent-Request-Id') !== undefined) missing.push(version);
   }
   for (const version of missing.reverse()) {
     const trailers = parseTrailers(version.message);

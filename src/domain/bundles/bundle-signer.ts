@@ -24,6 +24,15 @@ export interface SignatureCache {
   set(key: string, jws: string): void;
 }
 
+/**
+ * ES* and PS* signatures take a random number on every signing (ECDSA's nonce, PSS's salt): the same
+ * bundle signed twice gets two signatures. RS* and HS* give one signature per payload and key, so
+ * replicas that sign independently serve the same bytes and ETags only with those.
+ */
+export function signsRandomized(algorithm: string): boolean {
+  return algorithm.startsWith('ES') || algorithm.startsWith('PS');
+}
+
 export interface BundleSignerOptions {
   key: SigningKey;
   /** Written as the `scope` claim. Agents compare it exactly; empty or undefined writes none. */
@@ -48,7 +57,7 @@ export class BundleSigner {
     private readonly scope: string,
     private readonly cache: SignatureCache | undefined,
   ) {
-    this.randomized = key.algorithm.startsWith('ES') || key.algorithm.startsWith('PS');
+    this.randomized = signsRandomized(key.algorithm);
     this.fingerprint = this.randomized ? createHash('sha256').update(this.publicKey().export({ type: 'spki', format: 'der' })).digest('hex') : '';
   }
 
