@@ -290,6 +290,22 @@ describe('replicas: several Regents, each with its own data directory, on one re
     expect(await remote.git(['log', '-1', '--format=%an%n%(trailers:key=Regent-Actor,valueonly)', revision])).toMatch(/^Admin 0\nadmin-0 \(admin\)/);
   });
 
+  test('decision logs are kept by the replica they are sent to: its /api/decisions and impact analysis see them, the others do not', async () => {
+    const { replicas } = await startReplicas(2);
+    const [a, b] = replicas as [Replica, Replica];
+    const batch = [{ labels: { id: 'agent-on-a', version: '1.22.2' }, decision_id: 'd-1', timestamp: new Date().toISOString(), path: 'rbac/allow', input: { user: 'alice' }, result: true }];
+    const upload = await fetch(`${a.regent.url}/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(batch) });
+    expect(upload.status).toBe(204);
+    const decisionsOn = async (replica: Replica): Promise<string[]> =>
+      ((await (await replica.admin.get('/api/decisions')).json()) as { decisions: Array<{ decisionId: string }> }).decisions.map((decision) => decision.decisionId);
+    expect(await decisionsOn(a)).toEqual(['d-1']);
+    expect(await decisionsOn(b)).toEqual([]);
+    const impactOn = async (replica: Replica): Promise<number> =>
+      ((await (await replica.admin.post('/api/impact', { from: 'head', to: 'head', decisions: { since: '2026-01-01T00:00:00Z', path: 'rbac/allow', limit: 10 } })).json()) as { evaluated: number }).evaluated;
+    expect(await impactOn(a)).toBe(1);
+    expect(await impactOn(b)).toBe(0);
+  });
+
   test('with gate.fleetReports off, replicas judge a revision alike whichever of them the agents report to; on, a report to one makes it stricter alone', async () => {
     // strings.split_n came after OPA v1.0.0: a gate that counts a v1.0.0 agent refuses it.
     const splitN = 'package rbac.splitter\n\nparts := strings.split_n("a,b,c", ",", 2)\n';
