@@ -26,6 +26,8 @@ export interface StatusRouterDeps {
   auditStatus?: () => AuditChainState;
   /** Publishing sinks (S3, OCI): per sink what it holds, what is pending, the last error, attempts. */
   sinksStatus?: () => SinkStatus[];
+  /** Worker processes (`server.workers` > 1): how many live, how many were replaced; absent with one process. */
+  workersStatus?: () => Record<string, unknown>;
 }
 
 /**
@@ -59,6 +61,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       ...(deps.auditStatus ? { audit: deps.auditStatus() } : {}),
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
       sinks: deps.sinksStatus ? deps.sinksStatus() : [],
+      ...(deps.workersStatus ? { workers: deps.workersStatus() } : {}),
       ...(environments ? { environments } : {}),
     });
   });
