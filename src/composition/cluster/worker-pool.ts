@@ -62,7 +62,6 @@ export class WorkerPool {
   private leaseCount = 0;
   private stopping = false;
   private primarySocket = '';
-  private port = 0;
   private replaced = 0;
   private ackTimeouts = 0;
 
@@ -79,13 +78,12 @@ export class WorkerPool {
     this.primarySocket = primarySocket;
     const entry = fileURLToPath(new URL(`./worker-entry${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
     cluster.setupPrimary({ exec: entry, args: [], serialization: 'advanced', silent: false });
-    const first = this.fork();
-    const address = await this.listening(first);
-    this.port = address.port;
-    const rest = Array.from({ length: this.options.count - 1 }, () => this.fork());
-    await Promise.all(rest.map((member) => this.listening(member)));
+    // Every worker listens with the configured port, `0` included: node:cluster gives them all the one
+    // port its first listener got (the handle is shared by key), for as long as any worker lives.
+    const members = Array.from({ length: this.options.count }, () => this.fork());
+    const [address] = await Promise.all(members.map((member) => this.listening(member)));
     this.log.info({ workers: this.members.size, pids: [...this.members.values()].map((member) => member.worker.process.pid) }, 'workers listening');
-    return address;
+    return address!;
   }
 
   /** Phase one: sends `published` of `set` to every worker and waits for every acknowledgement. */
@@ -123,7 +121,8 @@ export class WorkerPool {
 
   /** `/status` → `workers`. */
   status(): Record<string, unknown> {
-    return { configured: this.options.count, live: this.members.size, replaced: this.replaced, ackTimeouts: this.ackTimeouts, pids: [...this.members.values()].map((member) => member.worker.process.pid) };
+    const live = [...this.members.values()].filter((member) => member.listening !== undefined);
+    return { configured: this.options.count, live: live.length, replaced: this.replaced, ackTimeouts: this.ackTimeouts, pids: live.map((member) => member.worker.process.pid) };
   }
 
   /** Asks every worker to drain (held long polls answered, connections closed) and waits for them to exit. */
@@ -160,7 +159,7 @@ export class WorkerPool {
   /** The worker listens for messages now: it gets the newest revision of every set, then takes part in every round. */
   private initialize(member: Member): void {
     const sets = ['', ...this.options.config.environments.map(({ name }) => name)].map((set) => ({ set, revision: this.latest.get(set) }));
-    this.send(member.worker, { type: 'init', config: this.options.config, port: this.port || this.options.config.port, primarySocket: this.primarySocket, sets });
+    this.send(member.worker, { type: 'init', config: this.options.config, port: this.options.config.port, primarySocket: this.primarySocket, sets });
     member.initialized = true;
   }
 
@@ -247,9 +246,8 @@ export class WorkerPool {
     setTimeout(() => {
       if (this.stopping) return;
       const replacement = this.fork();
-      this.replaced++;
       this.listening(replacement).then(
-        () => this.log.info({ worker: replacement.worker.id, pid: replacement.worker.process.pid, replaces: id }, 'worker replaced'),
+        () => (this.replaced++, this.log.info({ worker: replacement.worker.id, pid: replacement.worker.process.pid, replaces: id }, 'worker replaced')),
         (error: unknown) => this.log.error({ err: error }, 'replacement worker did not start'),
       );
     }, delayMs).unref();
