@@ -51,6 +51,7 @@ function runWorker(): void {
 function serve(init: Extract<ToWorker, { type: 'init' }>, send: (message: ToPrimary) => void) {
   const config: Readonly<RegentConfig> = init.config;
   const workerId = cluster.worker?.id ?? 0;
+  process.title = `node regent worker ${workerId}`;
   const logger: Logger = createLogger({ level: config.log.level, format: config.log.format }).child({ worker: workerId, pid: process.pid });
   const agents = openAgentAccess(config, logger);
   const channel = new PrimaryChannel(send, workerId, config.agents.maxHeldPollsPerAgent);

@@ -76,6 +76,9 @@ export class WorkerPool {
   /** Forks the workers; resolves with the public address once every one listens there. */
   async start(primarySocket: string): Promise<AddressInfo> {
     this.primarySocket = primarySocket;
+    // Titles for `ps`, `top` and `pgrep node` (`node regent primary`, `node regent worker <n>`): Node 24
+    // names its main thread `MainThread`, which would hide every process of the pool from them.
+    process.title = 'node regent primary';
     const entry = fileURLToPath(new URL(`./worker-entry${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
     cluster.setupPrimary({ exec: entry, args: [], serialization: 'advanced', silent: false });
     // Every worker listens with the configured port, `0` included: node:cluster gives them all the one
