@@ -218,7 +218,7 @@ export const openApiDocument = {
       head: { summary: 'Bundle headers only', security: [{ agentToken: [] }, {}], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 401, 404, 503) } },
     },
     '/status': {
-      get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); each publishing sink (`sinks: [{name, kind, target, lastPublished, pending, pendingSince, lastError, attempts, nextAttemptAt, environments}]`); the same per environment under `environments`; with worker processes, `workers: {configured, live, replaced, ackTimeouts, pids}`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
+      get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); each publishing sink (`sinks: [{name, kind, target, lastPublished, pending, pendingSince, lastError, attempts, nextAttemptAt, environments}]`); the same per environment under `environments`; with worker processes, `workers: {configured, live, longPollWaiters, replaced, ackTimeouts, pids}` (`longPollWaiters` as the workers last reported it, each second)', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
       post: statusReport,
     },
     '/status/{partition}': { post: { ...statusReport, parameters: [{ name: 'partition', in: 'path', required: true, description: "OPA's `status.partition_name`", schema: { type: 'string' } }] } },

@@ -29,6 +29,8 @@ export type ToPrimary =
   | { type: 'ready' }
   | { type: 'listening'; address: AddressInfo }
   | { type: 'prepared'; round: number }
+  /** Every second: long polls the worker holds now (all sets), for `/status` → `workers.longPollWaiters`. */
+  | { type: 'stats'; longPollWaiters: number }
   /** A long poll of `identity` wants a slot of its per-agent limit (`agents.maxHeldPollsPerAgent`). */
   | { type: 'held-acquire'; id: number; identity: AgentIdentity }
   | { type: 'held-release'; lease: number }

@@ -76,8 +76,11 @@ function serve(init: Extract<ToWorker, { type: 'init' }>, send: (message: ToPrim
     process.exit(1);
   });
   const prepareDelayMs = testPrepareDelayMs(workerId);
+  const stats = setInterval(() => send({ type: 'stats', longPollWaiters: [...sets.values()].reduce((sum, { waiters }) => sum + waiters.size, 0) }), 1000);
+  stats.unref();
 
   const shutdown = (): void => {
+    clearInterval(stats);
     server.close(() => process.exit(0));
     for (const { waiters } of sets.values()) waiters.expireAll();
     server.closeIdleConnections();

@@ -29,6 +29,8 @@ interface Member {
   /** Whether it has its first message (`init`): it takes part in replication from then on. */
   initialized: boolean;
   listening?: AddressInfo;
+  /** Long polls it held at its last report. */
+  longPollWaiters: number;
 }
 
 interface Round {
@@ -125,7 +127,7 @@ export class WorkerPool {
   /** `/status` → `workers`. */
   status(): Record<string, unknown> {
     const live = [...this.members.values()].filter((member) => member.listening !== undefined);
-    return { configured: this.options.count, live: live.length, replaced: this.replaced, ackTimeouts: this.ackTimeouts, pids: live.map((member) => member.worker.process.pid) };
+    return { configured: this.options.count, live: live.length, longPollWaiters: live.reduce((sum, member) => sum + member.longPollWaiters, 0), replaced: this.replaced, ackTimeouts: this.ackTimeouts, pids: live.map((member) => member.worker.process.pid) };
   }
 
   /** Asks every worker to drain (held long polls answered, connections closed) and waits for them to exit. */
@@ -149,7 +151,7 @@ export class WorkerPool {
 
   private fork(): Member {
     const worker = cluster.fork();
-    const member: Member = { worker, leases: new Map(), initialized: false };
+    const member: Member = { worker, leases: new Map(), initialized: false, longPollWaiters: 0 };
     this.members.set(worker.id, member);
     worker.on('message', (message: unknown) => {
       if (isClusterMessage(message)) this.onMessage(member, message as ToPrimary);
@@ -191,6 +193,9 @@ export class WorkerPool {
         return;
       case 'listening':
         member.listening = message.address;
+        return;
+      case 'stats':
+        member.longPollWaiters = message.longPollWaiters;
         return;
       case 'prepared': {
         const round = this.rounds.get(message.round);
