@@ -167,14 +167,27 @@ describe('server.workers: bundle serving in worker processes', () => {
     await new Promise((done) => setTimeout(done, 300));
 
     const commitDone = commit(adminOf(url, dataDir), 'slow');
+    // While the slow worker takes the revision in, no worker serves it yet (the quick one has staged it).
+    await new Promise((done) => setTimeout(done, 700));
+    const during = await Promise.all(Array.from({ length: 6 }, () => get({ url }, '/bundles/rbac')));
     const firstAnswer = await Promise.race(polls);
-    // The moment any long poll is released, every worker serves the new revision to a new connection.
-    const fresh = await Promise.all(Array.from({ length: 6 }, () => get({ url }, '/bundles/rbac')));
+    // The moment any long poll is released, every worker knows the new revision: an agent that has it is
+    // never sent the old one, whichever worker it asks.
+    const newEtag = String(firstAnswer.headers.etag);
+    const fresh = await Promise.all(Array.from({ length: 6 }, () => get({ url }, '/bundles/rbac', { 'If-None-Match': newEtag })));
     const revision = await commitDone;
     const answers = await Promise.all(polls);
+    await new Promise((done) => setTimeout(done, 300));
+    const after = await Promise.all(Array.from({ length: 6 }, () => get({ url }, '/bundles/rbac')));
 
+    for (const answer of during) expect(answer.headers.etag).toBe(etag);
     expect(firstAnswer.status).toBe(200);
-    for (const answer of [...answers, ...fresh]) {
+    expect(newEtag).not.toBe(etag);
+    for (const answer of fresh) {
+      expect(answer.status).toBe(304);
+      expect(answer.headers.etag).toBe(newEtag);
+    }
+    for (const answer of [...answers, ...after]) {
       expect(answer.status).toBe(200);
       expect(answer.headers['x-regent-revision']).toBe(revision);
     }

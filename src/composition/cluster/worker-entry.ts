@@ -59,7 +59,7 @@ function serve(init: Extract<ToWorker, { type: 'init' }>, send: (message: ToPrim
   for (const { set, revision } of init.sets) {
     const catalog = new ReplicaCatalog();
     if (revision) catalog.install(revision);
-    catalog.takeChanged();
+    catalog.release();
     sets.set(set, { catalog, waiters: LongPollWaiters.create({ batchSize: config.bundles.releaseBatchSize, logger: logger.child({ component: 'long-poll', ...(set ? { environment: set } : {}) }) }) });
   }
   const main = sets.get('')!;
@@ -105,7 +105,7 @@ function serve(init: Extract<ToWorker, { type: 'init' }>, send: (message: ToPrim
         case 'release': {
           const set = sets.get(message.set);
           if (!set) return;
-          const changed = set.catalog.takeChanged();
+          const changed = set.catalog.release();
           logger.info({ component: 'replica', set: message.set, revision: set.catalog.published?.revision }, 'revision released');
           set.waiters.release(changed);
           return;

@@ -21,7 +21,13 @@ export const BUNDLE_CONTENT_TYPE = 'application/vnd.openpolicyagent.bundles';
 export const BUNDLES_PREFIX = '/bundles/';
 
 /** What the handler reads of a catalog: the in-memory {@link BundleCatalog}, or a worker's replica of it. */
-export type ServedCatalog = Pick<BundleCatalog, 'get' | 'published'>;
+export type ServedCatalog = Pick<BundleCatalog, 'get' | 'published'> & {
+  /**
+   * A bundle newer than the served one whose ETag `ifNoneMatch` names (a worker's revision staged but not
+   * released yet: the agent got it from a worker that released it already), to be treated as current.
+   */
+  ahead?(name: string, ifNoneMatch: string): BuiltBundle | undefined;
+};
 
 /** The bundles of one revision source and the requests held on them. */
 export interface BundleSet {
@@ -153,7 +159,9 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     }
     const { identity } = agent;
     const { set: { catalog, waiters }, bundleName, environment } = route(name, identity);
-    const bundle = readable(catalog, bundleName, environment, identity);
+    let bundle = readable(catalog, bundleName, environment, identity);
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (bundle && catalog.ahead && ifNoneMatch !== undefined && ifNoneMatch !== bundle.etag) bundle = catalog.ahead(bundle.name, ifNoneMatch) ?? bundle;
     if (!bundle) {
       if (!catalog.published) {
         const detail = environment ? `environment '${environment}' has not activated a revision yet (does its ref exist?); retry shortly` : 'Regent has not activated a revision yet; retry shortly';
@@ -163,7 +171,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       }
       return;
     }
-    if (req.headers['if-none-match'] === bundle.etag && req.headers.prefer === undefined) {
+    if (ifNoneMatch === bundle.etag && req.headers.prefer === undefined) {
       // The fleet's heartbeat, an unchanged bundle and no long poll: nothing to parse, and the debug
       // line (304s are logged at debug) is only built when it would be written.
       res.writeHead(304, headersOf(bundle).notModified);
@@ -274,7 +282,8 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     refetch?.tracker.confirmed(refetch.client, refetch.bundle, bundle.etag);
     // Hold between 90% and 100% of the asked wait: never an immediate 304, and a fleet that started
     // together does not come back together.
-    hold(preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1), () => sendNotModified(catalog.get(bundle.name) ?? bundle, { heldMs: Math.round(performance.now() - started) }));
+    // On expiry, the bundle the agent holds (the served object when it is the same, for its current revision header).
+    hold(preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1), () => sendNotModified(sameEtag(catalog.get(bundle.name), bundle), { heldMs: Math.round(performance.now() - started) }));
   };
 }
 
@@ -317,4 +326,9 @@ function representationFor(bundle: BuiltBundle, held: readonly string[] | undefi
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(';') : value;
+}
+
+/** `current` when it has `held`'s ETag, else `held`: a 304 names the ETag the agent has, never another. */
+function sameEtag(current: BuiltBundle | undefined, held: BuiltBundle): BuiltBundle {
+  return current?.etag === held.etag ? current : held;
 }

@@ -22,16 +22,16 @@ export function replicatedRevisionOf(published: PublishedRevision): ReplicatedRe
 }
 
 /**
- * A worker process's copy of one bundle set's catalog. The primary's two-phase replication drives it:
- * {@link install} swaps the revision in (new requests get it at once) and keeps which bundles changed;
- * {@link takeChanged} hands them over when the primary says every worker holds the revision, to release
- * the long polls held on the old one. An unchanged bundle keeps its object, so headers prepared for it
- * stay cached.
+ * A worker process's copy of one bundle set's catalog, driven by the primary's two-phase replication.
+ * {@link install} stages a revision: it is not served yet, but an agent that names one of its ETags (it
+ * was sent the revision by a worker that released it already) is recognised as up to date ({@link ahead})
+ * and is never sent the older revision. {@link release} serves the staged revision, once the primary says
+ * every worker holds it, and returns the bundles it changed, whose held long polls may now be answered.
+ * An unchanged bundle keeps its object, so headers prepared for it stay cached.
  */
 export class ReplicaCatalog implements ServedCatalog {
   private current: PublishedRevision | undefined;
-  /** Bundles changed by installs whose long polls are not released yet, by name (the newest wins). */
-  private readonly pending = new Map<string, BuiltBundle>();
+  private staged: PublishedRevision | undefined;
 
   get published(): PublishedRevision | undefined {
     return this.current;
@@ -41,26 +41,30 @@ export class ReplicaCatalog implements ServedCatalog {
     return this.current?.bundles.get(name);
   }
 
-  /** Serves `next` from now on; the long polls on what it changes wait for {@link takeChanged}. */
-  install(next: ReplicatedRevision): void {
-    const previous = this.current;
-    const bundles = new Map<string, BuiltBundle>();
-    for (const bundle of next.bundles) {
-      const served = previous?.bundles.get(bundle.name);
-      if (served?.etag === bundle.etag) {
-        bundles.set(bundle.name, served);
-        continue;
-      }
-      bundles.set(bundle.name, bundle);
-      this.pending.set(bundle.name, bundle);
-    }
-    this.current = { revision: next.revision, publishedAt: next.publishedAt, bundles };
+  /** The staged bundle `name` when `ifNoneMatch` names its ETag: the agent has the revision being released. */
+  ahead(name: string, ifNoneMatch: string): BuiltBundle | undefined {
+    const bundle = this.staged?.bundles.get(name);
+    return bundle && ifNoneMatch.includes(bundle.etag) ? bundle : undefined;
   }
 
-  /** The bundles installed since the last call, whose held long polls may now be released. */
-  takeChanged(): BuiltBundle[] {
-    const changed = [...this.pending.values()].filter((bundle) => this.current?.bundles.get(bundle.name) === bundle);
-    this.pending.clear();
-    return changed;
+  /** Stages `next` (phase one); it is served from {@link release} on. */
+  install(next: ReplicatedRevision): void {
+    const base = this.staged ?? this.current;
+    const bundles = new Map<string, BuiltBundle>();
+    for (const bundle of next.bundles) {
+      const known = base?.bundles.get(bundle.name);
+      bundles.set(bundle.name, known?.etag === bundle.etag ? known : bundle);
+    }
+    this.staged = { revision: next.revision, publishedAt: next.publishedAt, bundles };
+  }
+
+  /** Serves the staged revision (phase two); returns the bundles whose ETag changed. */
+  release(): BuiltBundle[] {
+    const next = this.staged;
+    if (!next) return [];
+    const previous = this.current;
+    this.current = next;
+    this.staged = undefined;
+    return [...next.bundles.values()].filter((bundle) => previous?.bundles.get(bundle.name)?.etag !== bundle.etag);
   }
 }
