@@ -11,9 +11,9 @@ import type { ReplicatedRevision } from '../../http/bundles/replica-catalog.js';
 export type ToWorker =
   /** First message: what to serve, where to listen, where the primary answers the rest. */
   | { type: 'init'; config: Readonly<RegentConfig>; port: number; primarySocket: string; sets: Array<{ set: string; revision?: ReplicatedRevision }> }
-  /** Phase one: serve `revision` now, hold its long polls, answer `prepared`. */
+  /** Phase one: stage `revision` (keep serving the previous one), answer `prepared`. */
   | { type: 'prepare'; round: number; set: string; revision: ReplicatedRevision }
-  /** Phase two: every worker holds the revision; release the long polls held on older ones. */
+  /** Phase two: every worker holds the revision; serve it and release the long polls held on older ones. */
   | { type: 'release'; set: string }
   | { type: 'held-acquired'; id: number; lease: number | null }
   | { type: 'refetch-hold'; id: number; ms: number }

@@ -47,9 +47,9 @@ const STOP_TIMEOUT_MS = 10_000;
 /**
  * The primary's worker processes (node:cluster): they share the public port and serve `/bundles/...`
  * from their copy of the catalog; everything else they pass to the primary. Every activated revision is
- * replicated in two phases: {@link prepare} sends it to every worker and waits for each one's
+ * replicated in two phases: {@link prepare} has every worker stage it and waits for each one's
  * acknowledgement (one that does not answer within `ackTimeoutMs` is killed and replaced), then the
- * primary swaps its own catalog and {@link release} tells every worker to release its long polls. So no
+ * primary swaps its own catalog and {@link release} tells every worker to serve it and release its long polls. So no
  * agent is sent revision N+1 by one worker while another would still send it N. A new worker gets the
  * newest revision of every set before it listens. A worker that dies is replaced, at most
  * {@link RESTARTS_PER_MINUTE} a minute at once, then one every {@link RESTART_DELAY_MS}.
