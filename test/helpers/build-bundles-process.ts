@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { BundleBuilder } from '../../src/domain/bundles/bundle-builder.js';
+import { compileTree } from '../../src/domain/candidates/compiled-tree.js';
+import { SpecCompiler } from '../../src/domain/specs/spec-compiler.js';
 import { BundleSigner } from '../../src/domain/bundles/bundle-signer.js';
 import { BundleVerifier } from '../../src/domain/bundles/bundle-verifier.js';
 import { signingKeyFromPem, verificationKeyFor } from '../../src/domain/bundles/signing-key.js';
@@ -40,5 +42,8 @@ const walk = (at: string): void => {
   }
 };
 walk(dir);
-const built = await builder.build('c'.repeat(40), entries, async (ids) => new Map(ids.map((id) => [id, blobs.get(id)!])));
+// As the pipeline does: role specs (`*.policy.yaml`) compiled into modules before the build.
+const compiled = await compileTree(entries, async (ids) => new Map(ids.map((id) => [id, blobs.get(id)!])), [SpecCompiler.create({ maxSpecBytes: 1 << 20 })]);
+if (compiled.problems.length > 0) throw new Error(`specs do not compile: ${JSON.stringify(compiled.problems)}`);
+const built = await builder.build('c'.repeat(40), compiled.entries, compiled.readBlobs);
 process.stdout.write(JSON.stringify(built.map((bundle) => ({ name: bundle.name, etag: bundle.etag, tarball: bundle.tarball.toString('base64') }))));

@@ -45,7 +45,7 @@ describe('bundle bytes', () => {
     const keyFile = join(dir, 'key.pem');
     writeFileSync(keyFile, generated.privateKeyPem, { mode: 0o600 });
     const [first, second] = await Promise.all([buildInProcess(EXAMPLE_POLICIES, keyFile), buildInProcess(EXAMPLE_POLICIES, keyFile)]);
-    expect(first!.map((bundle) => bundle.name)).toEqual(['rbac', 'datasets']);
+    expect(first!.map((bundle) => bundle.name)).toEqual(['rbac', 'datasets', 'discovery', 'stelar']);
     expect(second).toEqual(first);
     for (const bundle of first!) expect(isOneGzipMember(Buffer.from(bundle.tarball, 'base64'))).toBe(true);
   });
