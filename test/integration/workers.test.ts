@@ -152,6 +152,27 @@ describe('server.workers: bundle serving in worker processes', () => {
     expect(regent.output()).toContain('worker replaced');
   });
 
+  test('the per-agent limit on held long polls counts across workers (the primary counts), and a slot comes back when its poll ends', async () => {
+    const tokens = writeAgentTokensFile([{ name: 'fleet' }]);
+    const { url } = await startWithWorkers({ REGENT_AGENT_TOKENS_FILE: tokens.path, REGENT_AGENT_MAX_HELD_POLLS: '2' });
+    const auth = { Authorization: `Bearer ${tokens.tokens.fleet}` };
+    const etag = String((await get({ url }, '/bundles/rbac', auth)).headers.etag);
+    const poll = (wait: number): Promise<Answer> => get({ url }, '/bundles/rbac', { ...auth, 'If-None-Match': etag, Prefer: `wait=${wait}` });
+    // Two held polls on two connections (so on both workers), then a third: refused, whichever worker gets it.
+    const held = [poll(3), poll(60)];
+    held[1]!.catch(() => undefined); // still held when the test ends and Regent is killed
+    await new Promise((done) => setTimeout(done, 500));
+    const refused = await poll(60);
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'too_many_held_polls', agent: 'fleet', limit: 2 });
+    // The 3 s poll ends with a 304 and gives its slot back.
+    expect((await held[0]!).status).toBe(304);
+    const again = poll(1);
+    expect((await again).status).toBe(304);
+    const status = (await (await fetch(`${url}/status`)).json()) as { agents: { heldPolls: { refused: number; peakPerAgent: number } } };
+    expect(status.agents.heldPolls).toMatchObject({ refused: 1, peakPerAgent: 2 });
+  });
+
   test('no worker releases a long poll before every worker holds the new revision (one worker slow to take it in)', async () => {
     // Worker 1 takes 1.5 s to take in each revision; worker 2 is quick.
     const { regent, url, dataDir } = await startWithWorkers({ REGENT_TEST_PREPARE_DELAY: '1:1500' });

@@ -35,8 +35,8 @@ export type ToPrimary =
   | { type: 'held-acquire'; id: number; identity: AgentIdentity }
   | { type: 'held-release'; lease: number }
   | { type: 'refetch-hold-for'; id: number; args: RefetchArgs }
-  | { type: 'refetch-sent'; args: RefetchArgs }
-  | { type: 'refetch-confirmed'; args: [client: string, bundle: string, etag: string] };
+  /** What the re-fetch tracker records (bundles sent, ETags confirmed), batched per event-loop turn, in order. */
+  | { type: 'refetch-events'; events: Array<{ sent: RefetchArgs } | { confirmed: [client: string, bundle: string, etag: string] }> };
 
 /** Whether `value` looks like a message of this protocol (IPC also carries node:cluster's own). */
 export function isClusterMessage(value: unknown): value is { type: string } {

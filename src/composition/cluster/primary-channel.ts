@@ -58,9 +58,27 @@ export class PrimaryChannel {
   readonly refetches: RefetchPolicy = {
     holdFor: (client, bundle, etag, connection, stale = '') =>
       this.ask((id) => ({ type: 'refetch-hold-for', id, args: this.args(client, bundle, etag, connection, stale) })).then((ms) => ms ?? 0),
-    recordSent: (client, bundle, etag, connection, stale = '') => this.send({ type: 'refetch-sent', args: this.args(client, bundle, etag, connection, stale) }),
-    confirmed: (client, bundle, etag) => this.send({ type: 'refetch-confirmed', args: [client, bundle, etag] }),
+    recordSent: (client, bundle, etag, connection, stale = '') => this.later({ sent: this.args(client, bundle, etag, connection, stale) }),
+    confirmed: (client, bundle, etag) => this.later({ confirmed: [client, bundle, etag] }),
   };
+
+  /**
+   * Events the primary only records, sent once per event-loop turn in one message: a new revision
+   * releases thousands of long polls at once, and a message each would keep both processes busy with IPC
+   * while the agents wait for their bundles.
+   */
+  private batch: Array<{ sent: RefetchArgs } | { confirmed: [string, string, string] }> = [];
+
+  private later(event: { sent: RefetchArgs } | { confirmed: [string, string, string] }): void {
+    if (this.batch.length === 0) setImmediate(() => this.flush());
+    this.batch.push(event);
+  }
+
+  private flush(): void {
+    const events = this.batch;
+    this.batch = [];
+    if (events.length > 0) this.send({ type: 'refetch-events', events });
+  }
 
   /** Fails every question still open (the primary is gone). */
   close(): void {

@@ -220,11 +220,11 @@ export class WorkerPool {
       case 'refetch-hold-for':
         this.send(member.worker, { type: 'refetch-hold', id: message.id, ms: refetches.holdFor(...message.args) });
         return;
-      case 'refetch-sent':
-        refetches.recordSent(...message.args);
-        return;
-      case 'refetch-confirmed':
-        refetches.confirmed(...message.args);
+      case 'refetch-events':
+        for (const event of message.events) {
+          if ('sent' in event) refetches.recordSent(...event.sent);
+          else refetches.confirmed(...event.confirmed);
+        }
         return;
     }
   }
