@@ -3,7 +3,9 @@
  * mode) against nginx serving the same bytes as a static file (1 worker, `etag on`), both loaded by
  * `wrk -t1 -c64` on loopback. Also 200 answers per second, for information. Run by hand:
  *
- *   node --import tsx bench/serve-bench.ts [--duration 10] [--rounds 1] [--connections 64] [--skip-build] [--autocannon] [--node <path>]
+ *   node --import tsx bench/serve-bench.ts [--duration 10] [--rounds 1] [--connections 64] [--workers 1] [--skip-build] [--autocannon] [--node <path>]
+ *
+ * `--workers N` runs Regent with `REGENT_WORKERS=N` (worker processes) and nginx with N workers.
  *
  * `--node` runs Regent, the bare node:http servers and autocannon on that Node binary (default: the Node
  * running this script); the results name the version.
@@ -24,6 +26,7 @@ const DURATION = Number(arg('duration', '10'));
 const CONNECTIONS = Number(arg('connections', '64'));
 const ROUNDS = Number(arg('rounds', '1'));
 const SKIP_BUILD = process.argv.includes('--skip-build');
+const WORKERS = Number(arg('workers', '1'));
 
 interface WrkResult {
   rps: number;
@@ -88,7 +91,7 @@ runBenchmark('serve-bench: 304 answers per second, Regent vs nginx', async () =>
   cpSync(join(EXAMPLE_POLICIES, 'rbac'), join(seedDir, 'rbac'), { recursive: true });
   cpSync(join(EXAMPLE_POLICIES, 'datasets'), join(seedDir, 'datasets'), { recursive: true });
 
-  const regent = await startRegentProcess({ dataDir: join(work, 'data'), seedDir, node: node.path, logLevel: 'warn' });
+  const regent = await startRegentProcess({ dataDir: join(work, 'data'), seedDir, node: node.path, logLevel: 'warn', env: { REGENT_WORKERS: String(WORKERS) } });
   const www = join(work, 'www');
   mkdirSync(www, { recursive: true });
   const cases: Array<{ bundle: string; size: number; regentEtag: string }> = [];
@@ -99,12 +102,12 @@ runBenchmark('serve-bench: 304 answers per second, Regent vs nginx', async () =>
     cases.push({ bundle, size: first.bytes.length, regentEtag: first.etag });
   }
 
-  // nginx: 1 worker, etag on, no access log, temp paths in the work dir.
+  // nginx: as many workers as Regent, etag on, no access log, temp paths in the work dir.
   const nginxPort = await freePort();
   const nginxDir = join(work, 'nginx');
   mkdirSync(join(nginxDir, 'tmp'), { recursive: true });
   const temp = (name: string): string => `${name}_temp_path ${join(nginxDir, 'tmp', name)};`;
-  writeFileSync(join(nginxDir, 'nginx.conf'), `${process.getuid?.() === 0 ? 'user root root;\n' : ''}worker_processes 1;
+  writeFileSync(join(nginxDir, 'nginx.conf'), `${process.getuid?.() === 0 ? 'user root root;\n' : ''}worker_processes ${WORKERS};
 daemon off;
 master_process on;
 pid ${join(nginxDir, 'nginx.pid')};
@@ -197,7 +200,7 @@ http {
     if (ROUNDS > 1) for (const label of plan.results.keys()) perRound.push([plan.c.bundle, label, per(label)]);
   }
 
-  console.log(`\n${nginxVersion}, 1 worker, etag on; Regent and bare node:http: node ${node.version}, dist/main.js --dev, log level warn; ${loader} on 127.0.0.1; median of ${ROUNDS} interleaved round(s)\n`);
+  console.log(`\n${nginxVersion}, ${WORKERS} worker(s), etag on; Regent (REGENT_WORKERS=${WORKERS}) and bare node:http: node ${node.version}, dist/main.js --dev, log level warn; ${loader} on 127.0.0.1; median of ${ROUNDS} interleaved round(s)\n`);
   printTable(['bundle', 'nginx 304/s', 'Regent 304/s', 'Regent/nginx 304', 'bare node:http 304/s (vs nginx)', 'nginx 200/s', 'Regent 200/s', 'Regent/nginx 200'], rows);
   if (perRound.length > 0) printTable(['bundle', 'server', 'req/s per round'], perRound);
   if (info.length > 0) printTable(['bundle', 'run', 'non-2xx/3xx', 'socket errors'], info);

@@ -8,6 +8,8 @@ import type { ScheduledTask } from 'node-cron';
 import { createAdminApi } from './composition/admin-api.js';
 import { openAgentAccess, type AgentAccess } from './composition/agent-access.js';
 import { createBuildPipeline } from './composition/build-pipeline.js';
+import { listenPrivately, primarySocketPath } from './composition/cluster/primary-endpoint.js';
+import { WorkerPool } from './composition/cluster/worker-pool.js';
 import { createBundleSets, type BundleSets } from './composition/bundle-sets.js';
 import { openDataDir, reportStartupFailure } from './composition/data-dir.js';
 import { openDecisionLogs } from './composition/decision-logs.js';
@@ -71,6 +73,8 @@ export interface RunningRegent {
   dataDirLock: DataDirLock;
   /** Agent credentials (`agents.*`): `reload()` re-reads the tokens file (SIGHUP). */
   agents: AgentAccess;
+  /** The worker processes serving the public port (`server.workers` > 1); undefined with one process. */
+  workers?: WorkerPool;
   /** Stops accepting work, answers held long polls, closes the store. */
   close(): Promise<void>;
 }
@@ -141,7 +145,9 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
   const late: { sets?: BundleSets } = {};
   const fleet = await openFleet(config, { dataDir, sets: { environments: config.environments.map((environment) => environment.name), served: (name) => late.sets?.served(name) }, logger });
   const pipeline = await createBuildPipeline(config, { dataDir, signingKey, projectRoot: PROJECT_ROOT, logger, liveAgentVersions: () => fleet.registry.liveVersions() });
-  const sets = await createBundleSets(config, { dataDir, store, systemIdentity, check: pipeline.check, builder: pipeline.builder, deltas: pipeline.deltas, logger });
+  // Worker processes (server.workers > 1) serve the public port; this process, the primary, keeps the rest.
+  const workers = config.server.workers > 1 ? WorkerPool.create({ count: config.server.workers, config, logger, heldPolls: agents.heldPolls, refetches: agents.refetches }) : undefined;
+  const sets = await createBundleSets(config, { dataDir, store, systemIdentity, check: pipeline.check, builder: pipeline.builder, deltas: pipeline.deltas, logger, replication: workers });
   late.sets = sets;
 
   const audit = await FileAuditLog.open(join(dataDir, 'audit', 'audit.jsonl'), {
@@ -180,7 +186,10 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
   const metrics = createMetrics(config, {
     sets, opa: pipeline.opa, audit, mirror, fleet, decisions: decisionLogs.store, sinks: () => publishing.stats(),
     agents: () => ({ ...agents.authenticator.stats(), heldPollsRefused: agents.heldPolls.stats().refused, refetchesHeld: agents.refetches.stats().held }),
+    workers: workers ? () => workers.stats() : undefined,
   });
+  // With worker processes, they answer the bundle requests: their counts are added to the primary's.
+  workers?.countBundlesInto(metrics.bundleCounters);
   // The web view is what `npm run build` bundled into dist/ui (the same folder whether Regent runs from dist/ or src/).
   const ui = await loadUiAssets(join(PROJECT_ROOT, 'dist', 'ui'));
   if (!ui.built) logger.warn({ dir: ui.dir }, "the web view is not built: /ui answers ui_not_built until 'npm run build' has run");
@@ -200,19 +209,27 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
     ui,
     sinksStatus: () => publishing.status(),
     fleetStatus: () => fleetStatus(fleet),
+    workersStatus: workers ? () => workers.status() : undefined,
   });
   const bundles = createBundleHandler({
     catalog, waiters, environments: environmentSets, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger,
     agents: agents.authenticator, heldPolls: agents.heldPolls, refetches: agents.refetches, counters: metrics.bundleCounters,
   });
-  const server = createRegentServer({ bundles, app });
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(planListen({ port: config.port, host: config.host }).options, () => resolveListen());
-  });
-  const address = server.address() as AddressInfo;
+  const server = createRegentServer({ bundles, app }, { behindWorkers: workers !== undefined });
+  const privateSocket = workers ? primarySocketPath(dataDir) : undefined;
+  let address: AddressInfo;
+  if (workers && privateSocket) {
+    await listenPrivately(server, privateSocket.path);
+    address = await workers.start(privateSocket.path);
+  } else {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(planListen({ port: config.port, host: config.host }).options, () => resolveListen());
+    });
+    address = server.address() as AddressInfo;
+  }
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  logger.info({ url, node: process.version, dataDir, branch: config.store.branch, opa: pipeline.opa.path, opaVersion: pipeline.opa.version, keyId: signingKey.key.keyId, algorithm: signingKey.key.algorithm, keySource: signingKey.source }, 'regent listening');
+  logger.info({ url, workers: config.server.workers, node: process.version, dataDir, branch: config.store.branch, opa: pipeline.opa.path, opaVersion: pipeline.opa.version, keyId: signingKey.key.keyId, algorithm: signingKey.key.algorithm, keySource: signingKey.source }, 'regent listening');
   let cronTask: ScheduledTask | undefined;
   if (mirror && remoteSettings) {
     cronTask = await startRemoteSync({ mirror, schedule: remoteSettings.syncSchedule, emptyStore, logger });
@@ -223,6 +240,8 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // Workers first: they drain their clients (held long polls answered) while the primary still answers what they pass on.
+      await workers?.stop();
       server.close();
       sets.stop();
       server.closeIdleConnections();
@@ -239,11 +258,12 @@ async function startWithAgentAccess(config: Readonly<RegentConfig>, logger: Logg
       await store.close();
       await audit.close();
       agents.close();
+      privateSocket?.cleanup();
       await lock.release();
     })();
     return closing;
   };
-  return { url, server, app, store, activation, catalog, publishing, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, agents, close };
+  return { url, server, app, store, activation, catalog, publishing, environments: admin.environments, signingKey, adminTokenKey, dataDirLock: lock, agents, workers, close };
 }
 
 /** An empty local store starts with the seed directory as its first commit, by the system identity. */
@@ -303,7 +323,10 @@ export async function main(options: MainOptions = {}): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   // SIGHUP re-reads the agent tokens file (it is also re-read when it changes).
-  process.on('SIGHUP', () => regent.agents.reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    regent.agents.reload('SIGHUP');
+    regent.workers?.reload();
+  });
   // Without its lock another Regent could start on the same data directory: stop rather than share it.
   regent.dataDirLock.onLost((reason) => {
     logger.fatal({ reason, lock: regent.dataDirLock.path }, 'lost the data directory lock; stopping');

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { RegentConfig } from '../config/schema.js';
 import { ActivationPipeline } from '../domain/activation/activation-pipeline.js';
 import { BundleCatalog } from '../domain/activation/bundle-catalog.js';
+import type { BundlePublisher, PublishedRevision } from '../domain/activation/bundle-publisher.js';
 import type { RevisionSource } from '../domain/activation/revision-source.js';
 import type { BundleBuilder } from '../domain/bundles/bundle-builder.js';
 import type { CandidateCheck } from '../domain/candidates/candidate-check.js';
@@ -44,6 +45,14 @@ interface BundleSetsDeps {
   /** Delta bundles for agents that ask for them; snapshots only without it (`bundles.deltas: false`). */
   deltas?: DeltaBuilder;
   logger: Logger;
+  /** Worker processes (`server.workers` > 1): every revision reaches all of them before the catalog swap here. */
+  replication?: Replication;
+}
+
+/** The primary's two-phase replication of each set's revisions to its workers (see `WorkerPool`). */
+export interface Replication {
+  prepare(set: string, published: PublishedRevision): Promise<void>;
+  release(set: string): void;
 }
 
 /**
@@ -58,11 +67,24 @@ export async function createBundleSets(config: Readonly<RegentConfig>, deps: Bun
     const catalog = BundleCatalog.create({ deltas: deps.deltas });
     const waiters = LongPollWaiters.create({ batchSize: config.bundles.releaseBatchSize, logger: logger.child({ component: 'long-poll', ...bindings }) });
     catalog.onChange((changed) => waiters.release(changed));
+    const replication = deps.replication;
+    // With workers, the swap here (the commit point) comes after every worker holds the revision, and
+    // their long polls are released after it.
+    const publisher: BundlePublisher = replication
+      ? {
+        name: catalog.name,
+        async publish(next) {
+          await replication.prepare(environment ?? '', next);
+          await catalog.publish(next);
+          replication.release(environment ?? '');
+        },
+      }
+      : catalog;
     const activation = ActivationPipeline.create({
       store: source,
       check: deps.check,
       builder: deps.builder,
-      catalog,
+      catalog: publisher,
       state: FileActivationStateStore.create(join(dataDir, 'state', stateFile)),
       retry: { initialMs: config.gate.retryInitialMs, maxMs: config.gate.retryMaxMs },
       logger: logger.child({ component: 'activation', ...bindings }),

@@ -5,7 +5,7 @@ import type { MirrorService } from '../domain/mirror/mirror-service.js';
 import { BundleCounters } from '../http/bundles/bundle-counters.js';
 import type { DecisionBatchOutcome } from '../http/fleet/decision-logs-router.js';
 import { createMetricsRouter } from '../http/metrics/metrics-router.js';
-import { createRegentMetrics, type MetricsAgentStats, type MetricsSinkStats } from '../http/metrics/regent-metrics.js';
+import { createRegentMetrics, type MetricsAgentStats, type MetricsSinkStats, type MetricsWorkerStats } from '../http/metrics/regent-metrics.js';
 import { RequestCounters } from '../http/request-counters.js';
 import type { OpaCli } from '../opa/opa-cli.js';
 import type { DecisionLogStats } from '../storage/decisions/file-decision-log.js';
@@ -23,7 +23,7 @@ export interface Metrics {
 }
 
 /** Prometheus metrics over Regent's own state (see `createRegentMetrics`), unless `metrics.enabled` is false. */
-export function createMetrics(config: Readonly<RegentConfig>, deps: { sets: BundleSets; opa: OpaCli; audit: AuditLog; mirror: MirrorService | undefined; fleet: Fleet; decisions: { stats(): DecisionLogStats }; sinks?: () => readonly MetricsSinkStats[]; agents?: () => MetricsAgentStats }): Metrics {
+export function createMetrics(config: Readonly<RegentConfig>, deps: { sets: BundleSets; opa: OpaCli; audit: AuditLog; mirror: MirrorService | undefined; fleet: Fleet; decisions: { stats(): DecisionLogStats }; sinks?: () => readonly MetricsSinkStats[]; agents?: () => MetricsAgentStats; workers?: () => MetricsWorkerStats }): Metrics {
   const bundleCounters = new BundleCounters();
   if (!config.metrics.enabled) return { bundleCounters, onDecisionBatch: () => undefined };
   const requestCounters = new RequestCounters();
@@ -45,6 +45,7 @@ export function createMetrics(config: Readonly<RegentConfig>, deps: { sets: Bund
     decisions: () => deps.decisions.stats(),
     sinks: deps.sinks,
     agents: deps.agents,
+    workers: deps.workers,
   });
   return { router: createMetricsRouter({ registry: metrics.registry, token: config.metrics.token }), requestCounters, bundleCounters, onDecisionBatch: metrics.onDecisionBatch };
 }

@@ -7,6 +7,7 @@ export const envMapping: ReadonlyArray<{ env: string; path: readonly string[]; t
   { env: 'REGENT_HOST', path: ['host'], type: 'string' },
   { env: 'REGENT_PORT', path: ['port'], type: 'number' },
   { env: 'REGENT_DATA_DIR', path: ['dataDir'], type: 'string' },
+  { env: 'REGENT_WORKERS', path: ['server', 'workers'], type: 'string' },
   { env: 'REGENT_LOG_LEVEL', path: ['log', 'level'], type: 'string' },
   { env: 'REGENT_LOG_FORMAT', path: ['log', 'format'], type: 'string' },
   { env: 'REGENT_BRANCH', path: ['store', 'branch'], type: 'string' },

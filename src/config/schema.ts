@@ -4,6 +4,9 @@ import { z } from 'zod';
 /** A publishing sink's name: it keys `/status` → `sinks` and metrics. */
 const sinkName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case name: a letter, then letters, digits or -, at most 32');
 
+/** Worker processes at most (`server.workers`): each holds its own copy of the served bundles. */
+export const MAX_WORKERS = 64;
+
 const signingAlgorithm = z.enum([
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512',
 ]);
@@ -101,6 +104,20 @@ export const configSchema = z.strictObject({
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
     /** Tokens whose lifetime (exp - iat) is longer than this are refused. */
     maxTokenLifetimeSeconds: z.number().int().min(60).max(31 * 24 * 3600).default(24 * 3600),
+  }).prefault({}),
+  /** How Regent uses the host's cores. */
+  server: z.strictObject({
+    /**
+     * Processes serving `/bundles/...` and long polls (`auto`: one per core). 1 serves everything in one
+     * process; more starts that many worker processes on the public port, while one primary process owns
+     * the store, the gate, the admin API and the fleet, and sends every activated revision to every worker
+     * before any of them releases its long polls.
+     */
+    workers: z.union([
+      z.literal('auto').transform(() => Math.min(MAX_WORKERS, availableParallelism())),
+      z.string().regex(/^\d{1,3}$/, "a whole number or 'auto'").transform(Number).pipe(z.number().int().min(1).max(MAX_WORKERS)),
+      z.number().int().min(1).max(MAX_WORKERS),
+    ]).default(1),
   }).prefault({}),
   /** Limits shared by every HTTP endpoint. */
   http: z.strictObject({

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   method_not_allowed: 'requests',
   bundle_not_found: 'requests',
   no_active_revision: 'requests',
+  primary_unavailable: 'requests',
   invalid_if_none_match: 'requests',
   invalid_prefer: 'requests',
   invalid_path_encoding: 'requests',

@@ -242,7 +242,7 @@ export const openApiDocument = {
       head: { summary: 'Bundle headers only', security: [{ agentToken: [] }, {}], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'headers' }, '304': { description: 'unchanged' }, ...errors(400, 401, 404, 503) } },
     },
     '/status': {
-      get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); each publishing sink (`sinks: [{name, kind, target, lastPublished, pending, pendingSince, lastError, attempts, nextAttemptAt, environments}]`); the fleet (`fleet`: agents live/stale; per served bundle the agents on its revision and the 50/90/100% convergence times); the same per environment under `environments`', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
+      get: { summary: 'Head, active revision, served bundles, last error, the audit chain (`audit: {chain, brokenAt}`); each publishing sink (`sinks: [{name, kind, target, lastPublished, pending, pendingSince, lastError, attempts, nextAttemptAt, environments}]`); the fleet (`fleet`: agents live/stale; per served bundle the agents on its revision and the 50/90/100% convergence times); the same per environment under `environments`; with worker processes, `workers: {configured, live, longPollWaiters, replaced, ackTimeouts, pids}` (`longPollWaiters` as the workers last reported it, each second)', security: [], responses: { '200': { description: 'status', ...(json({ type: 'object' }) as object) } } },
       post: statusReport,
     },
     '/logs': { post: decisionBatch },

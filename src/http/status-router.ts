@@ -28,6 +28,8 @@ export interface StatusRouterDeps {
   sinksStatus?: () => SinkStatus[];
   /** The fleet: agents live and stale, per served bundle how far the served revision got and how fast. */
   fleetStatus?: () => Record<string, unknown>;
+  /** Worker processes (`server.workers` > 1): how many live, how many were replaced; absent with one process. */
+  workersStatus?: () => Record<string, unknown>;
 }
 
 /**
@@ -63,6 +65,7 @@ export function createStatusRouter(deps: StatusRouterDeps): Router {
       ...(deps.mirrorStatus ? { mirror: deps.mirrorStatus() } : {}),
       sinks: deps.sinksStatus ? deps.sinksStatus() : [],
       ...(deps.fleetStatus ? { fleet: deps.fleetStatus() } : {}),
+      ...(deps.workersStatus ? { workers: deps.workersStatus() } : {}),
       ...(environments ? { environments } : {}),
     });
   });

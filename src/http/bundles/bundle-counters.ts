@@ -20,4 +20,30 @@ export class BundleCounters {
       this.bytesSent += bytes;
     } else this.others.set(status, (this.others.get(status) ?? 0) + 1);
   }
+
+  /** What was counted since the last call, and the counters start again from zero (a worker's report). */
+  drain(): BundleCountersDelta {
+    const delta: BundleCountersDelta = { notModified: this.notModified, ok: this.ok, bytesSent: this.bytesSent, others: [...this.others] };
+    this.notModified = 0;
+    this.ok = 0;
+    this.bytesSent = 0;
+    this.others.clear();
+    return delta;
+  }
+
+  /** Adds what another process counted (a worker's {@link drain}). */
+  add(delta: BundleCountersDelta): void {
+    this.notModified += delta.notModified;
+    this.ok += delta.ok;
+    this.bytesSent += delta.bytesSent;
+    for (const [status, count] of delta.others) this.others.set(status, (this.others.get(status) ?? 0) + count);
+  }
+}
+
+/** Counts of one process since its last report, as plain data (sent over IPC). */
+export interface BundleCountersDelta {
+  notModified: number;
+  ok: number;
+  bytesSent: number;
+  others: Array<[status: number, count: number]>;
 }

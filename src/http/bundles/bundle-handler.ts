@@ -7,7 +7,6 @@ import type { BuiltBundle } from '../../domain/bundles/bundle-builder.js';
 import type { BuiltDelta } from '../../domain/bundles/delta/built-delta.js';
 import { snapshotEtagOf } from '../../domain/bundles/delta/delta-etag.js';
 import { isRegentError } from '../../domain/errors.js';
-import type { RefetchTracker } from '../../domain/fleet/refetch-tracker.js';
 import type { Logger } from '../../domain/logger.js';
 import { agentOfRequest } from '../agents/agent-auth.js';
 import { decodePath, invalidPathEncoding } from '../path-encoding.js';
@@ -22,15 +21,40 @@ import type { LongPollWaiters } from './long-poll-waiters.js';
 export const BUNDLE_CONTENT_TYPE = 'application/vnd.openpolicyagent.bundles';
 export const BUNDLES_PREFIX = '/bundles/';
 
+/** What the handler reads of a catalog: the in-memory {@link BundleCatalog}, or a worker's replica of it. */
+export type ServedCatalog = Pick<BundleCatalog, 'get' | 'published'> & {
+  /**
+   * A bundle newer than the served one whose ETag `ifNoneMatch` names (a worker's revision staged but not
+   * released yet: the agent got it from a worker that released it already), to be treated as current.
+   */
+  ahead?(name: string, ifNoneMatch: string): BuiltBundle | undefined;
+};
+
 /** The bundles of one revision source and the requests held on them. */
 export interface BundleSet {
-  catalog: BundleCatalog;
+  catalog: ServedCatalog;
   waiters: LongPollWaiters;
+}
+
+/**
+ * The per-agent limit on held long polls. In one process it answers at once ({@link HeldPollsPerAgent});
+ * in a worker process it asks the primary, which counts for every worker (a promise).
+ */
+export interface HeldPollLimit {
+  acquire(identity: AgentIdentity): (() => void) | undefined | Promise<(() => void) | undefined>;
+  stats(): { max: number };
+}
+
+/** The re-fetch tracker's calls on the bundle path (`RefetchTracker`, or a worker's channel to the primary's). */
+export interface RefetchPolicy {
+  holdFor(client: string, bundle: string, etag: string, connection: number, stale?: string): number | Promise<number>;
+  recordSent(client: string, bundle: string, etag: string, connection: number, stale?: string): void;
+  confirmed(client: string, bundle: string, etag: string): void;
 }
 
 export interface BundleHandlerOptions {
   /** The default set: the tracked branch's active revision, at `/bundles/<bundle>`. */
-  catalog: BundleCatalog;
+  catalog: ServedCatalog;
   waiters: LongPollWaiters;
   /**
    * Environment sets by environment name, at `/bundles/<environment>/<bundle>`. Unambiguous because no
@@ -42,11 +66,16 @@ export interface BundleHandlerOptions {
   /** Who may read what (`agents.*`); open access when absent. */
   agents?: AgentAuthenticator;
   /** Long polls held per agent identity (`agents.maxHeldPollsPerAgent`); unbounded when absent. */
-  heldPolls?: HeldPollsPerAgent;
+  heldPolls?: HeldPollLimit;
   /** Holds agents re-downloading the revision they were just sent (they fail to activate it). */
-  refetches?: RefetchTracker;
+  refetches?: RefetchPolicy;
   /** Answers by status, read by `/metrics`. */
   counters?: BundleCounters;
+  /**
+   * Answers what this handler cannot answer exactly (a worker process: delta bundles, which only the
+   * primary builds); absent in one process, which answers everything.
+   */
+  delegate?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** What a 200 carries: the revision's snapshot, or a delta to it from the agent's revision. */
@@ -71,7 +100,9 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
   const defaultSet: BundleSet = { catalog: options.catalog, waiters: options.waiters };
   const environments = options.environments ?? new Map<string, BundleSet>();
   const agents = options.agents ?? AgentAuthenticator.open();
-  const heldPolls = options.heldPolls ?? new HeldPollsPerAgent(Number.MAX_SAFE_INTEGER);
+  const heldPolls: HeldPollLimit = options.heldPolls ?? new HeldPollsPerAgent(Number.MAX_SAFE_INTEGER);
+  const refetches: RefetchPolicy | undefined = options.refetches;
+  const delegate = options.delegate;
   /**
    * The set a path names, and the bundle's name within it. An environment the agent may not read is
    * routed as if it did not exist (to the default set, where no bundle has its name), so the answer is
@@ -87,7 +118,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     return { set: defaultSet, bundleName: path };
   };
   /** The bundle when the agent may read it; undefined (exactly like a bundle that does not exist) otherwise. */
-  const readable = (catalog: BundleCatalog, bundleName: string, environment: string | undefined, identity: AgentIdentity): BuiltBundle | undefined =>
+  const readable = (catalog: ServedCatalog, bundleName: string, environment: string | undefined, identity: AgentIdentity): BuiltBundle | undefined =>
     mayReadSet(identity, environment ?? DEFAULT_BUNDLE_SET) && mayReadBundle(identity, bundleName) ? catalog.get(bundleName) : undefined;
   const log = logger.child({ component: 'bundles' });
   const prepared = new WeakMap<Representation, PreparedHeaders>();
@@ -106,6 +137,10 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     const started = performance.now();
     const url = req.url ?? '/';
     const query = url.indexOf('?');
+    if (delegate && query >= 0 && url.includes('deltas=', query)) {
+      delegate(req, res);
+      return;
+    }
     const rawName = (query < 0 ? url : url.slice(0, query)).slice(BUNDLES_PREFIX.length);
     const name = decodePath(rawName);
     const done = (status: number, bytes: number, extra: Record<string, unknown> = {}): void => {
@@ -130,7 +165,9 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     }
     const { identity } = agent;
     const { set: { catalog, waiters }, bundleName, environment } = route(name, identity);
-    const bundle = readable(catalog, bundleName, environment, identity);
+    let bundle = readable(catalog, bundleName, environment, identity);
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (bundle && catalog.ahead && ifNoneMatch !== undefined && ifNoneMatch !== bundle.etag) bundle = catalog.ahead(bundle.name, ifNoneMatch) ?? bundle;
     if (!bundle) {
       if (!catalog.published) {
         const detail = environment ? `environment '${environment}' has not activated a revision yet (does its ref exist?); retry shortly` : 'Regent has not activated a revision yet; retry shortly';
@@ -140,7 +177,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
       }
       return;
     }
-    if (req.headers['if-none-match'] === bundle.etag && req.headers.prefer === undefined) {
+    if (ifNoneMatch === bundle.etag && req.headers.prefer === undefined) {
       // The fleet's heartbeat, an unchanged bundle and no long poll: nothing to parse, and the debug
       // line (304s are logged at debug) is only built when it would be written.
       res.writeHead(304, headersOf(bundle).notModified);
@@ -161,7 +198,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     }
     const applied = preference.waitSeconds > 0 ? { 'Preference-Applied': `wait=${preference.waitSeconds}` } : undefined;
     // Long-polling agents only (they accept being held): whom a full download went to, to know a re-fetch.
-    const refetch = options.refetches && preference.waitSeconds > 0 && req.method === 'GET' ? { tracker: options.refetches, client: clientOf(req, identity), bundle: name, connection: connectionOf(req.socket), stale: String(req.headers['if-none-match'] ?? '').slice(0, 200) } : undefined;
+    const refetch = refetches && preference.waitSeconds > 0 && req.method === 'GET' ? { tracker: refetches, client: clientOf(req, identity), bundle: name, connection: connectionOf(req.socket), stale: String(req.headers['if-none-match'] ?? '').slice(0, 200) } : undefined;
 
     // The revision each tag stands for: a delta's tag names the snapshot the agent then holds.
     const held = tags?.map(snapshotEtagOf);
@@ -183,7 +220,24 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
 
     /** Holds the request until a new revision or `holdMs`, counted against the agent's limit (429 beyond it). */
     const hold = (holdMs: number, expire: () => void, extra: Record<string, unknown> = {}): void => {
-      const releaseSlot = heldPolls.acquire(identity);
+      const acquired = heldPolls.acquire(identity);
+      if (!(acquired instanceof Promise)) {
+        holdWith(acquired, holdMs, expire, extra);
+        return;
+      }
+      acquired.then((releaseSlot) => {
+        if (!res.destroyed) holdWith(releaseSlot, holdMs, expire, extra);
+        else {
+          releaseSlot?.();
+          done(499, 0, extra);
+        }
+      }, (error: unknown) => failHeld(error));
+    };
+    const failHeld = (error: unknown): void => {
+      log.error({ err: error }, 'long poll not held: the primary did not answer');
+      if (!res.headersSent) done(503, writeProblem(res, { status: 503, code: 'primary_unavailable', title: 'Service unavailable', detail: 'the primary process did not answer; retry shortly' }, { 'Retry-After': '2' }));
+    };
+    const holdWith = (releaseSlot: (() => void) | undefined, holdMs: number, expire: () => void, extra: Record<string, unknown>): void => {
       if (!releaseSlot) {
         done(429, writeProblem(res, { status: 429, code: 'too_many_held_polls', title: 'Too many held requests', detail: `this agent credential holds ${heldPolls.stats().max} long polls already (agents.maxHeldPollsPerAgent)`, agent: identity.name, limit: heldPolls.stats().max }, { 'Retry-After': '5' }));
         return;
@@ -215,12 +269,17 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     if (!ifNoneMatchHits(held, bundle.etag)) {
       // An agent asking again for the revision it was just sent failed to activate it: held with backoff
       // (a new revision ends the hold), not sent again at once.
-      const refetchHoldMs = refetch ? Math.min(refetch.tracker.holdFor(refetch.client, refetch.bundle, bundle.etag, refetch.connection, refetch.stale), preference.waitSeconds * 1000) : 0;
-      if (refetchHoldMs > 0) {
-        hold(refetchHoldMs, () => sendBundle(catalog.get(bundle.name) ?? bundle, { heldMs: Math.round(performance.now() - started), refetch: true }), { refetch: true });
-        return;
-      }
-      sendBundle(bundle);
+      const answer = (holdForMs: number): void => {
+        const refetchHoldMs = Math.min(holdForMs, preference.waitSeconds * 1000);
+        if (refetchHoldMs > 0) {
+          hold(refetchHoldMs, () => sendBundle(catalog.get(bundle.name) ?? bundle, { heldMs: Math.round(performance.now() - started), refetch: true }), { refetch: true });
+          return;
+        }
+        sendBundle(catalog.get(bundle.name) ?? bundle);
+      };
+      const holdFor = refetch ? refetch.tracker.holdFor(refetch.client, refetch.bundle, bundle.etag, refetch.connection, refetch.stale) : 0;
+      if (holdFor instanceof Promise) holdFor.then((ms) => { if (!res.destroyed) answer(ms); }, (error: unknown) => failHeld(error));
+      else answer(holdFor);
       return;
     }
     if (preference.waitSeconds === 0 || req.method === 'HEAD') {
@@ -230,7 +289,8 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     refetch?.tracker.confirmed(refetch.client, refetch.bundle, bundle.etag);
     // Hold between 90% and 100% of the asked wait: never an immediate 304, and a fleet that started
     // together does not come back together.
-    hold(preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1), () => sendNotModified(catalog.get(bundle.name) ?? bundle, { heldMs: Math.round(performance.now() - started) }));
+    // On expiry, the bundle the agent holds (the served object when it is the same, for its current revision header).
+    hold(preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1), () => sendNotModified(sameEtag(catalog.get(bundle.name), bundle), { heldMs: Math.round(performance.now() - started) }));
   };
 }
 
@@ -273,4 +333,9 @@ function representationFor(bundle: BuiltBundle, held: readonly string[] | undefi
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(';') : value;
+}
+
+/** `current` when it has `held`'s ETag, else `held`: a 304 names the ETag the agent has, never another. */
+function sameEtag(current: BuiltBundle | undefined, held: BuiltBundle): BuiltBundle {
+  return current?.etag === held.etag ? current : held;
 }

@@ -84,7 +84,7 @@ describe('createRegentMetrics', () => {
     cancel();
   });
 
-  test('reads each publishing sink and agent access when scraped', async () => {
+  test('reads each publishing sink, agent access and the worker processes when scraped', async () => {
     let sinks: MetricsSinkStats[] = [{ name: 'bucket', kind: 's3', bundlesPublished: 4, bytesPublished: 9000, failures: 1, attempts: 0, pendingSets: 0, pendingSeconds: 0, lastPublishSeconds: 0.25 }];
     const metrics = createRegentMetrics({
       requests: new RequestCounters(), bundles: new BundleCounters(), sets: [],
@@ -94,6 +94,7 @@ describe('createRegentMetrics', () => {
       decisions: () => ({ segments: 0, bytes: 0, records: 0, oldestReceivedMs: null }),
       sinks: () => sinks,
       agents: () => ({ accepted: 12, refused: 3, heldPollsRefused: 2, refetchesHeld: 5 }),
+      workers: () => ({ configured: 3, live: 2, longPollWaiters: 40, replaced: 1 }),
     });
     const first = parsePrometheusTextFormat(await metrics.registry.metrics());
     expect(sample(first, 'regent_sink_bundles_published_total', { sink: 'bucket', kind: 's3' })).toBe(4);
@@ -103,6 +104,10 @@ describe('createRegentMetrics', () => {
     expect(sample(first, 'regent_agent_auth_total', { outcome: 'refused' })).toBe(3);
     expect(sample(first, 'regent_agent_held_polls_refused_total')).toBe(2);
     expect(sample(first, 'regent_agent_refetches_held_total')).toBe(5);
+    expect(sample(first, 'regent_workers', { state: 'configured' })).toBe(3);
+    expect(sample(first, 'regent_workers', { state: 'live' })).toBe(2);
+    expect(sample(first, 'regent_worker_long_polls_held')).toBe(40);
+    expect(sample(first, 'regent_workers_replaced_total')).toBe(1);
 
     // A sink that is down: behind, failing in a row, no publish time while it has none.
     sinks = [{ name: 'bucket', kind: 's3', bundlesPublished: 4, bytesPublished: 9000, failures: 4, attempts: 3, pendingSets: 1, pendingSeconds: 42, }];

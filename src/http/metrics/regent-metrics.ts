@@ -50,6 +50,15 @@ export interface MetricsSources {
   sinks?: () => readonly MetricsSinkStats[];
   /** Agent credentials: tokens accepted and refused, held polls refused, re-fetches held. */
   agents?: () => MetricsAgentStats;
+  /** Worker processes (`server.workers` > 1): live, replaced, the long polls they hold. */
+  workers?: () => MetricsWorkerStats;
+}
+
+export interface MetricsWorkerStats {
+  configured: number;
+  live: number;
+  longPollWaiters: number;
+  replaced: number;
 }
 
 export interface MetricsSinkStats {
@@ -195,6 +204,7 @@ export function createRegentMetrics(sources: MetricsSources): RegentMetrics {
   const decisions = registerDecisionMetrics(registers, sources.decisions);
   if (sources.sinks) registerSinkMetrics(registers, sources.sinks);
   if (sources.agents) registerAgentMetrics(registers, sources.agents);
+  if (sources.workers) registerWorkerMetrics(registers, sources.workers);
   return { registry, onDecisionBatch: decisions };
 }
 
@@ -222,6 +232,21 @@ function registerSinkMetrics(registers: Registry[], sinks: () => readonly Metric
   gauge('regent_sink_pending_sets', 'Bundle sets a sink is behind what is served', (sink) => sink.pendingSets);
   gauge('regent_sink_pending_seconds', 'Seconds the oldest pending set of a sink has been behind (0 when none)', (sink) => sink.pendingSeconds);
   gauge('regent_sink_last_publish_seconds', 'How long the last completed publish of a sink took', (sink) => sink.lastPublishSeconds);
+}
+
+function registerWorkerMetrics(registers: Registry[], workers: () => MetricsWorkerStats): void {
+  new Gauge({ name: 'regent_workers', help: 'Worker processes serving /bundles/: configured, and live (listening) now', labelNames: ['state'] as const, registers, collect() {
+    const { configured, live } = workers();
+    this.set({ state: 'configured' }, configured);
+    this.set({ state: 'live' }, live);
+  } });
+  new Gauge({ name: 'regent_worker_long_polls_held', help: 'Long polls the worker processes hold (as they last reported, each second)', registers, collect() {
+    this.set(workers().longPollWaiters);
+  } });
+  new Counter({ name: 'regent_workers_replaced_total', help: 'Worker processes replaced (died, or too slow to take a revision in)', registers, collect() {
+    this.reset();
+    this.inc(workers().replaced);
+  } });
 }
 
 function registerAgentMetrics(registers: Registry[], agents: () => MetricsAgentStats): void {
