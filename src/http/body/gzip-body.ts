@@ -34,6 +34,8 @@ export function readCompressedBody(req: IncomingMessage, limits: CompressedBodyL
   if (Number.isFinite(declared) && declared > limits.maxBytes) {
     return Promise.reject(tooLarge(limits.maxBytes));
   }
+  // A request whose client went away before we got to it (it waited for a slot) will emit nothing more.
+  if (req.destroyed || req.readableAborted) return Promise.reject(aborted());
   const gzip = encoding !== 'identity';
   const decompressedCap = gzip ? limits.maxDecompressedBytes : limits.maxBytes;
   return new Promise<CompressedBody>((resolve, reject) => {
@@ -89,12 +91,16 @@ export function readCompressedBody(req: IncomingMessage, limits: CompressedBodyL
       if (inflater) inflater.end();
       else done();
     });
-    req.on('aborted', () => fail(new InputError('request_aborted', 'the client went away before the body was read', { field: 'body' }), false));
+    req.on('aborted', () => fail(aborted(), false));
     req.on('close', () => {
-      if (!req.complete) fail(new InputError('request_aborted', 'the client went away before the body was read', { field: 'body' }), false);
+      if (!req.complete) fail(aborted(), false);
     });
     req.on('error', (error) => fail(new InputError('request_aborted', `the body could not be read: ${error.message}`, { field: 'body' }), false));
   });
+}
+
+function aborted(): InputError {
+  return new InputError('request_aborted', 'the client went away before the body was read', { field: 'body' });
 }
 
 function tooLarge(maxBytes: number): PayloadTooLargeError {

@@ -101,4 +101,31 @@ describe('POST /logs', () => {
     stuck.destroy();
     expect(outcomes.map((outcome) => outcome.code)).toEqual(['decision_logs_busy', 'accepted', 'accepted', 'decision_logs_busy']);
   });
+
+  test('batches whose clients go away while they wait for a slot never take one: an honest batch afterwards is stored', async () => {
+    const { store, outcomes, port } = await serve({ acceptWithoutToken: true, maxConcurrentBatches: 1, maxQueuedBatches: 4, maxQueueWaitMs: 3000 });
+    const holder = request({ host: '127.0.0.1', port, method: 'POST', path: '/logs', headers: { 'Content-Encoding': 'gzip', 'Content-Length': batch.length } });
+    const holderAnswer = new Promise<number>((resolve) => holder.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }));
+    holder.write(batch.subarray(0, 10));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Four batches queue behind the holder and their clients go away before a slot frees.
+    const quitters = Array.from({ length: 4 }, () => {
+      const quitter = request({ host: '127.0.0.1', port, method: 'POST', path: '/logs', headers: { 'Content-Encoding': 'gzip', 'Content-Length': batch.length } });
+      quitter.on('error', () => undefined);
+      quitter.write(batch.subarray(0, 1));
+      return quitter;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const quitter of quitters) quitter.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    holder.end(batch.subarray(10));
+    expect(await holderAnswer).toBe(204);
+    const honest = await fetch(`http://127.0.0.1:${port}/logs`, { method: 'POST', headers: { 'Content-Encoding': 'gzip' }, body: batch });
+    expect(honest.status).toBe(204);
+    expect(store.stats().records).toBe(2);
+    expect(outcomes.map((outcome) => outcome.code)).toEqual(['request_aborted', 'request_aborted', 'request_aborted', 'request_aborted', 'accepted', 'accepted']);
+  });
 });

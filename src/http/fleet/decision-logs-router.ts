@@ -1,7 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import { Router, type RequestHandler } from 'express';
 import { parseDecisionBatch } from '../../domain/decisions/decision-event.js';
 import type { DecisionRecorder } from '../../domain/decisions/decision-log.js';
-import { isRegentError, UnavailableError } from '../../domain/errors.js';
+import { InputError, isRegentError, UnavailableError } from '../../domain/errors.js';
 import { parsePartition } from '../../domain/fleet/agent-status-report.js';
 import { readCompressedBody } from '../body/gzip-body.js';
 import { parseJsonBody } from '../body/json-text.js';
@@ -54,7 +55,15 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
   const slots = new BatchSlots(limits.maxConcurrentBatches, limits.maxQueuedBatches, limits.maxQueueWaitMs);
   const receive: RequestHandler = async (req, res, next) => {
     const outcome: DecisionBatchOutcome = { code: 'accepted', events: 0, compressedBytes: 0, bytes: 0 };
-    if (!(await slots.acquire())) {
+    const slot = await slots.acquire(req);
+    if (slot === 'gone') {
+      // The client went away while its batch waited: nothing to read, nobody to answer, no slot held.
+      outcome.code = 'request_aborted';
+      deps.onBatch?.(outcome);
+      next(new InputError('request_aborted', 'the client went away before the body was read', { field: 'body' }));
+      return;
+    }
+    if (slot === 'busy') {
       res.set('Connection', 'close');
       outcome.code = 'decision_logs_busy';
       deps.onBatch?.(outcome);
@@ -89,30 +98,38 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
   return router;
 }
 
-/** Slots for batches being read and stored, and a bounded, time-limited queue for them. */
+/** What {@link BatchSlots.acquire} got: a slot, none (queue full or waited too long), or the client left while waiting. */
+type SlotOutcome = 'granted' | 'busy' | 'gone';
+
+/**
+ * Slots for batches being read and stored, and a bounded, time-limited queue for them. A waiter whose
+ * client goes away leaves the queue at once, so a departed client never takes a slot later.
+ */
 class BatchSlots {
   private busy = 0;
-  private readonly waiting: Array<(granted: boolean) => void> = [];
+  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly slots: number, private readonly maxQueued: number, private readonly maxWaitMs: number) {}
 
-  /** True once a slot is held; false when the queue is full or the wait ran out. */
-  acquire(): Promise<boolean> {
+  acquire(req: IncomingMessage): Promise<SlotOutcome> {
+    if (req.destroyed || req.readableAborted) return Promise.resolve('gone');
     if (this.busy < this.slots) {
       this.busy++;
-      return Promise.resolve(true);
+      return Promise.resolve('granted');
     }
-    if (this.waiting.length >= this.maxQueued) return Promise.resolve(false);
+    if (this.waiting.length >= this.maxQueued) return Promise.resolve('busy');
     return new Promise((resolve) => {
-      const grant = (granted: boolean): void => {
+      const leave = (outcome: SlotOutcome): void => {
         clearTimeout(timer);
-        resolve(granted);
-      };
-      const timer = setTimeout(() => {
+        req.removeListener('close', onClose);
         const index = this.waiting.indexOf(grant);
         if (index >= 0) this.waiting.splice(index, 1);
-        resolve(false);
-      }, this.maxWaitMs);
+        resolve(outcome);
+      };
+      const grant = (): void => leave('granted');
+      const onClose = (): void => leave('gone');
+      const timer = setTimeout(() => leave('busy'), this.maxWaitMs);
+      req.once('close', onClose);
       this.waiting.push(grant);
     });
   }
@@ -120,7 +137,7 @@ class BatchSlots {
   /** Hands the slot to the longest waiting batch, or frees it. */
   release(): void {
     const next = this.waiting.shift();
-    if (next) next(true);
+    if (next) next();
     else this.busy--;
   }
 }
