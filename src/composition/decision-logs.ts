@@ -37,6 +37,7 @@ export async function openDecisionLogs(config: Readonly<RegentConfig>, deps: { d
       maxBodyBytes: settings.maxBodyBytes,
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxEventsPerBatch: settings.maxEventsPerBatch,
+      maxValuesPerBatch: settings.maxValuesPerBatch,
       maxConcurrentBatches: settings.maxConcurrentBatches,
       maxQueuedBatches: settings.maxQueuedBatches,
       maxQueueWaitMs: settings.maxQueueWaitMs,

@@ -224,6 +224,11 @@ export const configSchema = z.strictObject({
     maxDecompressedBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Decisions in one batch. */
     maxEventsPerBatch: z.number().int().min(1).max(1_000_000).default(10_000),
+    /**
+     * JSON values and keys in one inflated batch, counted before it is parsed (parsing costs tens of bytes
+     * of heap per value: `[{},{},...]` inflates 3 bytes into an object). One batch is parsed at a time.
+     */
+    maxValuesPerBatch: z.number().int().min(1000).max(100_000_000).default(1_000_000),
     /** Bytes of one decision as stored (its JSON line). */
     maxEventBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /** Batches read and stored at once (memory: at most this × `maxDecompressedBytes`); their writes share an fsync. */

@@ -20,7 +20,7 @@ async function serve(options: { acceptWithoutToken: boolean; maxConcurrentBatche
   const app = express();
   app.use(createDecisionLogsRouter({
     recorder: store, authenticate: agentReportAuth({ acceptWithoutToken: options.acceptWithoutToken }), onBatch: (outcome) => outcomes.push(outcome),
-    limits: { maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 22, maxEventsPerBatch: 100, maxConcurrentBatches: options.maxConcurrentBatches ?? 4, maxQueuedBatches: options.maxQueuedBatches ?? 0, maxQueueWaitMs: options.maxQueueWaitMs ?? 1000, maxJsonDepth: 100 },
+    limits: { maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 22, maxEventsPerBatch: 100, maxValuesPerBatch: 100_000, maxConcurrentBatches: options.maxConcurrentBatches ?? 4, maxQueuedBatches: options.maxQueuedBatches ?? 0, maxQueueWaitMs: options.maxQueueWaitMs ?? 1000, maxJsonDepth: 100 },
   }));
   app.use(createErrorHandler(silentLogger()));
   const server = app.listen(0, '127.0.0.1');

@@ -2,9 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { Router, type RequestHandler } from 'express';
 import { parseDecisionBatch } from '../../domain/decisions/decision-event.js';
 import type { DecisionRecorder } from '../../domain/decisions/decision-log.js';
-import { InputError, isRegentError, UnavailableError } from '../../domain/errors.js';
+import { InputError, isRegentError, PayloadTooLargeError, UnavailableError } from '../../domain/errors.js';
 import { parsePartition } from '../../domain/fleet/agent-status-report.js';
-import { readCompressedBody } from '../body/gzip-body.js';
+import { readCompressedBody, type CompressedBody } from '../body/gzip-body.js';
 import { parseJsonBody } from '../body/json-text.js';
 
 export interface DecisionLogsRouterDeps {
@@ -15,6 +15,8 @@ export interface DecisionLogsRouterDeps {
     maxBodyBytes: number;
     maxDecompressedBytes: number;
     maxEventsPerBatch: number;
+    /** JSON values (and keys) in one inflated batch at most (413 `too_many_values`), counted before it is parsed. */
+    maxValuesPerBatch: number;
     maxConcurrentBatches: number;
     /** Batches waiting for a slot at most (their bodies not read yet); more answer 503 `decision_logs_busy`. */
     maxQueuedBatches: number;
@@ -45,7 +47,7 @@ export interface DecisionBatchOutcome {
  * beyond that a batch gets 503 `decision_logs_busy` with `Retry-After`. Batches stored at once share one
  * fsync (the store's group commit), so the slots are also what lets a busy fleet's batches be grouped. Refusals are problem documents: 400
  * `invalid_gzip` / `invalid_json` / `invalid_utf8` / `json_too_deep` / `invalid_decision_batch` (naming the event and
- * field), 413 `body_too_large` / `decompressed_body_too_large` / `too_many_decisions` /
+ * field), 413 `body_too_large` / `decompressed_body_too_large` / `too_many_values` / `too_many_decisions` /
  * `decision_too_large`, 415 `unsupported_encoding`; a refused batch stores nothing.
  */
 export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
@@ -53,6 +55,17 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
   const { limits } = deps;
   const now = deps.now ?? (() => new Date());
   const slots = new BatchSlots(limits.maxConcurrentBatches, limits.maxQueuedBatches, limits.maxQueueWaitMs);
+  const valueLimit = { max: limits.maxValuesPerBatch, refuse: tooManyValues };
+  /** Parses and checks a batch and hands it to the store; resolves once it is durable. */
+  const storeBatch = (body: CompressedBody, partition: string | undefined, outcome: DecisionBatchOutcome): Promise<void> => {
+    outcome.compressedBytes = body.compressedBytes;
+    outcome.bytes = body.bytes.length;
+    const records = parseDecisionBatch(parseJsonBody(body.bytes, limits.maxJsonDepth, valueLimit), { maxEvents: limits.maxEventsPerBatch }, {
+      receivedAt: now().toISOString(), ...(partition === undefined ? {} : { partition }),
+    });
+    outcome.events = records.length;
+    return deps.recorder.record(records);
+  };
   const receive: RequestHandler = async (req, res, next) => {
     const outcome: DecisionBatchOutcome = { code: 'accepted', events: 0, compressedBytes: 0, bytes: 0 };
     const slot = await slots.acquire(req);
@@ -72,14 +85,10 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
     }
     try {
       const partition = parsePartition((req.params as { partition?: string[] }).partition, 'invalid_decision_batch');
-      const body = await readCompressedBody(req, { maxBytes: limits.maxBodyBytes, maxDecompressedBytes: limits.maxDecompressedBytes });
-      outcome.compressedBytes = body.compressedBytes;
-      outcome.bytes = body.bytes.length;
-      const records = parseDecisionBatch(parseJsonBody(body.bytes, limits.maxJsonDepth), { maxEvents: limits.maxEventsPerBatch }, {
-        receivedAt: now().toISOString(), ...(partition === undefined ? {} : { partition }),
-      });
-      outcome.events = records.length;
-      await deps.recorder.record(records);
+      // The inflated body and the parsed records live only inside storeBatch: what waits for the group
+      // fsync is the store's encoded lines, so a batch's parse tree is garbage before the await.
+      await readCompressedBody(req, { maxBytes: limits.maxBodyBytes, maxDecompressedBytes: limits.maxDecompressedBytes })
+        .then((body) => storeBatch(body, partition, outcome));
       deps.onBatch?.(outcome);
       res.status(204).end();
     } catch (error) {
@@ -96,6 +105,10 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
   router.post('/logs', deps.authenticate, receive);
   router.post('/logs/*partition', deps.authenticate, receive);
   return router;
+}
+
+function tooManyValues(max: number): PayloadTooLargeError {
+  return new PayloadTooLargeError('too_many_values', `the batch holds more than decisionLogs.maxValuesPerBatch (${max}) JSON values and keys; it was not parsed (send smaller batches: OPA's upload_size_limit_bytes)`, { field: 'body', limit: max });
 }
 
 /** What {@link BatchSlots.acquire} got: a slot, none (queue full or waited too long), or the client left while waiting. */
