@@ -28,6 +28,7 @@ export async function openDecisionLogs(config: Readonly<RegentConfig>, deps: { d
     maxAgeMs: settings.maxAgeDays * DAY_MS,
     maxEventBytes: settings.maxEventBytes,
     maxScanBytesPerQuery: settings.maxScanBytesPerQuery,
+    maxPageBytes: settings.maxPageBytes,
     logger: deps.logger,
   });
   const router = createDecisionLogsRouter({

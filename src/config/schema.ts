@@ -245,6 +245,8 @@ export const configSchema = z.strictObject({
     maxAgeDays: z.number().min(0.0001).max(36_500).default(30),
     /** Bytes of segments one `GET /api/decisions` reads at most before it answers with what it found and a cursor to go on. */
     maxScanBytesPerQuery: z.number().int().min(64 * 1024).max(16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+    /** Bytes of stored decisions one `GET /api/decisions` page holds at most (at least one decision); it ends early with `nextCursor`. */
+    maxPageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
   }).prefault({}),
   /** `GET /metrics` (Prometheus text format). */
   metrics: z.strictObject({

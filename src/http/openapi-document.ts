@@ -485,7 +485,7 @@ export const openApiDocument = {
     },
     '/api/decisions': {
       get: {
-        summary: 'Decisions OPA agents reported (POST /logs), most recently received first, with filters combined by AND; follow `nextCursor` (`partial: true`: the read budget of one query was spent before the page filled) (role: auditor)',
+        summary: 'Decisions OPA agents reported (POST /logs), most recently received first, with filters combined by AND; follow `nextCursor` (`partial: true`: the read budget of one query was spent before the page filled; a page also ends at `decisionLogs.maxPageBytes` of stored decisions, at least one, with a `nextCursor`) (role: auditor)',
         parameters: [
           { name: 'since', in: 'query', description: 'decision time from (ISO 8601 with a zone, inclusive)', schema: { type: 'string' } },
           { name: 'until', in: 'query', description: 'decision time until (inclusive)', schema: { type: 'string' } },

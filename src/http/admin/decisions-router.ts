@@ -18,7 +18,8 @@ export interface DecisionsRouterDeps {
  * AND): `since`/`until` on the decision's own time (ISO 8601, inclusive), `revision` (any bundle's),
  * `path` (`rbac/allow`), `result` (JSON: `true`, `false`, `"x"`, `{"a":1}`; compared as values), `agent`
  * (`labels.id`), `decision_id`. `nextCursor` fetches the next page; `partial: true` says the store stopped
- * reading before the page was full (its read budget per query) and `nextCursor` goes on from there.
+ * reading before the page was full (its read budget per query) and `nextCursor` goes on from there. A
+ * page also ends at `decisionLogs.maxPageBytes` of stored decisions (at least one), with a `nextCursor`.
  * Masked and erased fields are as the agent sent them. `Cache-Control: no-store`.
  */
 export function createDecisionsRouter(deps: DecisionsRouterDeps): Router {

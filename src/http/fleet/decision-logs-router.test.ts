@@ -14,7 +14,7 @@ import { createDecisionLogsRouter, type DecisionBatchOutcome } from './decision-
 const batch = gzipSync(JSON.stringify([{ labels: { id: 'agent-1' }, decision_id: 'd1', path: 'rbac/allow', result: true, timestamp: '2026-12-01T10:00:00Z' }]));
 
 async function serve(options: { acceptWithoutToken: boolean; maxConcurrentBatches?: number; maxQueuedBatches?: number; maxQueueWaitMs?: number }) {
-  const store = await FileDecisionLog.open({ dir: tempDirForTest(), segmentBytes: 1 << 20, maxBytes: 1 << 30, maxAgeMs: 86_400_000, maxEventBytes: 1 << 16, maxScanBytesPerQuery: 1 << 30, logger: silentLogger() });
+  const store = await FileDecisionLog.open({ dir: tempDirForTest(), segmentBytes: 1 << 20, maxBytes: 1 << 30, maxAgeMs: 86_400_000, maxEventBytes: 1 << 16, maxScanBytesPerQuery: 1 << 30, maxPageBytes: 1 << 23, logger: silentLogger() });
   onTestFinished(() => store.close());
   const outcomes: DecisionBatchOutcome[] = [];
   const app = express();

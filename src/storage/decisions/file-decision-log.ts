@@ -23,6 +23,8 @@ export interface FileDecisionLogOptions {
   maxEventBytes: number;
   /** Bytes one query reads at most before it answers `partial` with a cursor. */
   maxScanBytesPerQuery: number;
+  /** Bytes of stored decisions one page holds at most (at least one record): it ends early with a cursor. */
+  maxPageBytes: number;
   logger: Logger;
   now?: () => number;
 }
@@ -178,7 +180,7 @@ export class FileDecisionLog implements DecisionLog, DecisionRecorder {
       { id: this.activeId, path: segmentPath(dir, this.activeId), end: this.activeSize, mayMatch: (f) => activeSummary.mayMatch(f) },
       ...[...this.closed].reverse().map((segment) => ({ id: segment.id, path: segmentPath(dir, segment.id), end: segment.size, mayMatch: (f: typeof filter) => segmentMayMatch(segment.summary, f) })),
     ];
-    return querySegments(segments, { filter, limit: query.limit, cursor: query.cursor, maxScanBytes: this.options.maxScanBytesPerQuery });
+    return querySegments(segments, { filter, limit: query.limit, cursor: query.cursor, maxScanBytes: this.options.maxScanBytesPerQuery, maxPageBytes: this.options.maxPageBytes });
   }
 
   stats(): DecisionLogStats {
