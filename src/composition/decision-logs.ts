@@ -43,6 +43,7 @@ export async function openDecisionLogs(config: Readonly<RegentConfig>, deps: { d
       maxQueuedBatches: settings.maxQueuedBatches,
       maxQueueWaitMs: settings.maxQueueWaitMs,
       maxJsonDepth: config.http.maxJsonDepth,
+      bodyTimeoutMs: settings.bodyTimeoutMs,
     },
     onBatch: deps.onBatch,
   });

@@ -237,6 +237,8 @@ export const configSchema = z.strictObject({
     maxQueuedBatches: z.number().int().min(0).max(100_000).default(1000),
     /** How long a batch waits for a slot at most before 503 `decision_logs_busy`. */
     maxQueueWaitMs: z.number().int().min(0).max(60_000).default(10_000),
+    /** How long a batch that got a slot may take to send its body; then 408 `body_timeout` and the connection is closed. */
+    bodyTimeoutMs: z.number().int().min(100).max(30_000).default(10_000),
     /** A segment file is closed (and indexed) once it is this large; a new one is started. */
     segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Bytes of decisions kept at most: the oldest segments are deleted beyond it. */

@@ -23,6 +23,8 @@ export interface DecisionLogsRouterDeps {
     /** How long a batch waits for a slot at most before 503 `decision_logs_busy`. */
     maxQueueWaitMs: number;
     maxJsonDepth: number;
+    /** How long a batch that got a slot may take to send its body (408 `body_timeout`, connection closed). */
+    bodyTimeoutMs: number;
   };
   /** Counts for `/metrics`: called once per batch, accepted or refused. */
   onBatch?: (outcome: DecisionBatchOutcome) => void;
@@ -48,7 +50,8 @@ export interface DecisionBatchOutcome {
  * fsync (the store's group commit), so the slots are also what lets a busy fleet's batches be grouped. Refusals are problem documents: 400
  * `invalid_gzip` / `invalid_json` / `invalid_utf8` / `json_too_deep` / `invalid_decision_batch` (naming the event and
  * field), 413 `body_too_large` / `decompressed_body_too_large` / `too_many_values` / `too_many_decisions` /
- * `decision_too_large`, 415 `unsupported_encoding`; a refused batch stores nothing.
+ * `decision_too_large`, 415 `unsupported_encoding`, 408 `body_timeout` (a slot is held at most `bodyTimeoutMs` while
+ * the body comes in); a refused batch stores nothing.
  */
 export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
   const router = Router({ caseSensitive: true, strict: true });
@@ -87,15 +90,15 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
       const partition = parsePartition((req.params as { partition?: string[] }).partition, 'invalid_decision_batch');
       // The inflated body and the parsed records live only inside storeBatch: what waits for the group
       // fsync is the store's encoded lines, so a batch's parse tree is garbage before the await.
-      await readCompressedBody(req, { maxBytes: limits.maxBodyBytes, maxDecompressedBytes: limits.maxDecompressedBytes })
+      await readCompressedBody(req, { maxBytes: limits.maxBodyBytes, maxDecompressedBytes: limits.maxDecompressedBytes, timeoutMs: limits.bodyTimeoutMs })
         .then((body) => storeBatch(body, partition, outcome));
       deps.onBatch?.(outcome);
       res.status(204).end();
     } catch (error) {
       outcome.code = isRegentError(error) ? error.code : 'internal_error';
       deps.onBatch?.(outcome);
-      // A body refused before it was read whole: close the connection rather than read the rest.
-      if (outcome.code === 'body_too_large') res.set('Connection', 'close');
+      // A body refused before it was read whole (too large, or too slow): close the connection rather than read the rest.
+      if (outcome.code === 'body_too_large' || outcome.code === 'body_timeout') res.set('Connection', 'close');
       next(error);
     } finally {
       slots.release();
