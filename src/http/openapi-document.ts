@@ -204,6 +204,7 @@ export const openApiDocument = {
           decisionId: { type: 'string' }, timestamp: { type: 'string' }, path: { type: 'string' }, query: { type: 'string' }, agentId: { type: 'string' }, labels: { type: 'object' },
           bundles: { type: 'object', additionalProperties: { type: 'object', properties: { revision: { type: 'string' } } } }, input: {}, result: {}, error: {}, ndBuiltinCache: {},
           erased: { type: 'array', items: { type: 'string' } }, masked: { type: 'array', items: { type: 'string' } }, partition: { type: 'string' }, receivedAt: { type: 'string' },
+          identity: { type: 'string', description: "the agent credential's name the batch came with; absent for anonymous access and for the fleet report token" },
         },
       },
       RevisionConvergence: {
@@ -493,6 +494,7 @@ export const openApiDocument = {
           { name: 'path', in: 'query', description: 'the query path as OPA logs it (`rbac/allow`; `data.rbac.allow` is the same)', schema: { type: 'string' } },
           { name: 'result', in: 'query', description: 'the decision result as JSON (`true`, `false`, `"x"`, `{"a":1}`)', schema: { type: 'string' } },
           { name: 'agent', in: 'query', description: "the agent's `labels.id`", schema: { type: 'string' } },
+          { name: 'identity', in: 'query', description: "the agent credential's name the decision came with (`identity`)", schema: { type: 'string' } },
           { name: 'decision_id', in: 'query', schema: { type: 'string' } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
           { name: 'cursor', in: 'query', description: '`nextCursor` of the previous page', schema: { type: 'string' } },

@@ -73,6 +73,8 @@ describe('POST /logs refusals', () => {
     const auditor = adminClient(regent, { sub: 'ada', role: 'auditor' });
     const [latest] = ((await (await auditor.get('/api/decisions?limit=1')).json()) as { decisions: DecisionRecord[] }).decisions;
     expect(latest).toMatchObject({ decisionId: 'limits-3', partition: 'eu-west', agentId: 'limits-agent' });
+    // Development mode, no agent credential: the decision names no identity.
+    expect(latest).not.toHaveProperty('identity');
     expect(await stored(regent)).toEqual(['limits-3', 'limits-2', 'limits-1']);
   });
 

@@ -4,6 +4,7 @@ import { parseDecisionBatch } from '../../domain/decisions/decision-event.js';
 import type { DecisionRecorder } from '../../domain/decisions/decision-log.js';
 import { InputError, isRegentError, PayloadTooLargeError, UnavailableError } from '../../domain/errors.js';
 import { parsePartition } from '../../domain/fleet/agent-status-report.js';
+import { agentOf } from '../agents/agent-auth.js';
 import { readCompressedBody, type CompressedBody } from '../body/gzip-body.js';
 import { parseJsonBody } from '../body/json-text.js';
 
@@ -60,11 +61,11 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
   const slots = new BatchSlots(limits.maxConcurrentBatches, limits.maxQueuedBatches, limits.maxQueueWaitMs);
   const valueLimit = { max: limits.maxValuesPerBatch, refuse: tooManyValues };
   /** Parses and checks a batch and hands it to the store; resolves once it is durable. */
-  const storeBatch = (body: CompressedBody, partition: string | undefined, outcome: DecisionBatchOutcome): Promise<void> => {
+  const storeBatch = (body: CompressedBody, context: { partition?: string; identity?: string }, outcome: DecisionBatchOutcome): Promise<void> => {
     outcome.compressedBytes = body.compressedBytes;
     outcome.bytes = body.bytes.length;
     const records = parseDecisionBatch(parseJsonBody(body.bytes, limits.maxJsonDepth, valueLimit), { maxEvents: limits.maxEventsPerBatch }, {
-      receivedAt: now().toISOString(), ...(partition === undefined ? {} : { partition }),
+      receivedAt: now().toISOString(), ...context,
     });
     outcome.events = records.length;
     return deps.recorder.record(records);
@@ -88,10 +89,13 @@ export function createDecisionLogsRouter(deps: DecisionLogsRouterDeps): Router {
     }
     try {
       const partition = parsePartition((req.params as { partition?: string[] }).partition, 'invalid_decision_batch');
+      // Who sent it: the agent credential's name, when one was used (not for the fleet report token).
+      const identity = agentOf(res)?.name;
+      const context = { ...(partition === undefined ? {} : { partition }), ...(identity === undefined ? {} : { identity }) };
       // The inflated body and the parsed records live only inside storeBatch: what waits for the group
       // fsync is the store's encoded lines, so a batch's parse tree is garbage before the await.
       await readCompressedBody(req, { maxBytes: limits.maxBodyBytes, maxDecompressedBytes: limits.maxDecompressedBytes, timeoutMs: limits.bodyTimeoutMs })
-        .then((body) => storeBatch(body, partition, outcome));
+        .then((body) => storeBatch(body, context, outcome));
       deps.onBatch?.(outcome);
       res.status(204).end();
     } catch (error) {
