@@ -156,4 +156,16 @@ describe('POST /logs', () => {
     expect(store.stats().records).toBe(1);
     expect(outcomes.map((outcome) => outcome.code)).toEqual(['body_timeout', 'accepted']);
   });
+
+  test('a partition with an escaped slash is checked segment by segment: a%2F..%2Fb is refused and stores nothing', async () => {
+    const { store, port } = await serve({ acceptWithoutToken: true });
+    for (const path of ['/logs/a%2F..%2Fb', '/logs/a%2F.%2Fb', '/logs/a/b%2F..']) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Encoding': 'gzip' }, body: batch });
+      expect.soft(response.status, path).toBe(400);
+      expect.soft(await response.json(), path).toMatchObject({ code: 'invalid_decision_batch', field: 'partition' });
+    }
+    expect(store.stats().records).toBe(0);
+    expect((await fetch(`http://127.0.0.1:${port}/logs/eu%2Fwest`, { method: 'POST', headers: { 'Content-Encoding': 'gzip' }, body: batch })).status).toBe(204);
+    expect((await store.query({ limit: 1 })).records[0]).toMatchObject({ partition: 'eu/west' });
+  });
 });
