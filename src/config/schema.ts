@@ -231,7 +231,7 @@ export const configSchema = z.strictObject({
     maxValuesPerBatch: z.number().int().min(1000).max(100_000_000).default(1_000_000),
     /** Bytes of one decision as stored (its JSON line). */
     maxEventBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    /** Batches read and stored at once (memory: at most this × `maxDecompressedBytes`); their writes share an fsync. */
+    /** Batches read and stored at once (memory: about this × `maxDecompressedBytes` of bodies and encoded lines, plus one parse bounded by `maxValuesPerBatch`); their writes share an fsync. */
     maxConcurrentBatches: z.number().int().min(1).max(1024).default(16),
     /** Batches waiting for a slot, bodies unread; beyond, 503 `decision_logs_busy` (OPA re-sends with backoff). */
     maxQueuedBatches: z.number().int().min(0).max(100_000).default(1000),
