@@ -28,6 +28,7 @@ export async function openDecisionLogs(config: Readonly<RegentConfig>, deps: { d
     maxAgeMs: settings.maxAgeDays * DAY_MS,
     maxEventBytes: settings.maxEventBytes,
     maxScanBytesPerQuery: settings.maxScanBytesPerQuery,
+    maxPageBytes: settings.maxPageBytes,
     logger: deps.logger,
   });
   const router = createDecisionLogsRouter({
@@ -37,10 +38,12 @@ export async function openDecisionLogs(config: Readonly<RegentConfig>, deps: { d
       maxBodyBytes: settings.maxBodyBytes,
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxEventsPerBatch: settings.maxEventsPerBatch,
+      maxValuesPerBatch: settings.maxValuesPerBatch,
       maxConcurrentBatches: settings.maxConcurrentBatches,
       maxQueuedBatches: settings.maxQueuedBatches,
       maxQueueWaitMs: settings.maxQueueWaitMs,
       maxJsonDepth: config.http.maxJsonDepth,
+      bodyTimeoutMs: settings.bodyTimeoutMs,
     },
     onBatch: deps.onBatch,
   });

@@ -247,14 +247,21 @@ export const configSchema = z.strictObject({
     maxDecompressedBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Decisions in one batch. */
     maxEventsPerBatch: z.number().int().min(1).max(1_000_000).default(10_000),
+    /**
+     * JSON values and keys in one inflated batch, counted before it is parsed (parsing costs tens of bytes
+     * of heap per value: `[{},{},...]` inflates 3 bytes into an object). One batch is parsed at a time.
+     */
+    maxValuesPerBatch: z.number().int().min(1000).max(100_000_000).default(1_000_000),
     /** Bytes of one decision as stored (its JSON line). */
     maxEventBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    /** Batches read and stored at once (memory: at most this × `maxDecompressedBytes`); their writes share an fsync. */
+    /** Batches read and stored at once (memory: about this × `maxDecompressedBytes` of bodies and encoded lines, plus one parse bounded by `maxValuesPerBatch`); their writes share an fsync. */
     maxConcurrentBatches: z.number().int().min(1).max(1024).default(16),
     /** Batches waiting for a slot, bodies unread; beyond, 503 `decision_logs_busy` (OPA re-sends with backoff). */
     maxQueuedBatches: z.number().int().min(0).max(100_000).default(1000),
     /** How long a batch waits for a slot at most before 503 `decision_logs_busy`. */
     maxQueueWaitMs: z.number().int().min(0).max(60_000).default(10_000),
+    /** How long a batch that got a slot may take to send its body; then 408 `body_timeout` and the connection is closed. */
+    bodyTimeoutMs: z.number().int().min(100).max(30_000).default(10_000),
     /** A segment file is closed (and indexed) once it is this large; a new one is started. */
     segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Bytes of decisions kept at most: the oldest segments are deleted beyond it. */
@@ -263,6 +270,8 @@ export const configSchema = z.strictObject({
     maxAgeDays: z.number().min(0.0001).max(36_500).default(30),
     /** Bytes of segments one `GET /api/decisions` reads at most before it answers with what it found and a cursor to go on. */
     maxScanBytesPerQuery: z.number().int().min(64 * 1024).max(16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+    /** Bytes of stored decisions one `GET /api/decisions` page holds at most (at least one decision); it ends early with `nextCursor`. */
+    maxPageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
   }).prefault({}),
   /** `GET /metrics` (Prometheus text format). */
   metrics: z.strictObject({

@@ -158,6 +158,8 @@ export const ERROR_CODES = {
   decompressed_body_too_large: 'decision-logs',
   request_aborted: 'requests',
   too_many_decisions: 'decision-logs',
+  too_many_values: 'decision-logs',
+  body_timeout: 'decision-logs',
   decision_too_large: 'decision-logs',
   invalid_decision_batch: 'decision-logs',
   decision_logs_busy: 'decision-logs',

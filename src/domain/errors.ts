@@ -53,6 +53,9 @@ export class AuthenticationError extends RegentError {}
 /** Valid credentials without the right to do this. */
 export class NotAllowedError extends RegentError {}
 
+/** The client took too long to send what it must (a request body that trickles in). */
+export class RequestTimeoutError extends RegentError {}
+
 /** The service cannot answer yet (no active revision, a dependency is down); retry later. */
 export class UnavailableError extends RegentError {}
 

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   AuthenticationError, BuildError, ConflictError, InputError, NotAllowedError, NotFoundError, PayloadTooLargeError,
-  PreconditionFailedError, PreconditionRequiredError, RegentError, UnavailableError, UnprocessableError, UnsupportedMediaTypeError,
+  PreconditionFailedError, PreconditionRequiredError, RegentError, RequestTimeoutError, UnavailableError, UnprocessableError, UnsupportedMediaTypeError,
 } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import { PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
@@ -11,6 +11,7 @@ const STATUS_BY_CLASS: ReadonlyArray<[new (...args: never[]) => RegentError, num
   [AuthenticationError, 401, 'Authentication required'],
   [NotAllowedError, 403, 'Not allowed'],
   [NotFoundError, 404, 'Not found'],
+  [RequestTimeoutError, 408, 'Request timeout'],
   [ConflictError, 409, 'Conflict'],
   [PreconditionFailedError, 412, 'Precondition failed'],
   [PayloadTooLargeError, 413, 'Body too large'],

@@ -204,6 +204,7 @@ export const openApiDocument = {
           decisionId: { type: 'string' }, timestamp: { type: 'string' }, path: { type: 'string' }, query: { type: 'string' }, agentId: { type: 'string' }, labels: { type: 'object' },
           bundles: { type: 'object', additionalProperties: { type: 'object', properties: { revision: { type: 'string' } } } }, input: {}, result: {}, error: {}, ndBuiltinCache: {},
           erased: { type: 'array', items: { type: 'string' } }, masked: { type: 'array', items: { type: 'string' } }, partition: { type: 'string' }, receivedAt: { type: 'string' },
+          identity: { type: 'string', description: "the agent credential's name the batch came with; absent for anonymous access and for the fleet report token" },
         },
       },
       RevisionConvergence: {
@@ -485,7 +486,7 @@ export const openApiDocument = {
     },
     '/api/decisions': {
       get: {
-        summary: 'Decisions OPA agents reported (POST /logs), most recently received first, with filters combined by AND; follow `nextCursor` (`partial: true`: the read budget of one query was spent before the page filled) (role: auditor)',
+        summary: 'Decisions OPA agents reported (POST /logs), most recently received first, with filters combined by AND; follow `nextCursor` (`partial: true`: the read budget of one query was spent before the page filled; a page also ends at `decisionLogs.maxPageBytes` of stored decisions, at least one, with a `nextCursor`) (role: auditor)',
         parameters: [
           { name: 'since', in: 'query', description: 'decision time from (ISO 8601 with a zone, inclusive)', schema: { type: 'string' } },
           { name: 'until', in: 'query', description: 'decision time until (inclusive)', schema: { type: 'string' } },
@@ -493,6 +494,7 @@ export const openApiDocument = {
           { name: 'path', in: 'query', description: 'the query path as OPA logs it (`rbac/allow`; `data.rbac.allow` is the same)', schema: { type: 'string' } },
           { name: 'result', in: 'query', description: 'the decision result as JSON (`true`, `false`, `"x"`, `{"a":1}`)', schema: { type: 'string' } },
           { name: 'agent', in: 'query', description: "the agent's `labels.id`", schema: { type: 'string' } },
+          { name: 'identity', in: 'query', description: "the agent credential's name the decision came with (`identity`)", schema: { type: 'string' } },
           { name: 'decision_id', in: 'query', schema: { type: 'string' } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
           { name: 'cursor', in: 'query', description: '`nextCursor` of the previous page', schema: { type: 'string' } },

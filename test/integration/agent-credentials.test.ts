@@ -143,8 +143,13 @@ describe('agent credentials: tokens from a file', () => {
     expect((await upload('wrong', bearer(randomAgentToken()))).status).toBe(401);
     expect((await upload('with-token', bearer(tokens['web-1']!))).status).toBe(204);
     expect((await upload('with-report-token', bearer(reportToken))).status).toBe(204);
-    const stored = (await (await adminClient(regent, { sub: 'ada', role: 'auditor' }).get('/api/decisions')).json()) as { decisions: Array<{ agentId: string }> };
-    expect(stored.decisions.map((decision) => decision.agentId).sort()).toEqual(['with-report-token', 'with-token']);
+    const auditor = adminClient(regent, { sub: 'ada', role: 'auditor' });
+    const stored = (await (await auditor.get('/api/decisions')).json()) as { decisions: Array<{ agentId: string; identity?: string }> };
+    // Each decision names the credential it came with; the shared report token names no one.
+    expect(stored.decisions.map((decision) => [decision.agentId, decision.identity]).sort()).toEqual([['with-report-token', undefined], ['with-token', 'web-1']]);
+    const byIdentity = (await (await auditor.get('/api/decisions?identity=web-1')).json()) as { decisions: Array<{ agentId: string; identity?: string }> };
+    expect(byIdentity.decisions.map((decision) => [decision.agentId, decision.identity])).toEqual([['with-token', 'web-1']]);
+    expect(((await (await auditor.get('/api/decisions?identity=web-2')).json()) as { decisions: unknown[] }).decisions).toEqual([]);
   });
 
   test('beyond agents.maxHeldPollsPerAgent a long poll is answered 429 with Retry-After; other agents are not affected', async () => {

@@ -32,7 +32,7 @@ function segmentBytes(regent: Regent): string {
 
 describe('POST /logs refusals', () => {
   test('bombs, oversize, malformed and mis-encoded batches are refused with their code, and the stored logs are untouched', async () => {
-    const regent = await startTestRegent({ config: { decisionLogs: { maxBodyBytes: 256 * 1024, maxDecompressedBytes: 1024 * 1024, maxEventsPerBatch: 50, maxEventBytes: 8192 } } });
+    const regent = await startTestRegent({ config: { decisionLogs: { maxBodyBytes: 256 * 1024, maxDecompressedBytes: 1024 * 1024, maxEventsPerBatch: 50, maxEventBytes: 8192, maxValuesPerBatch: 5000 } } });
     const accepted = await post(regent, gzipSync(JSON.stringify([event(1), event(2)])));
     expect(accepted.status).toBe(204);
     expect(await stored(regent)).toEqual(['limits-2', 'limits-1']);
@@ -44,6 +44,8 @@ describe('POST /logs refusals', () => {
     const cases: Array<[string, Buffer, Record<string, string> | undefined, number, string, string?]> = [
       ['a gzip bomb', bomb, undefined, 413, 'decompressed_body_too_large'],
       ['a body over maxBodyBytes', gzipSync(randomBytes(300 * 1024)), undefined, 413, 'body_too_large'],
+      // 6,001 empty objects in 18 KB: refused by the count before anything is parsed.
+      ['more JSON values than maxValuesPerBatch', gzipSync(`[${JSON.stringify(event(150)).slice(0, -1)},"input":[${'{},'.repeat(6000)}{}]}]`), undefined, 413, 'too_many_values', 'body'],
       ['more events than maxEventsPerBatch', gzipSync(JSON.stringify(Array.from({ length: 51 }, (_, i) => event(100 + i)))), undefined, 413, 'too_many_decisions'],
       ['one event over maxEventBytes', gzipSync(JSON.stringify([event(200), event(201, { input: { big: 'x'.repeat(10_000) } })])), undefined, 413, 'decision_too_large', '[1]'],
       ['bytes that are not gzip', Buffer.from('[{"not":"gzip"}]'), undefined, 400, 'invalid_gzip'],
@@ -71,6 +73,8 @@ describe('POST /logs refusals', () => {
     const auditor = adminClient(regent, { sub: 'ada', role: 'auditor' });
     const [latest] = ((await (await auditor.get('/api/decisions?limit=1')).json()) as { decisions: DecisionRecord[] }).decisions;
     expect(latest).toMatchObject({ decisionId: 'limits-3', partition: 'eu-west', agentId: 'limits-agent' });
+    // Development mode, no agent credential: the decision names no identity.
+    expect(latest).not.toHaveProperty('identity');
     expect(await stored(regent)).toEqual(['limits-3', 'limits-2', 'limits-1']);
   });
 

@@ -9,10 +9,12 @@ export interface DecisionBatchLimits {
   maxEvents: number;
 }
 
-/** What every record of a batch shares: when Regent received it, and the partition it was posted to. */
+/** What every record of a batch shares: when Regent received it, the partition it was posted to, the credential it came with. */
 export interface DecisionBatchContext {
   receivedAt: string;
   partition?: string;
+  /** The agent credential's name (absent for anonymous access or the fleet report token). */
+  identity?: string;
 }
 
 // Bounds on the parts the store indexes and filters on; payloads (input, result, error) are bounded by
@@ -80,6 +82,7 @@ function parseDecisionEvent(value: unknown, at: string, context: DecisionBatchCo
   if (event.error !== undefined && event.error !== null) record.error = event.error;
   if (event.nd_builtin_cache !== undefined && event.nd_builtin_cache !== null) record.ndBuiltinCache = event.nd_builtin_cache;
   if (context.partition !== undefined) record.partition = context.partition;
+  if (context.identity !== undefined) record.identity = context.identity;
   return record;
 }
 

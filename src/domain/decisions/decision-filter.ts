@@ -7,6 +7,7 @@ export interface DecisionFilter {
   path?: string;
   revision?: string;
   agentId?: string;
+  identity?: string;
   decisionId?: string;
   /** {@link canonicalJson} of the wanted `result`. */
   result?: string;
@@ -19,6 +20,7 @@ export function decisionFilterOf(query: DecisionQuery): DecisionFilter {
     path: query.path,
     revision: query.revision,
     agentId: query.agentId,
+    identity: query.identity,
     decisionId: query.decisionId,
     result: query.result === undefined ? undefined : canonicalJson(query.result),
   };
@@ -31,6 +33,7 @@ export function matchesDecision(record: DecisionRecord, timeMs: number, filter: 
   if (filter.path !== undefined && record.path !== filter.path) return false;
   if (filter.agentId !== undefined && record.agentId !== filter.agentId) return false;
   if (filter.decisionId !== undefined && record.decisionId !== filter.decisionId) return false;
+  if (filter.identity !== undefined && record.identity !== filter.identity) return false;
   if (filter.revision !== undefined && !Object.values(record.bundles).some((bundle) => bundle.revision === filter.revision)) return false;
   if (filter.result !== undefined && (record.result === undefined || canonicalJson(record.result) !== filter.result)) return false;
   return true;

@@ -43,6 +43,13 @@ export interface DecisionRecord {
    * by partition stays split in the store.
    */
   partition?: string;
+  /**
+   * The name of the agent credential the batch came with (`agents.tokensFile` entry, or a JWT's subject).
+   * Absent when no agent credential was used: anonymous access (development mode, `agents.allowAnonymous`)
+   * or the shared fleet report token, which names no one (as `identity` in the fleet view). Added to the
+   * contract so a decision says who sent it, not only which `labels.id` it claims.
+   */
+  identity?: string;
   /** When Regent stored it. */
   receivedAt: string;
 }
@@ -56,6 +63,8 @@ export interface DecisionQuery {
   /** The revision the agent enforced for any bundle. */
   revision?: string;
   agentId?: string;
+  /** The agent credential's name the decision came with (see {@link DecisionRecord.identity}). */
+  identity?: string;
   decisionId?: string;
   /** Compared with the JSON of `result` (`true`, `false`, or any JSON value). */
   result?: unknown;

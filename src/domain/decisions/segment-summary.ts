@@ -22,6 +22,29 @@ export interface SegmentSummary {
   decisionIds: BloomFilterData;
 }
 
+/**
+ * What a segment summary needs of one record: a few short strings and numbers, never its payloads, so a
+ * batch waiting for its write keeps this instead of the parsed record.
+ */
+export interface SummaryEntry {
+  idHashes: readonly [number, number];
+  agentId: string;
+  path: string;
+  revisions: readonly string[];
+  /** Canonical JSON of the result (`'undefined'` without one), or null when it is too long to list. */
+  resultText: string | null;
+  timeMs: number;
+  receivedMs: number;
+}
+
+export function summaryEntryOf(record: DecisionRecord, timeMs: number, receivedMs: number): SummaryEntry {
+  const text = record.result === undefined ? 'undefined' : canonicalJson(record.result);
+  return {
+    idHashes: hashPair(record.decisionId), agentId: record.agentId, path: record.path, revisions: Object.values(record.bundles).map((bundle) => bundle.revision),
+    resultText: text.length > MAX_RESULT_TEXT ? null : text, timeMs, receivedMs,
+  };
+}
+
 /** Distinct values listed per field before the summary says "many". */
 const MAX_DISTINCT = 64;
 /** Results longer than this (as canonical JSON) are not listed: the summary says "many". */
@@ -51,19 +74,21 @@ export class SegmentSummaryBuilder {
   }
 
   add(record: DecisionRecord, timeMs: number, receivedMs: number): void {
+    this.addEntry(summaryEntryOf(record, timeMs, receivedMs));
+  }
+
+  /** Adds a record by its {@link SummaryEntry} (what a batch waiting to be written keeps of each record). */
+  addEntry(entry: SummaryEntry): void {
     this.records++;
-    if (timeMs < this.minTimeMs) this.minTimeMs = timeMs;
-    if (timeMs > this.maxTimeMs) this.maxTimeMs = timeMs;
-    if (receivedMs < this.firstReceivedMs) this.firstReceivedMs = receivedMs;
-    if (receivedMs > this.lastReceivedMs) this.lastReceivedMs = receivedMs;
-    this.agents = addCapped(this.agents, record.agentId);
-    this.paths = addCapped(this.paths, record.path);
-    for (const bundle of Object.values(record.bundles)) this.revisions = addCapped(this.revisions, bundle.revision);
-    if (this.results) {
-      const text = record.result === undefined ? 'undefined' : canonicalJson(record.result);
-      this.results = text.length > MAX_RESULT_TEXT ? null : addCapped(this.results, text);
-    }
-    const [h1, h2] = hashPair(record.decisionId);
+    if (entry.timeMs < this.minTimeMs) this.minTimeMs = entry.timeMs;
+    if (entry.timeMs > this.maxTimeMs) this.maxTimeMs = entry.timeMs;
+    if (entry.receivedMs < this.firstReceivedMs) this.firstReceivedMs = entry.receivedMs;
+    if (entry.receivedMs > this.lastReceivedMs) this.lastReceivedMs = entry.receivedMs;
+    this.agents = addCapped(this.agents, entry.agentId);
+    this.paths = addCapped(this.paths, entry.path);
+    for (const revision of entry.revisions) this.revisions = addCapped(this.revisions, revision);
+    if (this.results) this.results = entry.resultText === null ? null : addCapped(this.results, entry.resultText);
+    const [h1, h2] = entry.idHashes;
     const same = this.ids.get(h1);
     if (same) same.push(h2);
     else this.ids.set(h1, [h2]);

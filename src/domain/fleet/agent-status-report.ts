@@ -108,7 +108,9 @@ const PARTITION = /^[A-Za-z0-9._-]{1,64}(?:\/[A-Za-z0-9._-]{1,64}){0,3}$/;
 export function parsePartition(segments: readonly string[] | undefined, code: string): string | undefined {
   if (segments === undefined || segments.length === 0) return undefined;
   const partition = segments.join('/');
-  if (!PARTITION.test(partition) || segments.some((segment) => segment === '.' || segment === '..')) {
+  // Checked on the joined text, not the segments as routed: an escaped slash (`a%2F..%2Fb`) arrives as one
+  // segment `a/../b`, whose parts must obey the rule as much as real segments do.
+  if (!PARTITION.test(partition) || partition.split('/').some((segment) => segment === '.' || segment === '..')) {
     throw new InputError(code, 'the partition must be 1 to 4 path segments of letters, digits, . _ - (at most 64 each)', { field: 'partition' });
   }
   return partition;

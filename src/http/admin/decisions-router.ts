@@ -13,18 +13,19 @@ export interface DecisionsRouterDeps {
 }
 
 /**
- * `GET /decisions?since=&until=&revision=&path=&result=&agent=&decision_id=&limit=&cursor=` (auditor): the
+ * `GET /decisions?since=&until=&revision=&path=&result=&agent=&identity=&decision_id=&limit=&cursor=` (auditor): the
  * decisions OPA agents reported (`POST /logs`), most recently received first, filtered (all filters
  * AND): `since`/`until` on the decision's own time (ISO 8601, inclusive), `revision` (any bundle's),
  * `path` (`rbac/allow`), `result` (JSON: `true`, `false`, `"x"`, `{"a":1}`; compared as values), `agent`
- * (`labels.id`), `decision_id`. `nextCursor` fetches the next page; `partial: true` says the store stopped
- * reading before the page was full (its read budget per query) and `nextCursor` goes on from there.
+ * (`labels.id`), `identity` (the agent credential's name the batch came with), `decision_id`. `nextCursor` fetches the next page; `partial: true` says the store stopped
+ * reading before the page was full (its read budget per query) and `nextCursor` goes on from there. A
+ * page also ends at `decisionLogs.maxPageBytes` of stored decisions (at least one), with a `nextCursor`.
  * Masked and erased fields are as the agent sent them. `Cache-Control: no-store`.
  */
 export function createDecisionsRouter(deps: DecisionsRouterDeps): Router {
   const router = Router();
   router.get('/decisions', requireRole('auditor'), async (req, res) => {
-    const params = readQuery(req.query, ['since', 'until', 'revision', 'path', 'result', 'agent', 'decision_id', 'limit', 'cursor']);
+    const params = readQuery(req.query, ['since', 'until', 'revision', 'path', 'result', 'agent', 'identity', 'decision_id', 'limit', 'cursor']);
     const since = params.since === undefined ? undefined : isoTime(params.since, 'since');
     const until = params.until === undefined ? undefined : isoTime(params.until, 'until');
     if (since !== undefined && until !== undefined && until < since) throw new InputError('invalid_query', "'until' is before 'since'", { field: 'until' });
@@ -35,6 +36,7 @@ export function createDecisionsRouter(deps: DecisionsRouterDeps): Router {
       path: params.path === undefined ? undefined : decisionPath(plainText(params.path, 'path', 1024)),
       result: params.result === undefined ? undefined : jsonParam(params.result, 'result'),
       agentId: params.agent === undefined ? undefined : plainText(params.agent, 'agent', 128),
+      identity: params.identity === undefined ? undefined : plainText(params.identity, 'identity', 256),
       decisionId: params.decision_id === undefined ? undefined : plainText(params.decision_id, 'decision_id', 128),
       limit: params.limit === undefined ? DECISIONS_PAGE_DEFAULT : positiveInteger(params.limit, 'limit', DECISIONS_PAGE_MAX),
       cursor: params.cursor,

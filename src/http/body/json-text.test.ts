@@ -67,6 +67,40 @@ describe('parseJsonBody', () => {
   });
 });
 
+describe('parseJsonBody value limit', () => {
+  const refuse = (max: number): Error => new InputError('too_many_values_test', `over ${max}`);
+  const countOf = (text: string): number => {
+    // The smallest limit that accepts the text is its count of values and keys.
+    let max = 0;
+    for (;;) {
+      try {
+        parseJsonBody(Buffer.from(text), 64, { max, refuse });
+        return max;
+      } catch (error) {
+        if ((error as InputError).code !== 'too_many_values_test') throw error;
+        max++;
+      }
+    }
+  };
+
+  test.each([
+    ['[]', 1],
+    ['{}', 1],
+    ['[{},{},{}]', 4],
+    ['{"a":[1,"x",{}],"b":null}', 8],
+    [' [ true , false ,\n-1.5e3 ] ', 4],
+    ['["[{,:}]", "\\"", {"k": "v"}]', 6],
+    ['[[],[[]],{"a":{}}]', 7],
+  ])('%s holds %i values and keys', (text, count) => {
+    expect(countOf(text)).toBe(count);
+  });
+
+  test('a body over the limit is refused before it is parsed, even when it is not JSON', () => {
+    expect(() => parseJsonBody(Buffer.from(`[${'{},'.repeat(10)}`), 64, { max: 5, refuse })).toThrow('over 5');
+    expect(parseJsonBody(Buffer.from('[{},{}]'), 64, { max: 3, refuse })).toEqual([{}, {}]);
+  });
+});
+
 describe('charsetsOf', () => {
   test.each([
     [undefined, []],

@@ -16,7 +16,7 @@ async function serve(deps: Omit<StatusReportRouterDeps, 'registry' | 'body'>) {
   await once(server, 'listening');
   onTestFinished(() => new Promise<void>((done) => server.close(() => done())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/status`;
-  const post = (body: unknown, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const post = (body: unknown, headers: Record<string, string> = {}, path = '') => fetch(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { registry, post };
 }
 
@@ -39,5 +39,18 @@ describe('POST /status', () => {
     expect(await response.json()).toMatchObject({ code: 'invalid_status_report', field: 'bundles' });
     expect((await post(report)).status).toBe(200);
     expect(registry.snapshot().agents.map((agent) => agent.agentId)).toEqual(['agent-1']);
+  });
+
+  test('a partition is checked segment by segment after escapes are decoded: an escaped slash cannot smuggle in . or ..', async () => {
+    const { registry, post } = await serve({ acceptWithoutToken: true });
+    for (const path of ['/a%2F..%2Fb', '/a%2F.%2Fb', '/..%2Fb', '/a/b%2F..', '/a%2Fb%2Fc%2Fd%2Fe']) {
+      const response = await post(report, {}, path);
+      expect.soft(response.status, path).toBe(400);
+      expect.soft(await response.json(), path).toMatchObject({ code: 'invalid_status_report', field: 'partition' });
+    }
+    expect(registry.snapshot().agents).toEqual([]);
+    // An escaped slash between good segments is the same partition as a real one.
+    expect((await post(report, {}, '/eu%2Fwest')).status).toBe(200);
+    expect(registry.snapshot().agents.map((agent) => agent.partition)).toEqual(['eu/west']);
   });
 });

@@ -17,6 +17,7 @@ export function encodeDecisionLine(record: DecisionRecord): string {
     agentId: record.agentId,
     receivedAt: record.receivedAt,
     ...(record.partition === undefined ? {} : { partition: record.partition }),
+    ...(record.identity === undefined ? {} : { identity: record.identity }),
     labels: record.labels,
     bundles: record.bundles,
     ...(record.query === undefined ? {} : { query: record.query }),
@@ -49,6 +50,7 @@ export function decodeDecisionLine(line: string): DecisionRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const record = value as DecisionRecord;
   if (typeof record.decisionId !== 'string' || typeof record.timestamp !== 'string' || typeof record.path !== 'string' || typeof record.agentId !== 'string' || typeof record.receivedAt !== 'string') return undefined;
+  if (record.identity !== undefined && typeof record.identity !== 'string') return undefined;
   if (typeof record.labels !== 'object' || record.labels === null || typeof record.bundles !== 'object' || record.bundles === null) return undefined;
   return { ...record, labels: dictionary(Object.entries(record.labels)), bundles: dictionary(Object.entries(record.bundles)) };
 }
@@ -61,6 +63,7 @@ export function lineNeedles(filter: DecisionFilter): string[] {
   const needles: string[] = [];
   if (filter.decisionId !== undefined) needles.push(`{"decisionId":${JSON.stringify(filter.decisionId)},`);
   if (filter.agentId !== undefined) needles.push(`,"agentId":${JSON.stringify(filter.agentId)},`);
+  if (filter.identity !== undefined) needles.push(`,"identity":${JSON.stringify(filter.identity)},`);
   if (filter.path !== undefined) needles.push(`,"path":${JSON.stringify(filter.path)},`);
   if (filter.revision !== undefined) needles.push(`{"revision":${JSON.stringify(filter.revision)}}`);
   return needles;

@@ -21,6 +21,11 @@ export interface SegmentQuery {
   cursor?: string;
   /** Bytes read at most before answering with what was found (`partial`) and a cursor to go on. */
   maxScanBytes: number;
+  /**
+   * Bytes of stored decisions one page holds at most: the page ends before the record that would pass it
+   * (with a cursor that starts at that record), but always holds at least one record.
+   */
+  maxPageBytes: number;
 }
 
 /** Lines parsed between two yields to the event loop. */
@@ -30,14 +35,17 @@ const LINES_PER_TURN = 2000;
  * Newest first across segments (`segments` newest first), and within a segment from its last line to
  * its first: the order decisions were received in, reversed. The cursor names a segment and a byte
  * offset, and the next page starts with the line before it, so pages neither repeat nor skip while
- * decisions arrive (they are appended after every cursor) or old segments are deleted.
+ * decisions arrive (they are appended after every cursor) or old segments are deleted. A page ends at
+ * `limit` records or at `maxPageBytes` of stored lines, whichever comes first, so what one query parses
+ * and serialises is bounded by bytes as well as by count.
  */
 export async function querySegments(segments: readonly ReadableSegment[], query: SegmentQuery): Promise<DecisionPage> {
-  const { filter, limit, maxScanBytes } = query;
+  const { filter, limit, maxScanBytes, maxPageBytes } = query;
   const from = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const needles = lineNeedles(filter);
   const records: DecisionRecord[] = [];
   let scanned = 0;
+  let pageBytes = 0;
   let lines = 0;
   for (const segment of segments) {
     if (from && segment.id > from.segment) continue;
@@ -51,12 +59,16 @@ export async function querySegments(segments: readonly ReadableSegment[], query:
     while (position > 0) {
       const lineEnd = bytes[position - 1] === 0x0a ? position - 1 : position;
       const lineStart = bytes.lastIndexOf(0x0a, lineEnd - 1) + 1;
+      const afterLine = position;
       position = lineStart;
       if (++lines % LINES_PER_TURN === 0) await yieldToLoop();
       const line = bytes.toString('utf8', lineStart, lineEnd);
       if (line.length === 0 || isCommitLine(line) || !needles.every((needle) => line.includes(needle))) continue;
       const record = decodeDecisionLine(line);
       if (!record || !matchesDecision(record, Date.parse(record.timestamp), filter)) continue;
+      pageBytes += lineEnd - lineStart;
+      // The next page starts with this record (the cursor is the offset just after its line).
+      if (records.length > 0 && pageBytes > maxPageBytes) return { records, nextCursor: encodeCursor(segment.id, afterLine) };
       records.push(record);
       if (records.length === limit) return { records, nextCursor: encodeCursor(segment.id, lineStart) };
     }

@@ -20,7 +20,7 @@ function decision(index: number, overrides: Partial<DecisionRecord> = {}): Decis
 
 async function openLog(dir: string, options: Partial<FileDecisionLogOptions> = {}): Promise<FileDecisionLog> {
   const log = await FileDecisionLog.open({
-    dir, segmentBytes: 16 * 1024, maxBytes: 64 * 1024 * 1024, maxAgeMs: 3650 * DAY, maxEventBytes: 64 * 1024, maxScanBytesPerQuery: 64 * 1024 * 1024, logger: silentLogger(), ...options,
+    dir, segmentBytes: 16 * 1024, maxBytes: 64 * 1024 * 1024, maxAgeMs: 3650 * DAY, maxEventBytes: 64 * 1024, maxScanBytesPerQuery: 64 * 1024 * 1024, maxPageBytes: 8 * 1024 * 1024, logger: silentLogger(), ...options,
   });
   onTestFinished(() => log.close().catch(() => undefined));
   return log;
@@ -66,6 +66,31 @@ describe('FileDecisionLog', () => {
     for (let batch = 0; batch < 20; batch++) await log.record(Array.from({ length: 10 }, (_, i) => decision(batch * 10 + i)));
     const expected = Array.from({ length: 200 }, (_, i) => 199 - i).filter(keep).map((i) => `d-${i}`);
     expect(await all(log, query)).toEqual(expected);
+  });
+
+  test('a page ends at maxPageBytes of stored decisions (at least one) with a cursor that goes on exactly where it stopped', async () => {
+    const dir = tempDirForTest();
+    // Lines of about 350 bytes, and every seventh one of about 5 KB: pages of 1 KiB hold two or three small
+    // decisions, and a big one alone.
+    const log = await openLog(dir, { maxPageBytes: 1024 });
+    const records = Array.from({ length: 60 }, (_, i) => decision(i, i % 7 === 0 ? { input: { pad: 'y'.repeat(5000) } } : {}));
+    for (let batch = 0; batch < 6; batch++) await log.record(records.slice(batch * 10, batch * 10 + 10));
+    expect(log.stats().segments).toBeGreaterThan(1);
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await log.query({ limit: 500, cursor });
+      pages.push(page.records.map((record) => record.decisionId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(pages.flat()).toEqual(Array.from({ length: 60 }, (_, i) => `d-${59 - i}`));
+    expect(pages.length).toBeGreaterThan(20);
+    for (const page of pages) {
+      const bytes = page.reduce((sum, id) => sum + JSON.stringify(records[Number(id.slice(2))]).length, 0);
+      if (page.length > 1) expect(bytes).toBeLessThanOrEqual(1024);
+      else expect(page).toHaveLength(1);
+    }
+    expect(pages.filter((page) => page.length === 1 && Number(page[0]!.slice(2)) % 7 === 0)).toHaveLength(9);
   });
 
   test('a query skips the closed segments whose index rules them out (an unreadable one is never opened)', async () => {

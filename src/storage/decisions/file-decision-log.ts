@@ -1,7 +1,7 @@
 import { mkdir, stat, type FileHandle } from 'node:fs/promises';
 import { decisionFilterOf } from '../../domain/decisions/decision-filter.js';
 import type { DecisionLog, DecisionPage, DecisionQuery, DecisionRecord, DecisionRecorder } from '../../domain/decisions/decision-log.js';
-import { segmentMayMatch, SegmentSummaryBuilder, type SegmentSummary } from '../../domain/decisions/segment-summary.js';
+import { segmentMayMatch, SegmentSummaryBuilder, summaryEntryOf, type SegmentSummary, type SummaryEntry } from '../../domain/decisions/segment-summary.js';
 import { PayloadTooLargeError, UnavailableError } from '../../domain/errors.js';
 import type { Logger } from '../../domain/logger.js';
 import { commitLine, encodeDecisionLine } from './decision-line-codec.js';
@@ -23,6 +23,8 @@ export interface FileDecisionLogOptions {
   maxEventBytes: number;
   /** Bytes one query reads at most before it answers `partial` with a cursor. */
   maxScanBytesPerQuery: number;
+  /** Bytes of stored decisions one page holds at most (at least one record): it ends early with a cursor. */
+  maxPageBytes: number;
   logger: Logger;
   now?: () => number;
 }
@@ -46,9 +48,10 @@ interface ClosedSegment {
   summary: SegmentSummary;
 }
 
+/** A batch waiting for its group write: its encoded lines and a small summary per record, never the parsed records. */
 interface PendingBatch {
   lines: string;
-  records: readonly DecisionRecord[];
+  entries: readonly SummaryEntry[];
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -151,16 +154,18 @@ export class FileDecisionLog implements DecisionLog, DecisionRecorder {
     if (this.shut) return Promise.reject(new UnavailableError('decision_log_unavailable', 'the decision log is closed (Regent is stopping); re-send the batch'));
     if (this.failure) return Promise.reject(this.unavailable(this.failure));
     const lines: string[] = [];
+    const entries: SummaryEntry[] = [];
     for (const [index, record] of records.entries()) {
       const line = encodeDecisionLine(record);
       if (Buffer.byteLength(line) > this.options.maxEventBytes) {
         return Promise.reject(new PayloadTooLargeError('decision_too_large', `decision ${index} is over decisionLogs.maxEventBytes (${this.options.maxEventBytes} bytes) as stored`, { field: `[${index}]`, limit: this.options.maxEventBytes }));
       }
       lines.push(line);
+      entries.push(summaryEntryOf(record, Date.parse(record.timestamp), Date.parse(record.receivedAt)));
     }
     if (lines.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ lines: `${lines.join('\n')}\n`, records, resolve, reject });
+      this.queue.push({ lines: `${lines.join('\n')}\n`, entries, resolve, reject });
       this.flushing ??= this.flush().finally(() => {
         this.flushing = undefined;
       });
@@ -175,7 +180,7 @@ export class FileDecisionLog implements DecisionLog, DecisionRecorder {
       { id: this.activeId, path: segmentPath(dir, this.activeId), end: this.activeSize, mayMatch: (f) => activeSummary.mayMatch(f) },
       ...[...this.closed].reverse().map((segment) => ({ id: segment.id, path: segmentPath(dir, segment.id), end: segment.size, mayMatch: (f: typeof filter) => segmentMayMatch(segment.summary, f) })),
     ];
-    return querySegments(segments, { filter, limit: query.limit, cursor: query.cursor, maxScanBytes: this.options.maxScanBytesPerQuery });
+    return querySegments(segments, { filter, limit: query.limit, cursor: query.cursor, maxScanBytes: this.options.maxScanBytesPerQuery, maxPageBytes: this.options.maxPageBytes });
   }
 
   stats(): DecisionLogStats {
@@ -258,7 +263,7 @@ export class FileDecisionLog implements DecisionLog, DecisionRecorder {
     this.commits = sequence;
     this.activeSize += bytes.length;
     for (const batch of batches) {
-      for (const record of batch.records) this.activeSummary.add(record, Date.parse(record.timestamp), Date.parse(record.receivedAt));
+      for (const entry of batch.entries) this.activeSummary.addEntry(entry);
     }
     for (const batch of batches) batch.resolve();
     if (this.activeSize >= this.options.segmentBytes) {
