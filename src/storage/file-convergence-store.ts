@@ -1,7 +1,7 @@
-import { readFile, rename } from 'node:fs/promises';
 import { revisionConvergenceFrom, type RevisionConvergence } from '../domain/fleet/convergence-tracker.js';
 import type { Logger } from '../domain/logger.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { readJsonListFile } from './json-list-file.js';
 
 /**
  * The convergence tracker's records (`<dataDir>/fleet/convergence.json`), rewritten atomically when they
@@ -16,27 +16,7 @@ export class FileConvergenceStore {
   }
 
   async load(): Promise<RevisionConvergence[]> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    try {
-      const parsed = JSON.parse(text) as { revisions?: unknown };
-      if (!Array.isArray(parsed.revisions)) throw new Error('not a convergence file');
-      return parsed.revisions.map((value: unknown, index) => {
-        const entry = revisionConvergenceFrom(value);
-        if (!entry) throw new Error(`revisions[${index}] is not a convergence record`);
-        return entry;
-      });
-    } catch (error) {
-      const aside = `${this.path}.corrupt-${Date.now()}`;
-      await rename(this.path, aside);
-      this.logger.error({ path: this.path, movedTo: aside, reason: (error as Error).message }, 'convergence records unreadable; starting afresh');
-      return [];
-    }
+    return readJsonListFile({ path: this.path, key: 'revisions', entryFrom: revisionConvergenceFrom, what: 'convergence records', logger: this.logger });
   }
 
   async save(entries: readonly RevisionConvergence[]): Promise<void> {

@@ -1,7 +1,7 @@
-import { readFile, rename } from 'node:fs/promises';
 import { agentRecordFrom, type AgentRecord } from '../domain/fleet/agent-record.js';
 import type { Logger } from '../domain/logger.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { readJsonListFile } from './json-list-file.js';
 
 /** Records serialized per chunk written: a 64 MiB fleet is written in small steps, never in one. */
 const RECORDS_PER_CHUNK = 200;
@@ -21,27 +21,7 @@ export class FileFleetStore {
   }
 
   async load(): Promise<AgentRecord[]> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    try {
-      const parsed = JSON.parse(text) as { agents?: unknown };
-      if (!Array.isArray(parsed.agents)) throw new Error('not a fleet snapshot');
-      return parsed.agents.map((value: unknown, index) => {
-        const record = agentRecordFrom(value);
-        if (!record) throw new Error(`agents[${index}] is not an agent record`);
-        return record;
-      });
-    } catch (error) {
-      const aside = `${this.path}.corrupt-${Date.now()}`;
-      await rename(this.path, aside);
-      this.logger.error({ path: this.path, movedTo: aside, reason: (error as Error).message }, 'fleet snapshot unreadable; starting with an empty fleet');
-      return [];
-    }
+    return readJsonListFile({ path: this.path, key: 'agents', entryFrom: agentRecordFrom, what: 'fleet snapshot', logger: this.logger });
   }
 
   /** Writes `{"version":1,"agents":[...]}`: exactly the records' JSON, comma-separated, in a 26-byte frame. */

@@ -7,6 +7,7 @@ import type { BundleCounters } from '../bundles/bundle-counters.js';
 import type { LongPollWaiters } from '../bundles/long-poll-waiters.js';
 import type { DecisionBatchOutcome } from '../fleet/decision-logs-router.js';
 import type { RequestCounters } from '../request-counters.js';
+import type { SinkStats } from '../../domain/publishing/sink-publisher.js';
 
 /** One bundle set as metrics see it: the tracked branch's (`environment: ''`) or an environment's. */
 export interface MetricsBundleSet {
@@ -61,17 +62,8 @@ export interface MetricsWorkerStats {
   replaced: number;
 }
 
-export interface MetricsSinkStats {
-  name: string;
-  kind: string;
-  bundlesPublished: number;
-  bytesPublished: number;
-  failures: number;
-  attempts: number;
-  pendingSets: number;
-  pendingSeconds: number;
-  lastPublishSeconds?: number;
-}
+/** What `/metrics` reads of each publishing sink (the publisher's own counters). */
+export type MetricsSinkStats = Pick<SinkStats, 'name' | 'kind' | 'bundlesPublished' | 'bytesPublished' | 'failures' | 'attempts' | 'pendingSets' | 'pendingSeconds' | 'lastPublishSeconds'>;
 
 export interface MetricsAgentStats {
   accepted: number;
