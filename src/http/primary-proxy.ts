@@ -26,7 +26,8 @@ export interface PrimaryProxyOptions {
  * status reports, delta bundles): the request is streamed to the primary over its private socket, one
  * connection per request, with the client's address in {@link CLIENT_ADDRESS_HEADER}, and the answer
  * streamed back. The primary enforces its own body limits; this bounds the requests in flight and idle
- * time. The primary writes the request's completion line; this logs only when the primary is unreachable.
+ * time. The primary writes the request's completion line; this logs only when the primary is unreachable
+ * (not when the client went away first, nor after a complete answer).
  */
 export function createPrimaryProxy(options: PrimaryProxyOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { socketPath, maxInFlight, idleTimeoutMs } = options;
@@ -64,13 +65,17 @@ export function createPrimaryProxy(options: PrimaryProxyOptions): (req: Incoming
       answer.on('error', () => res.destroy());
     });
     upstream.on('timeout', () => upstream.destroy(new Error(`no byte either way for ${idleTimeoutMs} ms`)));
+    // The client went away (or its answer was complete): the upstream is ended on purpose, not failing.
+    let clientDone = false;
     upstream.on('error', (error) => {
       settle();
+      if (clientDone || res.writableFinished) return;
       log.warn({ err: error, method: req.method, url: req.url?.slice(0, 200) }, 'request not passed to the primary');
       unavailable(res, 'the primary process did not answer; retry shortly');
     });
     res.on('close', () => {
       settle();
+      clientDone = true;
       if (!res.writableFinished) upstream.destroy();
     });
     req.pipe(upstream);

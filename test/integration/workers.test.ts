@@ -234,4 +234,30 @@ describe('server.workers: bundle serving in worker processes', () => {
     const releasedBy = new Set(lines.filter((line) => line.msg === 'long-poll waiters released' && line.worker !== undefined).map((line) => line.worker));
     expect([...releasedBy].sort()).toEqual([1, 2]);
   });
+  test('a worker that replaces one during a round stages the round\'s revision like the others: no agent is sent the older revision after the newer one', async () => {
+    // Worker 1 takes 6 s to take in each revision; worker 2 is killed during the round and replaced.
+    const { url, dataDir } = await startWithWorkers({ REGENT_TEST_PREPARE_DELAY: '1:6000' });
+    const oldEtag = String((await get({ url }, '/bundles/rbac')).headers.etag);
+    const status = (await (await fetch(`${url}/status`)).json()) as { workers: { pids: number[] } };
+    // The admin request may travel through the worker about to be killed: its answer does not matter here.
+    const commitDone = commit(adminOf(url, dataDir), 'replaced').catch(() => undefined);
+    await new Promise((done) => setTimeout(done, 1500));
+    process.kill(status.workers.pids[1]!, 'SIGKILL');
+    // Fresh connections, alternating between the workers (the replacement among them), until every one
+    // answers the new revision: once any sent it, none may send the old one again.
+    const seen: string[] = [];
+    await eventually(async () => {
+      const answer = await Promise.race([get({ url }, '/bundles/rbac').catch(() => undefined), new Promise<undefined>((done) => setTimeout(() => done(undefined), 2000))]);
+      if (answer?.status === 200) seen.push(String(answer.headers.etag));
+      else seen.push(`(${answer?.status ?? 'none'})`);
+      return seen.length >= 6 && seen.slice(-6).every((etag) => etag !== oldEtag && !etag.startsWith('('));
+    }, 30_000, () => `etags seen: ${seen.join(' ')}`);
+    await commitDone;
+    const served = seen.filter((etag) => !etag.startsWith('('));
+    const firstNew = served.findIndex((etag) => etag !== oldEtag);
+    expect(firstNew, seen.slice(0, 30).join(' ')).toBeGreaterThan(0);
+    expect(served.slice(firstNew).filter((etag) => etag === oldEtag).length, seen.slice(0, 30).join(' ')).toBe(0);
+    const after = (await (await fetch(`${url}/status`)).json()) as { workers: { live: number; replaced: number } };
+    expect(after.workers).toMatchObject({ live: 2, replaced: 1 });
+  });
 });

@@ -11,7 +11,7 @@ import type { BundleCountersDelta } from '../../http/bundles/bundle-counters.js'
  */
 export type ToWorker =
   /** First message: what to serve, where to listen, where the primary answers the rest. */
-  | { type: 'init'; config: Readonly<RegentConfig>; port: number; primarySocket: string; sets: Array<{ set: string; revision?: ReplicatedRevision }> }
+  | { type: 'init'; config: Readonly<RegentConfig>; port: number; primarySocket: string; sets: Array<{ set: string; revision?: ReplicatedRevision; staged?: ReplicatedRevision }> }
   /** Phase one: stage `revision` (keep serving the previous one), answer `prepared`. */
   | { type: 'prepare'; round: number; set: string; revision: ReplicatedRevision }
   /** Phase two: every worker holds the revision; serve it and release the long polls held on older ones. */

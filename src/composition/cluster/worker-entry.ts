@@ -57,10 +57,12 @@ function serve(init: Extract<ToWorker, { type: 'init' }>, send: (message: ToPrim
   const agents = openAgentAccess(config, logger);
   const channel = new PrimaryChannel(send, workerId, config.agents.maxHeldPollsPerAgent);
   const sets = new Map<string, { catalog: ReplicaCatalog; waiters: LongPollWaiters }>();
-  for (const { set, revision } of init.sets) {
+  for (const { set, revision, staged } of init.sets) {
     const catalog = new ReplicaCatalog();
     if (revision) catalog.install(revision);
     catalog.release();
+    // A round under way: staged like the other workers', served from its release.
+    if (staged) catalog.install(staged);
     sets.set(set, { catalog, waiters: LongPollWaiters.create({ batchSize: config.bundles.releaseBatchSize, logger: logger.child({ component: 'long-poll', ...(set ? { environment: set } : {}) }) }) });
   }
   const main = sets.get('')!;

@@ -68,7 +68,10 @@ const STOP_TIMEOUT_MS = 10_000;
  */
 export class WorkerPool {
   private readonly members = new Map<number, Member>();
-  private readonly latest = new Map<string, ReplicatedRevision>();
+  /** Per set, the revision every worker serves (released). */
+  private readonly released = new Map<string, ReplicatedRevision>();
+  /** Per set, the revision of a round not released yet: a worker that joins meanwhile stages it too. */
+  private readonly staged = new Map<string, ReplicatedRevision>();
   private readonly rounds = new Map<number, Round>();
   private bundleCounters: BundleCounters | undefined;
   private readonly restarts: number[] = [];
@@ -107,7 +110,7 @@ export class WorkerPool {
   /** Phase one: sends `published` of `set` to every worker and waits for every acknowledgement. */
   prepare(set: string, published: PublishedRevision): Promise<void> {
     const revision = replicatedRevisionOf(published);
-    this.latest.set(set, revision);
+    this.staged.set(set, revision);
     const targets = [...this.members.values()].filter((member) => member.initialized);
     if (targets.length === 0) return Promise.resolve();
     const round = ++this.roundCount;
@@ -129,6 +132,11 @@ export class WorkerPool {
 
   /** Phase two: every worker holds the revision of `set`; they release their long polls. */
   release(set: string): void {
+    const staged = this.staged.get(set);
+    if (staged) {
+      this.released.set(set, staged);
+      this.staged.delete(set);
+    }
     for (const member of this.members.values()) if (member.initialized) this.send(member.worker, { type: 'release', set });
   }
 
@@ -185,9 +193,14 @@ export class WorkerPool {
     return member;
   }
 
-  /** The worker listens for messages now: it gets the newest revision of every set, then takes part in every round. */
+  /**
+   * The worker listens for messages now: it gets the released revision of every set, serves it, and
+   * stages the revision of a round under way (released with the others' by the round's `release`, which
+   * IPC delivers after this message), then takes part in every round. A worker that joins during a round
+   * never serves that round's revision before the others.
+   */
   private initialize(member: Member): void {
-    const sets = ['', ...this.options.config.environments.map(({ name }) => name)].map((set) => ({ set, revision: this.latest.get(set) }));
+    const sets = ['', ...this.options.config.environments.map(({ name }) => name)].map((set) => ({ set, revision: this.released.get(set), staged: this.staged.get(set) }));
     this.send(member.worker, { type: 'init', config: this.options.config, port: this.options.config.port, primarySocket: this.primarySocket, sets });
     member.initialized = true;
   }
