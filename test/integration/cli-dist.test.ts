@@ -96,7 +96,7 @@ describe('logs', () => {
           setTimeout(() => {
             clearInterval(timer);
             reject(new Error(`no pretty 'regent listening' line:\n${output.slice(-3000)}`));
-          }, 60_000);
+          }, 90_000);
         });
       } finally {
         child.kill('SIGTERM');
@@ -105,5 +105,5 @@ describe('logs', () => {
       expect(output).not.toMatch(/^\{"level"/m);
       expect(output).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*: \[main\] regent listening\n\s+url: "http:\/\/127\.0\.0\.1:\d+"/m);
     }
-  });
+  }, 240_000);
 });
