@@ -1,21 +1,67 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { BUNDLES_PREFIX } from './bundles/bundle-handler.js';
+import type { Socket } from 'node:net';
+import { BUNDLES_PREFIX, type BundleHandler } from './bundles/bundle-handler.js';
+import { HeartbeatFastPath } from './fast-path/heartbeat-fast-path.js';
+import { NotModifiedBytes } from './fast-path/not-modified-bytes.js';
 import { CLIENT_ADDRESS_HEADER } from './primary-proxy.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const MAX_HEADER_BYTES = 16_384;
 
 /**
  * One server, one port: `/bundles/...` goes to the lean bundle handler, everything else to Express.
  * Behind worker processes `options.behindWorkers` (see {@link believeWorker}). Slow-header clients are cut after 10 s; `requestTimeout` only covers receiving the request, so it
  * does not cut long polls, which are answered by the handler's own hold timer.
+ *
+ * In front of node:http, the {@link HeartbeatFastPath} answers the fleet's heartbeat (an exact
+ * `If-None-Match`, no long poll) from the socket; every connection that sends anything else is node:http's
+ * from then on. Not behind workers: there the primary's socket only carries what workers pass on.
  */
-export function createRegentServer(handlers: { bundles: Handler; app: Handler }, options: { behindWorkers?: boolean } = {}): Server {
-  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 16_384 }, (req, res) => {
+export function createRegentServer(handlers: { bundles: Handler | BundleHandler; app: Handler }, options: { behindWorkers?: boolean } = {}): Server {
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 30_000, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     if (options.behindWorkers) believeWorker(req);
     if (req.url?.startsWith(BUNDLES_PREFIX)) handlers.bundles(req, res);
     else handlers.app(req, res);
   });
+  const { bundles } = handlers;
+  if (!options.behindWorkers && 'heartbeat' in bundles) putFastPathInFront(server, bundles);
   return server;
+}
+
+/**
+ * node:http's own `connection` listener gets each connection the fast path gives up; shutting down
+ * (`close`, `closeIdleConnections`, `closeAllConnections`) ends the fast path's connections too.
+ */
+function putFastPathInFront(server: Server, bundles: BundleHandler): void {
+  const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  const bytes = new NotModifiedBytes(KEEP_ALIVE_TIMEOUT_MS);
+  const fastPath = new HeartbeatFastPath({
+    answer: (head) => {
+      const hit = bundles.heartbeat(head);
+      return hit && bytes.bytesFor(hit.bundle, hit.headers);
+    },
+    handOver: (socket) => {
+      for (const listener of nodeListeners) listener.call(server, socket);
+    },
+    maxHeadBytes: MAX_HEADER_BYTES,
+    firstRequestTimeoutMs: HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+  });
+  server.on('connection', (socket: Socket) => fastPath.adopt(socket));
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    fastPath.closeIdle();
+  };
+  server.closeAllConnections = () => {
+    closeAll();
+    fastPath.closeAll();
+  };
 }
 
 /**

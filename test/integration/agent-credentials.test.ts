@@ -118,6 +118,19 @@ describe('agent credentials: tokens from a file', () => {
     expect((await status(regent)).agents.tokensFile.lastError).toBeNull();
   });
 
+  test('the unchanged answer a remembered token gets stops the moment the token is removed', async () => {
+    const { regent, path, tokens } = await regentWithTokens([{ name: 'first' }, { name: 'kept' }]);
+    const etag = (await get(regent, '/bundles/rbac', bearer(tokens.first!))).headers.get('etag')!;
+    for (let poll = 0; poll < 3; poll++) expect((await get(regent, '/bundles/rbac', { ...bearer(tokens.first!), 'If-None-Match': etag })).status).toBe(304);
+    writeFileSync(path, agentTokensYaml([{ name: 'kept', token: tokens.kept! }]), { mode: 0o600 });
+    regent.agents.reload('SIGHUP');
+    const refused = await get(regent, '/bundles/rbac', { ...bearer(tokens.first!), 'If-None-Match': etag });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 'agent_token_invalid' });
+    expect((await get(regent, '/bundles/rbac', { ...bearer(tokens.kept!), 'If-None-Match': etag })).status).toBe(304);
+    expect((await get(regent, '/bundles/rbac', { ...bearer(`${tokens.kept!}x`), 'If-None-Match': etag })).status).toBe(401);
+  });
+
   test('status reports and decision logs need an agent token or the fleet report token; a report with a token keeps its name', async () => {
     const reportToken = 'fleet-report-token-0123456789';
     const { regent, tokens } = await regentWithTokens([{ name: 'web-1' }], { fleet: { reportToken } });

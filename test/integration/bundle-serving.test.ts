@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, test } from 'vitest';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { describe, expect, onTestFinished, test } from 'vitest';
+import { parsePlainRequestHead } from '../../src/http/fast-path/plain-request-head.js';
 import { startBundleProxy } from '../helpers/bundle-proxy.js';
 import { eventually, agentOptionsFor, startOpaAgent } from '../helpers/opa-agent.js';
 import { startTestRegent } from '../helpers/start-regent.js';
@@ -133,6 +135,56 @@ describe('determinism', () => {
     expect(proxy.counts.get(200)).toBe(1);
   });
 });
+
+describe('the heartbeat fast path', () => {
+  test("a real OPA agent's periodic poll is a request the fast path answers: plain, with its token, and answered 304", async () => {
+    const regent = await startTestRegent();
+    const relay = await recordingRelay(new URL(regent.url).port);
+    const agent = await startOpaAgent({ ...agentOptionsFor(regent, relay.url), bundles: ['rbac'], longPollSeconds: undefined, minDelaySeconds: 1, maxDelaySeconds: 1, bearerToken: 'agent-token-0123456789' });
+    await agent.waitUntilReady();
+    await eventually(async () => relay.heads().filter((head) => /^if-none-match:/im.test(head)).length >= 3, 15_000, () => relay.heads().join('\n---\n'));
+    const polls = relay.heads().filter((head) => head.startsWith('GET /bundles/rbac ') && /^if-none-match:/im.test(head));
+    const etag = (await fetch(`${regent.url}/bundles/rbac`)).headers.get('etag');
+    for (const poll of polls) {
+      expect(parsePlainRequestHead(poll), poll).toMatchObject({ method: 'GET', target: '/bundles/rbac', ifNoneMatch: etag, authorization: 'Bearer agent-token-0123456789', prefer: 'modes=snapshot,delta' });
+    }
+    expect(relay.answers().filter((status) => status === '304').length).toBeGreaterThanOrEqual(polls.length - 1);
+    expect(relay.answers().filter((status) => status === '200')).toHaveLength(1);
+  });
+});
+
+/**
+ * A TCP relay in front of `port` that keeps what clients sent, cut into request heads, and the status
+ * of each answer: what an agent really puts on the wire.
+ */
+async function recordingRelay(port: string): Promise<{ url: string; heads: () => string[]; answers: () => string[] }> {
+  let sent = '';
+  let received = '';
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), '127.0.0.1');
+    client.on('data', (chunk: Buffer) => {
+      sent += chunk.toString('latin1');
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  onTestFinished(() => new Promise<void>((done) => {
+    server.close(() => done());
+  }));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    heads: () => sent.split('\r\n\r\n').filter((head) => /^[A-Z]+ \//.test(head)),
+    answers: () => [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]!),
+  };
+}
 
 describe('the activation gate', () => {
   test('a head that fails OPA checks is not served: the last good revision stays, and /status says why', async () => {

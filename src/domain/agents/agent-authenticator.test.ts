@@ -95,6 +95,28 @@ describe('AgentAuthenticator', () => {
     expect(authenticator.stats().remembered).toBe(1);
   });
 
+  test('remembered() answers only what a full check proved and still holds: never a header unseen, removed or expired, and refuses nothing', () => {
+    let now = NOW;
+    const authenticator = AgentAuthenticator.create({ tokens: table([{ name: 'old', token: 'old-token-0123456789' }]), jwt: verifier(() => now), now: () => now * 1000 });
+    expect(AgentAuthenticator.open().remembered(undefined)).toBe(ANONYMOUS_AGENT);
+    expect(authenticator.remembered(undefined)).toBeUndefined();
+    expect(authenticator.remembered(`Bearer ${WEB_TOKEN}`)).toBeUndefined();
+    expect(authenticator.remembered('Bearer not-a-listed-token')).toBeUndefined();
+    expect(authenticator.stats()).toMatchObject({ accepted: 0, refused: 0 });
+    authenticator.authenticate(`Bearer ${WEB_TOKEN}`);
+    expect(authenticator.remembered(`Bearer ${WEB_TOKEN}`)?.name).toBe('web-1');
+    expect(authenticator.remembered(`bearer ${WEB_TOKEN}`)).toBeUndefined();
+    expect(authenticator.stats()).toMatchObject({ accepted: 2, refused: 0 });
+    authenticator.authenticate('Bearer old-token-0123456789');
+    authenticator.replaceTokens(table());
+    expect(authenticator.remembered('Bearer old-token-0123456789')).toBeUndefined();
+    const jwtHeader = `Bearer ${idpToken({ exp: NOW + 60 })}`;
+    authenticator.authenticate(jwtHeader);
+    expect(authenticator.remembered(jwtHeader)?.source).toBe('jwt');
+    now = NOW + 120;
+    expect(authenticator.remembered(jwtHeader)).toBeUndefined();
+  });
+
   test('a JWT from the identity provider names the agent by its subject, with the bundles its claim lists', () => {
     const authenticator = AgentAuthenticator.create({ jwt: verifier(), now: () => NOW * 1000 });
     expect(authenticator.authenticate(`Bearer ${idpToken({ regent_environments: ['prod'] })}`)).toEqual({

@@ -79,6 +79,21 @@ export class AgentAuthenticator {
     return identity;
   }
 
+  /**
+   * The identity `authorization` was proven to be and is still remembered as (open access: anonymous),
+   * counted as accepted; undefined when it would take a check (a header never seen, expired, or none),
+   * which {@link authenticate} then makes. Verifies nothing and refuses nothing: for a fast path that
+   * hands everything else to the full check.
+   */
+  remembered(authorization: string | undefined): AgentIdentity | undefined {
+    if (this.open) return ANONYMOUS_AGENT;
+    if (authorization === undefined) return undefined;
+    const cached = this.cache.get(authorization);
+    if (!cached || (cached.expiresAtMs !== undefined && cached.expiresAtMs <= this.now())) return undefined;
+    this.acceptedCount++;
+    return cached;
+  }
+
   /** The tokens file was read again: new tokens apply at once, removed ones stop working at once. */
   replaceTokens(tokens: AgentTokenTable): void {
     this.tokens = tokens;

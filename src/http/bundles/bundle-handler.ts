@@ -16,6 +16,7 @@ import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer } from './conditional-he
 import { HeldPollsPerAgent } from './held-polls.js';
 import { BundleCounters } from './bundle-counters.js';
 import type { LongPollWaiters } from './long-poll-waiters.js';
+import type { PlainRequestHead } from '../fast-path/plain-request-head.js';
 
 /** The media type that tells OPA this server long-polls; any other value drops OPA to periodic polling. */
 export const BUNDLE_CONTENT_TYPE = 'application/vnd.openpolicyagent.bundles';
@@ -86,6 +87,17 @@ interface PreparedHeaders {
   notModified: Record<string, string>;
 }
 
+/** The handler, and its answer to the fleet's heartbeat for a fast path in front of node:http. */
+export type BundleHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /**
+   * For a request this handler would answer with an immediate 304 and nothing else (a readable bundle
+   * whose current ETag is exactly `If-None-Match`, a remembered or open credential, nothing logged at
+   * this level), the bundle and the 304's headers, counted as answered; undefined for anything else,
+   * which the handler itself then answers.
+   */
+  heartbeat(head: PlainRequestHead): { bundle: BuiltBundle; headers: Readonly<Record<string, string>> } | undefined;
+};
+
 /**
  * `GET|HEAD /bundles/<name>` on bare node:http, in front of Express: the unchanged-bundle answer is the
  * hot path of a bundle server, and Express costs it a factor of eight. Headers are computed once per
@@ -94,7 +106,7 @@ interface PreparedHeaders {
  * matches, after holding the request when the agent asked to long-poll: an immediate 304 to a
  * `wait=` request sends OPA straight back, in a tight loop.
  */
-export function createBundleHandler(options: BundleHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createBundleHandler(options: BundleHandlerOptions): BundleHandler {
   const { longPollMaxSeconds, logger } = options;
   const counters = options.counters ?? new BundleCounters();
   const defaultSet: BundleSet = { catalog: options.catalog, waiters: options.waiters };
@@ -133,7 +145,21 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     return headers;
   };
 
-  return (req, res) => {
+  const heartbeat: BundleHandler['heartbeat'] = (head) => {
+    if (log.isLevelEnabled?.('debug') ?? true) return undefined;
+    const name = decodePath(head.target.slice(BUNDLES_PREFIX.length));
+    if (name === undefined) return undefined;
+    const identity = agents.remembered(head.authorization);
+    if (!identity) return undefined;
+    const { set: { catalog }, bundleName, environment } = route(name, identity);
+    const bundle = readable(catalog, bundleName, environment, identity);
+    if (!bundle || bundle.etag !== head.ifNoneMatch) return undefined;
+    if (head.prefer !== undefined && !preferWaitsNot(head.prefer, longPollMaxSeconds)) return undefined;
+    counters.notModified++;
+    return { bundle, headers: headersOf(bundle).notModified };
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -292,6 +318,7 @@ export function createBundleHandler(options: BundleHandlerOptions): (req: Incomi
     // On expiry, the bundle the agent holds (the served object when it is the same, for its current revision header).
     hold(preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1), () => sendNotModified(sameEtag(catalog.get(bundle.name), bundle), { heldMs: Math.round(performance.now() - started) }));
   };
+  return Object.assign(handler, { heartbeat });
 }
 
 /** Who is asking, for recognising re-fetches: the agent's identity, or its address and user agent when anonymous. */
@@ -329,6 +356,16 @@ function representationFor(bundle: BuiltBundle, held: readonly string[] | undefi
     if (delta) return delta;
   }
   return bundle;
+}
+
+/** Whether a `Prefer` header parses and asks for no long poll (OPA's periodic poll: `modes=snapshot,delta`). */
+function preferWaitsNot(prefer: string, longPollMaxSeconds: number): boolean {
+  try {
+    return parsePrefer(prefer, longPollMaxSeconds).waitSeconds === 0;
+  } catch (error) {
+    if (isRegentError(error)) return false;
+    throw error;
+  }
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -1,0 +1,88 @@
+/**
+ * The one request shape the heartbeat fast path answers, read from raw bytes: a complete HTTP/1.1
+ * `GET` or `HEAD` of `/bundles/...`, no query, exactly one `Host` and one `If-None-Match`, at most one
+ * `Authorization` and one `Prefer` (read by the bundle handler: OPA always sends one, and one asking to
+ * long-poll is not a heartbeat), and nothing that frames a body or changes the connection.
+ *
+ * The parser is deliberately narrower than HTTP: anything it does not recognise exactly (a header
+ * line with obs-fold or a byte outside the field grammar, `HTTP/1.0`, a body, `Expect`, `Upgrade`,
+ * `Connection` other than `keep-alive`, a duplicate of a header it reads) is "not plain", and the
+ * caller hands the untouched bytes to node:http, which parses them as it always does. So the two
+ * parsers never disagree on where a request ends: without `Content-Length` and `Transfer-Encoding`, a
+ * GET ends at its blank line for both.
+ */
+export interface PlainRequestHead {
+  method: 'GET' | 'HEAD';
+  /** The request target as sent (percent-escapes not decoded), starting with `/bundles/`. */
+  target: string;
+  ifNoneMatch: string;
+  authorization: string | undefined;
+  prefer: string | undefined;
+}
+
+/** Request targets the fast path takes: origin-form under `/bundles/`, no query or fragment. */
+const TARGET = /^\/bundles\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]+$/;
+/** RFC 9110 `token` (a field name). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field value after the optional whitespace around it is removed: visible ASCII, inner SP/HTAB. */
+const FIELD_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$/;
+const VERSION_SUFFIX = ' HTTP/1.1';
+
+/** Headers whose presence takes the request off the fast path, lower-cased. */
+const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'http2-settings', 'keep-alive']);
+
+/**
+ * The plain request in `head` (the bytes before the blank line, as latin1, without the final CRLF
+ * CRLF), or undefined when it is anything else.
+ */
+export function parsePlainRequestHead(head: string): PlainRequestHead | undefined {
+  const lineEnd = head.indexOf('\r\n');
+  if (lineEnd < 0) return undefined;
+  const method = head.startsWith('GET ') ? 'GET' : head.startsWith('HEAD ') ? 'HEAD' : undefined;
+  if (!method) return undefined;
+  const requestLine = head.slice(0, lineEnd);
+  if (!requestLine.endsWith(VERSION_SUFFIX)) return undefined;
+  const target = requestLine.slice(method.length + 1, requestLine.length - VERSION_SUFFIX.length);
+  if (!TARGET.test(target)) return undefined;
+
+  let hosts = 0;
+  let ifNoneMatch: string | undefined;
+  let authorization: string | undefined;
+  let prefer: string | undefined;
+  let position = lineEnd + 2;
+  while (position < head.length) {
+    let end = head.indexOf('\r\n', position);
+    if (end < 0) end = head.length;
+    const colon = head.indexOf(':', position);
+    if (colon <= position || colon >= end) return undefined;
+    const name = head.slice(position, colon);
+    if (!TOKEN.test(name)) return undefined;
+    let valueStart = colon + 1;
+    let valueEnd = end;
+    while (valueStart < valueEnd && isWhitespace(head.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isWhitespace(head.charCodeAt(valueEnd - 1))) valueEnd--;
+    const value = head.slice(valueStart, valueEnd);
+    if (!FIELD_VALUE.test(value)) return undefined;
+    position = end + 2;
+    const lower = name.toLowerCase();
+    if (lower === 'host') hosts++;
+    else if (lower === 'if-none-match') {
+      if (ifNoneMatch !== undefined) return undefined;
+      ifNoneMatch = value;
+    } else if (lower === 'authorization') {
+      if (authorization !== undefined) return undefined;
+      authorization = value;
+    } else if (lower === 'prefer') {
+      if (prefer !== undefined) return undefined;
+      prefer = value;
+    } else if (lower === 'connection') {
+      if (value.toLowerCase() !== 'keep-alive') return undefined;
+    } else if (NOT_PLAIN.has(lower)) return undefined;
+  }
+  if (hosts !== 1 || ifNoneMatch === undefined || ifNoneMatch === '') return undefined;
+  return { method, target, ifNoneMatch, authorization, prefer };
+}
+
+function isWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
