@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { BUNDLES_PREFIX, type BundleHandler } from './bundles/bundle-handler.js';
-import { HeartbeatFastPath } from './fast-path/heartbeat-fast-path.js';
-import { NotModifiedBytes } from './fast-path/not-modified-bytes.js';
+import { BundleFastPath } from './fast-path/bundle-fast-path.js';
+import { ResponseHeadBytes } from './fast-path/response-head-bytes.js';
 import { CLIENT_ADDRESS_HEADER } from './primary-proxy.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -16,9 +16,10 @@ const MAX_HEADER_BYTES = 16_384;
  * Behind worker processes `options.behindWorkers` (see {@link believeWorker}). Slow-header clients are cut after 10 s; `requestTimeout` only covers receiving the request, so it
  * does not cut long polls, which are answered by the handler's own hold timer.
  *
- * In front of node:http, the {@link HeartbeatFastPath} answers the fleet's heartbeat (an exact
- * `If-None-Match`, no long poll) from the socket; every connection that sends anything else is node:http's
- * from then on. Not behind workers: there the primary's socket only carries what workers pass on.
+ * In front of node:http, the {@link BundleFastPath} answers plain bundle reads (no long poll, no
+ * query: the fleet's heartbeat and downloads) from the socket; a connection that sends anything else
+ * is node:http's from then on. Not behind workers: there the primary's socket only carries what
+ * workers pass on.
  */
 export function createRegentServer(handlers: { bundles: Handler | BundleHandler; app: Handler }, options: { behindWorkers?: boolean } = {}): Server {
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 30_000, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
@@ -27,7 +28,7 @@ export function createRegentServer(handlers: { bundles: Handler | BundleHandler;
     else handlers.app(req, res);
   });
   const { bundles } = handlers;
-  if (!options.behindWorkers && 'heartbeat' in bundles) putFastPathInFront(server, bundles);
+  if (!options.behindWorkers && 'plain' in bundles) putFastPathInFront(server, bundles);
   return server;
 }
 
@@ -38,11 +39,13 @@ export function createRegentServer(handlers: { bundles: Handler | BundleHandler;
 function putFastPathInFront(server: Server, bundles: BundleHandler): void {
   const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
-  const bytes = new NotModifiedBytes(KEEP_ALIVE_TIMEOUT_MS);
-  const fastPath = new HeartbeatFastPath({
+  const heads = new ResponseHeadBytes(KEEP_ALIVE_TIMEOUT_MS);
+  const fastPath = new BundleFastPath({
     answer: (head) => {
-      const hit = bundles.heartbeat(head);
-      return hit && bytes.bytesFor(hit.bundle, hit.headers);
+      const answer = bundles.plain(head);
+      if (!answer) return undefined;
+      const headBytes = heads.bytesFor(answer.status, answer.headers);
+      return answer.status === 200 && answer.body ? [headBytes, answer.body] : [headBytes];
     },
     handOver: (socket) => {
       for (const listener of nodeListeners) listener.call(server, socket);

@@ -9,7 +9,12 @@ const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** The caller's `X-Request-Id` when it is sane, else a cheap unique id (boot id + counter). */
 export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  if (typeof given === 'string' && VALID_REQUEST_ID.test(given)) return given;
+  return requestIdFrom(typeof given === 'string' ? given : undefined);
+}
+
+/** {@link requestIdOf} for an `X-Request-Id` value read elsewhere (the bundle fast path). */
+export function requestIdFrom(given: string | undefined): string {
+  if (given !== undefined && VALID_REQUEST_ID.test(given)) return given;
   counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
   return `${bootId}-${counter.toString(36)}`;
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../../domain/logger.js';
 import { agentOfRequest } from '../agents/agent-auth.js';
 import { decodePath, invalidPathEncoding } from '../path-encoding.js';
 import { writeProblem } from '../problem.js';
-import { logCompletion, requestIdOf } from '../request-log.js';
+import { logCompletion, requestIdFrom, requestIdOf, type Completion } from '../request-log.js';
 import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer } from './conditional-headers.js';
 import { HeldPollsPerAgent } from './held-polls.js';
 import { BundleCounters } from './bundle-counters.js';
@@ -87,15 +87,20 @@ interface PreparedHeaders {
   notModified: Record<string, string>;
 }
 
-/** The handler, and its answer to the fleet's heartbeat for a fast path in front of node:http. */
+/** What the handler answers at once to a plain request (see {@link BundleHandler.plain}). */
+export type PlainAnswer =
+  | { status: 304; headers: Readonly<Record<string, string>> }
+  | { status: 200; headers: Readonly<Record<string, string | number>>; body: Buffer | undefined };
+
+/** The handler, and its answer to plain reads for a fast path in front of node:http. */
 export type BundleHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
   /**
-   * For a request this handler would answer with an immediate 304 and nothing else (a readable bundle
-   * whose current ETag is exactly `If-None-Match`, a remembered or open credential, nothing logged at
-   * this level), the bundle and the 304's headers, counted as answered; undefined for anything else,
-   * which the handler itself then answers.
+   * For a plain request (no query, no long poll) that this handler answers at once with the current
+   * bundle, a 304 or its bytes (no body for HEAD), counted and logged exactly as the handler would; undefined for
+   * anything else (unknown bundle, a credential not proven yet, a malformed header, a long poll), which
+   * the handler itself then answers.
    */
-  heartbeat(head: PlainRequestHead): { bundle: BuiltBundle; headers: Readonly<Record<string, string>> } | undefined;
+  plain(head: PlainRequestHead): PlainAnswer | undefined;
 };
 
 /**
@@ -145,18 +150,38 @@ export function createBundleHandler(options: BundleHandlerOptions): BundleHandle
     return headers;
   };
 
-  const heartbeat: BundleHandler['heartbeat'] = (head) => {
-    if (log.isLevelEnabled?.('debug') ?? true) return undefined;
-    const name = decodePath(head.target.slice(BUNDLES_PREFIX.length));
+  const plain: BundleHandler['plain'] = (head) => {
+    const started = performance.now();
+    const rawName = head.target.slice(BUNDLES_PREFIX.length);
+    const name = decodePath(rawName);
     if (name === undefined) return undefined;
     const identity = agents.remembered(head.authorization);
     if (!identity) return undefined;
     const { set: { catalog }, bundleName, environment } = route(name, identity);
-    const bundle = readable(catalog, bundleName, environment, identity);
-    if (!bundle || bundle.etag !== head.ifNoneMatch) return undefined;
-    if (head.prefer !== undefined && !preferWaitsNot(head.prefer, longPollMaxSeconds)) return undefined;
-    counters.notModified++;
-    return { bundle, headers: headersOf(bundle).notModified };
+    let bundle = readable(catalog, bundleName, environment, identity);
+    if (!bundle) return undefined;
+    const { ifNoneMatch, prefer } = head;
+    if (prefer !== undefined && !preferWaitsNot(prefer, longPollMaxSeconds)) return undefined;
+    if (catalog.ahead && ifNoneMatch !== undefined && ifNoneMatch !== bundle.etag) bundle = catalog.ahead(bundle.name, ifNoneMatch) ?? bundle;
+    let unchanged = ifNoneMatch === bundle.etag;
+    if (!unchanged && ifNoneMatch !== undefined) {
+      const tags = ifNoneMatchTags(ifNoneMatch);
+      if (!tags) return undefined;
+      unchanged = ifNoneMatchHits(tags.map(snapshotEtagOf), bundle.etag);
+    }
+    const completion = (status: number, bytes: number, extra?: Record<string, unknown>): Completion => ({
+      reqId: requestIdFrom(head.requestId), method: head.method, route: '/bundles/:name', bundle: rawName.slice(0, 200), status, bytes, ms: performance.now() - started, ...extra,
+    });
+    if (unchanged) {
+      if (log.isLevelEnabled?.('debug') ?? true) logCompletion(log, completion(304, 0));
+      counters.notModified++;
+      return { status: 304, headers: headersOf(bundle).notModified };
+    }
+    const current = catalog.get(bundle.name) ?? bundle;
+    const body = head.method === 'HEAD' ? undefined : current.tarball;
+    counters.count(200, body?.length ?? 0);
+    logCompletion(log, completion(200, body?.length ?? 0, { revision: current.revision, agent: identity.name, userAgent: (head.userAgent ?? '').slice(0, 100) }));
+    return { status: 200, headers: headersOf(current).ok, body };
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -318,7 +343,7 @@ export function createBundleHandler(options: BundleHandlerOptions): BundleHandle
     // On expiry, the bundle the agent holds (the served object when it is the same, for its current revision header).
     hold(preference.waitSeconds * 1000 * (0.9 + Math.random() * 0.1), () => sendNotModified(sameEtag(catalog.get(bundle.name), bundle), { heldMs: Math.round(performance.now() - started) }));
   };
-  return Object.assign(handler, { heartbeat });
+  return Object.assign(handler, { plain });
 }
 
 /** Who is asking, for recognising re-fetches: the agent's identity, or its address and user agent when anonymous. */
@@ -364,6 +389,16 @@ function preferWaitsNot(prefer: string, longPollMaxSeconds: number): boolean {
     return parsePrefer(prefer, longPollMaxSeconds).waitSeconds === 0;
   } catch (error) {
     if (isRegentError(error)) return false;
+    throw error;
+  }
+}
+
+/** The tags of a well-formed `If-None-Match`, or undefined (the handler answers 400 for it). */
+function ifNoneMatchTags(header: string): string[] | undefined {
+  try {
+    return parseIfNoneMatch(header);
+  } catch (error) {
+    if (isRegentError(error)) return undefined;
     throw error;
   }
 }

@@ -17,7 +17,7 @@ const opaPoll = [
 describe('parsePlainRequestHead', () => {
   test("reads OPA's periodic poll: method, target as sent, If-None-Match, Authorization and Prefer", () => {
     expect(parsePlainRequestHead(head(opaPoll))).toEqual({
-      method: 'GET', target: '/bundles/rbac', ifNoneMatch: ETAG, authorization: 'Bearer agent-token-0123', prefer: 'modes=snapshot,delta',
+      method: 'GET', target: '/bundles/rbac', ifNoneMatch: ETAG, authorization: 'Bearer agent-token-0123', prefer: 'modes=snapshot,delta', userAgent: 'Open Policy Agent/1.22.2 (linux, amd64)', requestId: undefined,
     });
   });
 
@@ -26,6 +26,7 @@ describe('parsePlainRequestHead', () => {
     ['an environment and a percent-escape', ['GET /bundles/prod/team%2Frbac HTTP/1.1', 'Host: x', `If-None-Match: ${ETAG}`], { target: '/bundles/prod/team%2Frbac' }],
     ['header names in any case, whitespace around values', ['GET /bundles/rbac HTTP/1.1', 'hOsT:x', `if-none-match: \t${ETAG} \t`], { ifNoneMatch: ETAG }],
     ['Connection: keep-alive in any case', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Connection: Keep-Alive', `If-None-Match: ${ETAG}`], { authorization: undefined, prefer: undefined }],
+    ['a download: no If-None-Match, an X-Request-Id', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'X-Request-Id: abc-1'], { ifNoneMatch: undefined, requestId: 'abc-1' }],
   ])('takes %s', (_name, lines, expected) => {
     expect(parsePlainRequestHead(head(lines))).toMatchObject(expected);
   });
@@ -42,10 +43,11 @@ describe('parsePlainRequestHead', () => {
     ['no headers', ['GET /bundles/rbac HTTP/1.1']],
     ['no Host', ['GET /bundles/rbac HTTP/1.1', `If-None-Match: ${ETAG}`]],
     ['two Hosts', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Host: y', `If-None-Match: ${ETAG}`]],
-    ['no If-None-Match', ['GET /bundles/rbac HTTP/1.1', 'Host: x']],
     ['an empty If-None-Match', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'If-None-Match: ']],
     ['two If-None-Match', ['GET /bundles/rbac HTTP/1.1', 'Host: x', `If-None-Match: ${ETAG}`, `If-None-Match: ${ETAG}`]],
     ['two Authorization', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Authorization: Bearer a', 'Authorization: Bearer b', `If-None-Match: ${ETAG}`]],
+    ['two User-Agent', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'User-Agent: a', 'User-Agent: b']],
+    ['two X-Request-Id', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'X-Request-Id: a', 'X-Request-Id: b']],
     ['two Prefer', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Prefer: modes=snapshot', 'Prefer: wait=30', `If-None-Match: ${ETAG}`]],
     ['Content-Length', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Content-Length: 0', `If-None-Match: ${ETAG}`]],
     ['Transfer-Encoding', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked', `If-None-Match: ${ETAG}`]],

@@ -1,8 +1,9 @@
 /**
- * The one request shape the heartbeat fast path answers, read from raw bytes: a complete HTTP/1.1
- * `GET` or `HEAD` of `/bundles/...`, no query, exactly one `Host` and one `If-None-Match`, at most one
- * `Authorization` and one `Prefer` (read by the bundle handler: OPA always sends one, and one asking to
- * long-poll is not a heartbeat), and nothing that frames a body or changes the connection.
+ * The one request shape the bundle fast path answers, read from raw bytes: a complete HTTP/1.1 `GET`
+ * or `HEAD` of `/bundles/...`, no query, exactly one `Host`, at most one each of `If-None-Match`,
+ * `Authorization`, `Prefer` (OPA always sends one; the bundle handler reads it, and one asking to
+ * long-poll is not answered at once), `User-Agent` and `X-Request-Id` (for the log line), and nothing
+ * that frames a body or changes the connection.
  *
  * The parser is deliberately narrower than HTTP: anything it does not recognise exactly (a header
  * line with obs-fold or a byte outside the field grammar, `HTTP/1.0`, a body, `Expect`, `Upgrade`,
@@ -15,9 +16,11 @@ export interface PlainRequestHead {
   method: 'GET' | 'HEAD';
   /** The request target as sent (percent-escapes not decoded), starting with `/bundles/`. */
   target: string;
-  ifNoneMatch: string;
+  ifNoneMatch: string | undefined;
   authorization: string | undefined;
   prefer: string | undefined;
+  userAgent: string | undefined;
+  requestId: string | undefined;
 }
 
 /** Request targets the fast path takes: origin-form under `/bundles/`, no query or fragment. */
@@ -27,6 +30,10 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A field value after the optional whitespace around it is removed: visible ASCII, inner SP/HTAB. */
 const FIELD_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$/;
 const VERSION_SUFFIX = ' HTTP/1.1';
+
+/** Headers read for the answer (at most one of each). */
+type ReadHeader = 'if-none-match' | 'authorization' | 'prefer' | 'user-agent' | 'x-request-id';
+const READ_HEADERS: ReadonlySet<string> = new Set<ReadHeader>(['if-none-match', 'authorization', 'prefer', 'user-agent', 'x-request-id']);
 
 /** Headers whose presence takes the request off the fast path, lower-cased. */
 const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'http2-settings', 'keep-alive']);
@@ -46,9 +53,7 @@ export function parsePlainRequestHead(head: string): PlainRequestHead | undefine
   if (!TARGET.test(target)) return undefined;
 
   let hosts = 0;
-  let ifNoneMatch: string | undefined;
-  let authorization: string | undefined;
-  let prefer: string | undefined;
+  const read: Record<ReadHeader, string | undefined> = { 'if-none-match': undefined, authorization: undefined, prefer: undefined, 'user-agent': undefined, 'x-request-id': undefined };
   let position = lineEnd + 2;
   while (position < head.length) {
     let end = head.indexOf('\r\n', position);
@@ -66,21 +71,16 @@ export function parsePlainRequestHead(head: string): PlainRequestHead | undefine
     position = end + 2;
     const lower = name.toLowerCase();
     if (lower === 'host') hosts++;
-    else if (lower === 'if-none-match') {
-      if (ifNoneMatch !== undefined) return undefined;
-      ifNoneMatch = value;
-    } else if (lower === 'authorization') {
-      if (authorization !== undefined) return undefined;
-      authorization = value;
-    } else if (lower === 'prefer') {
-      if (prefer !== undefined) return undefined;
-      prefer = value;
+    else if (READ_HEADERS.has(lower)) {
+      const known = lower as ReadHeader;
+      if (read[known] !== undefined) return undefined;
+      read[known] = value;
     } else if (lower === 'connection') {
       if (value.toLowerCase() !== 'keep-alive') return undefined;
     } else if (NOT_PLAIN.has(lower)) return undefined;
   }
-  if (hosts !== 1 || ifNoneMatch === undefined || ifNoneMatch === '') return undefined;
-  return { method, target, ifNoneMatch, authorization, prefer };
+  if (hosts !== 1 || read['if-none-match'] === '') return undefined;
+  return { method, target, ifNoneMatch: read['if-none-match'], authorization: read.authorization, prefer: read.prefer, userAgent: read['user-agent'], requestId: read['x-request-id'] };
 }
 
 function isWhitespace(code: number): boolean {

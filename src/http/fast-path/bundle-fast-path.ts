@@ -4,9 +4,12 @@ import { parsePlainRequestHead, type PlainRequestHead } from './plain-request-he
 /** The blank line that ends a request head. */
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
-export interface HeartbeatFastPathOptions {
-  /** The whole answer (status line, headers, blank line) to a plain request, or undefined to let node:http answer it. */
-  answer(head: PlainRequestHead): Buffer | undefined;
+export interface BundleFastPathOptions {
+  /**
+   * The whole answer to a plain request (its head: status line, headers, blank line; then its body,
+   * if any), or undefined to let node:http answer it.
+   */
+  answer(head: PlainRequestHead): readonly Buffer[] | undefined;
   /** Gives the connection to node:http (its `connection` listener), after the unread bytes were put back. */
   handOver(socket: Socket): void;
   /** The longest request head read here; a longer one goes to node:http (which answers 431). */
@@ -18,21 +21,21 @@ export interface HeartbeatFastPathOptions {
 }
 
 /**
- * Answers the fleet's heartbeat — an agent asking again for the bundle it has, `If-None-Match` equal
- * to the current ETag, no long poll — straight from the socket, without node:http's request and
- * response objects, which cost a periodic-polling fleet a fifth of what a server can answer.
+ * Answers plain bundle reads — the fleet's heartbeat (an agent asking again for the bundle it has, no
+ * long poll) and the download that follows a commit — straight from the socket, without node:http's
+ * request and response objects, which cost a polling fleet a fifth of what a server can answer.
  *
  * Each connection starts here. Every chunk read is cut into complete request heads; while each is a
- * {@link PlainRequestHead} that `answer` knows, it gets its prebuilt 304 (pipelined requests in order).
- * The first byte that is anything else — a partial head, a long poll, a download, an admin call, a
- * malformed request — ends the fast path for that connection for good: the bytes not answered are put
- * back on the socket and node:http takes the connection, so every other answer, error and limit is
- * node:http's and the bundle handler's, as without this path.
+ * {@link PlainRequestHead} that `answer` knows, it gets its prebuilt answer (pipelined requests in
+ * order). The first byte that is anything else — a partial head, a long poll, an admin call, a
+ * malformed request — or an answer the client is slow to read ends the fast path for that connection
+ * for good: the bytes not answered are put back on the socket and node:http takes the connection, so
+ * every other answer, error and limit is node:http's and the bundle handler's, as without this path.
  */
-export class HeartbeatFastPath {
+export class BundleFastPath {
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly options: HeartbeatFastPathOptions) {}
+  constructor(private readonly options: BundleFastPathOptions) {}
 
   /** Takes a connection just accepted. */
   adopt(socket: Socket): void {
@@ -53,14 +56,17 @@ export class HeartbeatFastPath {
           lastHead = parsePlainRequestHead(text);
         }
         const head = lastHead;
-        const bytes = head && answer(head);
-        if (!bytes) break;
-        if (!corked && end + HEAD_END.length < chunk.length) {
+        const parts = head && answer(head);
+        if (!parts) break;
+        position = end + HEAD_END.length;
+        const more = position < chunk.length;
+        if (!corked && (more || parts.length > 1)) {
           socket.cork();
           corked = true;
         }
-        socket.write(bytes);
-        position = end + HEAD_END.length;
+        for (const part of parts) socket.write(part);
+        // A client that asks for more than it reads: node:http answers the rest, with its own back-pressure.
+        if (more && socket.writableNeedDrain) break;
       }
       if (corked) socket.uncork();
       if (position < chunk.length) {
@@ -71,7 +77,7 @@ export class HeartbeatFastPath {
         socket.setTimeout(this.options.keepAliveTimeoutMs);
         idleTimeoutSet = true;
       }
-      // A client that sends faster than it reads: stop reading until what it was sent has drained.
+      // A client that reads slower than it was answered: stop reading until what it was sent has drained.
       if (socket.writableNeedDrain) {
         socket.pause();
         socket.once('drain', () => socket.resume());
