@@ -27,6 +27,7 @@ describe('parsePlainRequestHead', () => {
     ['header names in any case, whitespace around values', ['GET /bundles/rbac HTTP/1.1', 'hOsT:x', `if-none-match: \t${ETAG} \t`], { ifNoneMatch: ETAG }],
     ['Connection: keep-alive in any case', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Connection: Keep-Alive', `If-None-Match: ${ETAG}`], { authorization: undefined, prefer: undefined }],
     ['a download: no If-None-Match, an X-Request-Id', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'X-Request-Id: abc-1'], { ifNoneMatch: undefined, requestId: 'abc-1' }],
+    ['as many header lines as it reads', ['GET /bundles/rbac HTTP/1.1', 'Host: x', ...Array.from({ length: 98 }, () => 'a:b'), `If-None-Match: ${ETAG}`], { ifNoneMatch: ETAG }],
   ])('takes %s', (_name, lines, expected) => {
     expect(parsePlainRequestHead(head(lines))).toMatchObject(expected);
   });
@@ -54,6 +55,8 @@ describe('parsePlainRequestHead', () => {
     ['Expect', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Expect: 100-continue', `If-None-Match: ${ETAG}`]],
     ['Upgrade', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Upgrade: h2c', `If-None-Match: ${ETAG}`]],
     ['Connection: close', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Connection: close', `If-None-Match: ${ETAG}`]],
+    ['Proxy-Connection (node:http reads it as Connection)', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Proxy-Connection: close', `If-None-Match: ${ETAG}`]],
+    ['more header lines than it reads (node:http ignores those after 2000)', ['GET /bundles/rbac HTTP/1.1', 'Host: x', ...Array.from({ length: 100 }, () => 'a:b'), `If-None-Match: ${ETAG}`]],
     ['Connection: upgrade', ['GET /bundles/rbac HTTP/1.1', 'Host: x', 'Connection: keep-alive, Upgrade', `If-None-Match: ${ETAG}`]],
     ['obs-fold', ['GET /bundles/rbac HTTP/1.1', 'Host: x', `If-None-Match: ${ETAG}`, ' folded']],
     ['a space before the colon', ['GET /bundles/rbac HTTP/1.1', 'Host : x', `If-None-Match: ${ETAG}`]],

@@ -35,8 +35,16 @@ const VERSION_SUFFIX = ' HTTP/1.1';
 type ReadHeader = 'if-none-match' | 'authorization' | 'prefer' | 'user-agent' | 'x-request-id';
 const READ_HEADERS: ReadonlySet<string> = new Set<ReadHeader>(['if-none-match', 'authorization', 'prefer', 'user-agent', 'x-request-id']);
 
-/** Headers whose presence takes the request off the fast path, lower-cased. */
-const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'http2-settings', 'keep-alive']);
+/**
+ * Headers whose presence takes the request off the fast path, lower-cased. `Proxy-Connection` is one
+ * because node:http's parser reads it as `Connection` (`Proxy-Connection: close` closes the connection).
+ */
+const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'http2-settings', 'keep-alive', 'proxy-connection']);
+/**
+ * The most header lines read here. node:http keeps the first 2000 headers (`maxHeadersCount`) and
+ * ignores the rest, so a head with more could be read differently; OPA sends fewer than ten.
+ */
+const MAX_HEADER_LINES = 100;
 
 /**
  * The plain request in `head` (the bytes before the blank line, as latin1, without the final CRLF
@@ -55,7 +63,9 @@ export function parsePlainRequestHead(head: string): PlainRequestHead | undefine
   let hosts = 0;
   const read: Record<ReadHeader, string | undefined> = { 'if-none-match': undefined, authorization: undefined, prefer: undefined, 'user-agent': undefined, 'x-request-id': undefined };
   let position = lineEnd + 2;
+  let lines = 0;
   while (position < head.length) {
+    if (++lines > MAX_HEADER_LINES) return undefined;
     let end = head.indexOf('\r\n', position);
     if (end < 0) end = head.length;
     const colon = head.indexOf(':', position);
