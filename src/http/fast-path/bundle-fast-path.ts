@@ -118,15 +118,18 @@ export class BundleFastPath {
     socket.setTimeout(this.options.firstRequestTimeoutMs);
   }
 
-  /** Connections still on the fast path: between two requests, so idle. */
+  /** Connections still on the fast path: between two requests (an answer may still be being written). */
   get size(): number {
     return this.sockets.size;
   }
 
-  /** Ends every connection still on the fast path (each is idle: its answers are written); for shutting down. */
+  /**
+   * Ends every connection still on the fast path, after the answers it was given; for shutting down.
+   * They stay tracked until they close, so {@link closeAll} still reaches one whose client is slow to
+   * read a download.
+   */
   closeIdle(): void {
     for (const socket of this.sockets) socket.end();
-    this.sockets.clear();
   }
 
   /** Destroys every connection still on the fast path. */
