@@ -222,6 +222,24 @@ describe('the bundle fast path in front of node:http', () => {
     servers.shift();
   });
 
+  test('a request that arrives once shutting down began is not answered, and its connection is cut', async () => {
+    const { fast, counters } = await twoServers();
+    const server = servers.shift()!;
+    const client = connect(fast, '127.0.0.1');
+    client.on('error', () => undefined);
+    client.write(heartbeat());
+    await new Promise((done) => client.once('data', done));
+    let after = '';
+    client.on('data', (chunk: Buffer) => (after += chunk.toString('latin1')));
+    const closed = new Promise((done) => client.on('close', done));
+    server.closeIdleConnections();
+    client.write(heartbeat());
+    await closed;
+    expect(after).toBe('');
+    expect(counters.notModified).toBe(1);
+    await new Promise((done) => server.close(done));
+  });
+
   test('shutting down: closeAllConnections ends a download still being written on the fast path, as it does on node:http', async () => {
     const size = 8 << 20;
     const { fast, plain } = await twoServers(builtBundle(Buffer.alloc(size, 7)));

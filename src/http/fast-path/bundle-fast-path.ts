@@ -34,6 +34,8 @@ export interface BundleFastPathOptions {
  */
 export class BundleFastPath {
   private readonly sockets = new Set<Socket>();
+  /** Shutting down: a request that arrives on a connection being ended is not answered (node:http does not either). */
+  private closing = false;
 
   constructor(private readonly options: BundleFastPathOptions) {}
 
@@ -45,6 +47,10 @@ export class BundleFastPath {
     let lastText = '';
     let lastHead: PlainRequestHead | undefined;
     const onData = (chunk: Buffer): void => {
+      if (this.closing) {
+        socket.destroy();
+        return;
+      }
       let position = 0;
       let corked = false;
       for (;;) {
@@ -129,6 +135,7 @@ export class BundleFastPath {
    * read a download.
    */
   closeIdle(): void {
+    this.closing = true;
     for (const socket of this.sockets) socket.end();
   }
 
