@@ -17,6 +17,8 @@ export interface PrimaryProxyOptions {
   logger: Logger;
   /** Requests passed on at once at most; more are answered 503 `primary_unavailable`. */
   maxInFlight: number;
+  /** What this proxy passes on, for the 503's detail (`requests` by default). */
+  what?: string;
   /** A passed-on request with no byte either way this long is cut (a long poll for a delta waits up to `bundles.longPollMaxSeconds`). */
   idleTimeoutMs: number;
 }
@@ -42,7 +44,7 @@ export function createPrimaryProxy(options: PrimaryProxyOptions): (req: Incoming
   };
   return (req, res) => {
     if (inFlight >= maxInFlight) {
-      unavailable(res, `this worker passes ${maxInFlight} requests to the primary already; retry shortly`);
+      unavailable(res, `this worker passes ${maxInFlight} ${options.what ?? 'requests'} to the primary already; retry shortly`);
       return;
     }
     inFlight++;

@@ -7,15 +7,12 @@ import { createBundleHandler, type BundleSet } from '../../http/bundles/bundle-h
 import { LongPollWaiters } from '../../http/bundles/long-poll-waiters.js';
 import { ReplicaCatalog } from '../../http/bundles/replica-catalog.js';
 import { planListen } from '../../http/listen-options.js';
-import { createPrimaryProxy } from '../../http/primary-proxy.js';
 import { createRegentServer } from '../../http/regent-server.js';
 import { openAgentAccess } from '../agent-access.js';
 import { createLogger } from '../logger.js';
 import { isClusterMessage, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { PrimaryChannel } from './primary-channel.js';
-
-/** Requests a worker passes to the primary at once, at most. */
-const MAX_PROXIED_IN_FLIGHT = 1024;
+import { createWorkerProxies } from './worker-proxies.js';
 
 /**
  * A worker process (forked by the primary's {@link WorkerPool}): answers `GET|HEAD /bundles/...` from
@@ -67,13 +64,13 @@ function serve(init: Extract<ToWorker, { type: 'init' }>, send: (message: ToPrim
   }
   const main = sets.get('')!;
   const environments = new Map<string, BundleSet>([...sets].filter(([set]) => set !== ''));
-  const proxy = createPrimaryProxy({ socketPath: init.primarySocket, logger, maxInFlight: MAX_PROXIED_IN_FLIGHT, idleTimeoutMs: (config.bundles.longPollMaxSeconds + 30) * 1000 });
+  const proxies = createWorkerProxies({ socketPath: init.primarySocket, logger, idleTimeoutMs: (config.bundles.longPollMaxSeconds + 30) * 1000 });
   const counters = new BundleCounters();
   const bundles = createBundleHandler({
     catalog: main.catalog, waiters: main.waiters, environments, longPollMaxSeconds: config.bundles.longPollMaxSeconds, logger,
-    agents: agents.authenticator, heldPolls: channel.heldPolls, refetches: channel.refetches, delegate: proxy, counters,
+    agents: agents.authenticator, heldPolls: channel.heldPolls, refetches: channel.refetches, delegate: proxies.deltas, counters,
   });
-  const server = createRegentServer({ bundles, app: proxy });
+  const server = createRegentServer({ bundles, app: proxies.app });
   server.listen(planListen({ port: init.port, host: config.host }).options, () => send({ type: 'listening', address: server.address() as AddressInfo }));
   server.on('error', (error) => {
     logger.error({ err: error }, 'worker could not listen');
