@@ -108,6 +108,11 @@ export function runGit(options: RunGitOptions): Promise<RunGitResult> {
   });
 }
 
+/** Milliseconds left until `deadline` (epoch ms), as a `timeoutMs`; a command started after it gets a token moment and times out. */
+export function remainingMs(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
+}
+
 /** Spawns git with the store's fixed environment and piped stdio; the caller owns the child. */
 export function spawnGit(
   dir: string,

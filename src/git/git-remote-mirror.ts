@@ -4,7 +4,8 @@ import type { Logger } from '../domain/logger.js';
 import type { AcceptResult, RemoteMirror, SyncResult } from '../domain/mirror/remote-mirror.js';
 import type { Revision } from '../domain/store/policy-store.js';
 import { GitCommandError } from './git-errors.js';
-import { runGit } from './git-process.js';
+import { GitEnvironmentRefs } from './git-environment-refs.js';
+import { remainingMs, runGit } from './git-process.js';
 import { isSha, isValidBranchName, isValidRefName } from './git-validation.js';
 import { hostRefusal, refBusyError, type HostRefusal } from './push-refusal.js';
 import type { EnvironmentRefPusher } from './git-ref-follower.js';
@@ -66,6 +67,8 @@ export interface MirrorStoreAccess {
  * - {@link pushThrough} runs inside a commit, before the local branch moves: the new commit is pushed
  *   without force; a refusal fetches and fast-forwards, then throws `ConflictError` `remote_moved`
  *   (`details.head`), so nothing the remote refused is ever on the local branch.
+ * - The environment refs (`remote.environmentRefs`) are fetched with every sync and pushed before they
+ *   move locally, under the same fetch lock: {@link GitEnvironmentRefs}.
  *
  * Network commands run with {@link remoteEnvironment} (credentials in the environment only), in their
  * own process group killed on timeout, with the URL after `--end-of-options`.
@@ -79,6 +82,8 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
   private pushes = 0;
   /** One fetch at a time (a scheduled sync and a push-through would otherwise race for the private ref's lock). */
   private readonly fetchLock = new WriteLock();
+  /** The environment refs' fetches and pushes, through this mirror's remote and fetch lock. */
+  private readonly environmentRefs: GitEnvironmentRefs;
 
   constructor(private readonly store: MirrorStoreAccess, private readonly options: RemoteOptions) {
     assertRemoteUrl(options.url, 'remote.url', { allowInsecureHttp: options.allowInsecureHttp });
@@ -100,6 +105,12 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       allowInsecureHttp: insecureHttp && options.allowInsecureHttp === true,
     });
     this.description = { url: redactUrl(options.url), branch: this.remoteBranch, insecureHttp };
+    this.environmentRefs = new GitEnvironmentRefs({
+      dir: store.dir, url: options.url, shownUrl: this.description.url, env: this.env,
+      fetchTimeoutMs: options.fetchTimeoutMs, pushTimeoutMs: options.pushTimeoutMs, fetchLock: this.fetchLock, logger: store.logger,
+      isAncestor: (ancestor, descendant) => this.isAncestor(ancestor, descendant),
+      unavailable: (command, error) => this.unavailable(command, error),
+    }, options.environmentRefs ?? []);
   }
 
   async sync(): Promise<SyncResult> {
@@ -202,49 +213,9 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     }
   }
 
-  /**
-   * Pushes an environment ref's move, then runs `moveLocal`, both under the fetch lock (so a sync cannot
-   * fetch the remote's old value between the push and the local move and put it back). A tag is moved
-   * with a force push of that one ref only, leased on its old value (`--force-with-lease=<ref>:<old>`,
-   * empty = must not exist); a branch only without force, so it only moves forward in remote mode.
-   * Refused: the environment refs are fetched again, then `ConflictError` `environment_moved`.
-   */
-  async pushEnvironmentRef(options: { ref: string; kind: 'tag' | 'branch'; newOid: string; oldOid: string | null }, moveLocal: () => Promise<void>): Promise<void> {
-    const { ref, kind, newOid, oldOid } = options;
-    if (!(this.options.environmentRefs ?? []).includes(ref) || !isSha(newOid) || (oldOid !== null && !isSha(oldOid))) {
-      throw new Error(`pushEnvironmentRef: '${ref}' is not a configured environment ref, or the object ids are not full SHAs`);
-    }
-    await this.fetchLock.run(async () => {
-      if (kind === 'branch' && oldOid !== null && oldOid !== newOid && !(await this.isAncestor(oldOid, newOid))) {
-        throw new ConflictError('environment_not_fast_forward', `in remote mode ${ref} only moves forward (a push without force); ${newOid} does not descend from ${oldOid} (hint: follow a tag for environments that roll back)`, { field: 'revision', revision: oldOid });
-      }
-      // Leased on the old value for tags and branches alike: a ref moved on the remote is never run over.
-      const lease = [`--force-with-lease=${ref}:${oldOid ?? ''}`];
-      let result;
-      try {
-        result = await runGit({
-          dir: this.store.dir, args: ['push', '--porcelain', '--no-verify', ...lease, '--end-of-options', this.options.url, `${newOid}:${ref}`],
-          env: this.env, timeoutMs: this.options.pushTimeoutMs, killProcessGroup: true, okExitCodes: [1],
-        });
-      } catch (error) {
-        throw this.unavailable('push', error);
-      }
-      if (result.exitCode !== 0) {
-        const porcelain = result.stdout.toString('utf8');
-        const refusal = hostRefusal(porcelain, result.stderr, `the remote refused moving ${ref}`);
-        if (!refusal && !/^!\t/m.test(porcelain)) throw this.unavailable('push', new GitCommandError('push', result.exitCode, result.stderr));
-        this.store.logger.info({ ref, remote: this.description.url, hostRefused: refusal !== undefined }, 'environment push refused by the remote; fetching');
-        await this.fetchEnvironmentRefs(Date.now() + this.options.fetchTimeoutMs).catch((error: unknown) => {
-          throw this.unavailable('fetch', error);
-        });
-        // As for the branch: a host refusal while the ref stayed where it was is the host's policy (or its lock).
-        if (refusal && (await this.readRawRef(ref) ?? null) === oldOid) {
-          throw refusal.refLock ? refBusyError(refusal, ref, this.description.url) : refusal.error;
-        }
-        throw new ConflictError('environment_moved', `the remote refused moving ${ref}: it no longer names what this Regent saw (hint: read GET /api/environments and promote again)`, { field: 'If-Match' });
-      }
-      await moveLocal();
-    });
+  /** Pushes an environment ref's move to the remote, then moves it locally: see {@link GitEnvironmentRefs.pushEnvironmentRef}. */
+  pushEnvironmentRef(options: { ref: string; kind: 'tag' | 'branch'; newOid: string; oldOid: string | null }, moveLocal: () => Promise<void>): Promise<void> {
+    return this.environmentRefs.pushEnvironmentRef(options, moveLocal);
   }
 
   /** Fetches the remote branch into the private ref; undefined when the remote has no such branch. */
@@ -260,7 +231,7 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
       await runGit({
         dir: this.store.dir,
         args: ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--end-of-options', this.options.url, `+refs/heads/${this.remoteBranch}:${this.trackingRef}`],
-        env: this.env, timeoutMs: remaining(deadline), killProcessGroup: true,
+        env: this.env, timeoutMs: remainingMs(deadline), killProcessGroup: true,
       });
     } catch (error) {
       if (error instanceof GitCommandError && /couldn't find remote ref/i.test(error.stderr)) return undefined;
@@ -268,38 +239,10 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     }
     // Environments follow on their own: a failure here is logged and retried at the next sync, and does
     // not stop the tracked branch from following its remote.
-    await this.fetchEnvironmentRefs(deadline).catch((error: unknown) => {
+    await this.environmentRefs.fetchEnvironmentRefs(deadline).catch((error: unknown) => {
       this.store.logger.warn({ err: error, remote: this.description.url }, 'could not fetch the environment refs; retried at the next sync');
     });
     return this.readRef(this.trackingRef);
-  }
-
-  /**
-   * Fetches the environment refs into the same local refs (forced). One fetch for all; when one of them
-   * is missing on the remote (git then fails the whole fetch), each one alone, skipping the missing.
-   */
-  private async fetchEnvironmentRefs(deadline: number): Promise<void> {
-    const refs = this.options.environmentRefs ?? [];
-    if (refs.length === 0) return;
-    const fetchRefs = (some: readonly string[]): Promise<unknown> => runGit({
-      dir: this.store.dir,
-      args: ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--end-of-options', this.options.url, ...some.map((ref) => `+${ref}:${ref}`)],
-      env: this.env, timeoutMs: remaining(deadline), killProcessGroup: true,
-    });
-    const missing = (error: unknown): boolean => error instanceof GitCommandError && /couldn't find remote ref/i.test(error.stderr);
-    try {
-      await fetchRefs(refs);
-    } catch (error) {
-      if (!missing(error) || refs.length === 1) {
-        if (missing(error)) return;
-        throw error;
-      }
-      for (const ref of refs) {
-        await fetchRefs([ref]).catch((one: unknown) => {
-          if (!missing(one)) throw one;
-        });
-      }
-    }
   }
 
   /**
@@ -335,13 +278,6 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     return exitCode === 0;
   }
 
-  /** The object a ref names, unpeeled (an annotated tag's own id), as `--force-with-lease` compares it. */
-  private async readRawRef(ref: string): Promise<string | undefined> {
-    const { stdout } = await runGit({ dir: this.store.dir, args: ['rev-parse', '--verify', '--quiet', '--end-of-options', ref], okExitCodes: [1] });
-    const sha = stdout.toString('utf8').trim();
-    return isSha(sha) ? sha : undefined;
-  }
-
   private async readRef(ref: string): Promise<Revision | undefined> {
     const { stdout } = await runGit({ dir: this.store.dir, args: ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], okExitCodes: [1] });
     const sha = stdout.toString('utf8').trim();
@@ -352,9 +288,4 @@ export class GitRemoteMirror implements RemoteMirror, EnvironmentRefPusher {
     const detail = error instanceof GitCommandError ? error.stderr.slice(0, 500) : String((error as Error)?.message ?? error);
     return new UnavailableError('remote_unavailable', `git ${command} to ${this.description.url} failed: ${redactUrl(detail)}`, { remote: this.description.url }, { cause: error });
   }
-}
-
-/** Milliseconds left until `deadline`; a command started after it gets a token moment and times out. */
-function remaining(deadline: number): number {
-  return Math.max(1, deadline - Date.now());
 }
