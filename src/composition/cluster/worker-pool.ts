@@ -145,20 +145,28 @@ export class WorkerPool {
     for (const member of this.members.values()) if (member.initialized) this.send(member.worker, { type: 'reload' });
   }
 
-  /** `/status` → `workers`. */
   /** Adds what the workers' bundle endpoints answered (each reports every second) to `counters` (`/metrics`). */
   countBundlesInto(counters: BundleCounters): void {
     this.bundleCounters = counters;
   }
 
+  /** `/status` → `workers`. */
   status(): Record<string, unknown> {
-    const live = [...this.members.values()].filter((member) => member.listening !== undefined);
-    return { ...this.stats(), pids: live.map((member) => member.worker.process.pid) };
+    const live = this.liveMembers();
+    return { ...this.statsOf(live), pids: live.map((member) => member.worker.process.pid) };
   }
 
   /** The figures of {@link status}, for `/metrics`. */
   stats(): WorkerPoolStats {
-    const live = [...this.members.values()].filter((member) => member.listening !== undefined);
+    return this.statsOf(this.liveMembers());
+  }
+
+  /** The workers that are listening. */
+  private liveMembers(): Member[] {
+    return [...this.members.values()].filter((member) => member.listening !== undefined);
+  }
+
+  private statsOf(live: readonly Member[]): WorkerPoolStats {
     return { configured: this.options.count, live: live.length, longPollWaiters: live.reduce((sum, member) => sum + member.longPollWaiters, 0), replaced: this.replaced, ackTimeouts: this.ackTimeouts };
   }
 
