@@ -172,6 +172,18 @@ describe('the bundle fast path in front of node:http', () => {
     expect(fromFast).toEqual(fromPlain);
   });
 
+  test('a plain head split over packets, at any offset, is still answered from the socket, with the same bytes', async () => {
+    const { fast, handlerCalls, counters } = await twoServers();
+    const whole = heartbeat(['Authorization: Bearer a-token-long-enough-to-be-split', 'Prefer: modes=snapshot,delta']);
+    const expected = (await exchange(fast, [whole])).text;
+    for (let offset = 1; offset < whole.length; offset++) {
+      const { text } = await exchange(fast, [whole.slice(0, offset), whole.slice(offset) + heartbeat()], { wait: 5, idleMs: 100 });
+      expect(text, `split at ${offset}`).toBe(expected + expected);
+    }
+    expect(handlerCalls()).toBe(0);
+    expect(counters.notModified).toBe(1 + 2 * (whole.length - 1));
+  });
+
   test('a long poll after heartbeats on the same connection is held by the handler, as always', async () => {
     const { fast, handlerCalls } = await twoServers();
     const started = performance.now();
@@ -297,6 +309,28 @@ describe('BundleFastPath', () => {
     expect(other.text).toContain('from node:http');
     expect(other.closed).toBe(false);
     expect(fastPath.size).toBe(0);
+  });
+
+  test('the start of a plain head whose end does not come in time is given to node:http, with the bytes already read', async () => {
+    const { port } = await withFastPath({ firstRequestTimeoutMs: 200, keepAliveTimeoutMs: 5000 });
+    const start = 'GET /bundles/x HTTP/1.1\r\nHost: x\r\n';
+    const { text } = await exchange(port, [start, 'If-None-Match: "e"\r\n\r\n'], { wait: 400, idleMs: 500 });
+    expect(text).toContain('from node:http');
+    expect(statuses(text)).toEqual(['200']);
+  });
+
+  test('a plain head dribbled over more than a few reads is given to node:http', async () => {
+    const { port } = await withFastPath({ firstRequestTimeoutMs: 5000, keepAliveTimeoutMs: 5000 });
+    const whole = get(['Host: x', 'If-None-Match: "e"'], '/bundles/x');
+    const pieces = [...Array(8).keys()].map((index) => whole.slice(index * 8, index === 7 ? undefined : (index + 1) * 8));
+    const { text } = await exchange(port, pieces, { wait: 20 });
+    expect(text).toContain('from node:http');
+  });
+
+  test('bytes that cannot start a plain request are node:http\'s at once, complete or not', async () => {
+    const { port } = await withFastPath({ firstRequestTimeoutMs: 5000, keepAliveTimeoutMs: 5000 });
+    const { text } = await exchange(port, ['POST /bundles/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n', '\r\nok'], { wait: 50 });
+    expect(text).toContain('from node:http');
   });
 
   test('a client that half-closes after its heartbeat gets its answer and the end of the connection', async () => {

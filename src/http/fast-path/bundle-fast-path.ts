@@ -3,6 +3,10 @@ import { parsePlainRequestHead, type PlainRequestHead } from './plain-request-he
 
 /** The blank line that ends a request head. */
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+/** Reads a split head may take; more (a client dribbling its head) is node:http's, which parses as bytes come. */
+const MAX_PENDING_READS = 4;
+/** How every plain request starts: a head split over packets that starts so is waited for, anything else is node:http's at once. */
+const PLAIN_STARTS = ['GET /bundles/', 'HEAD /bundles/'];
 
 export interface BundleFastPathOptions {
   /**
@@ -46,15 +50,23 @@ export class BundleFastPath {
     // An agent sends the same bytes each time: the last head read on this connection, parsed once.
     let lastText = '';
     let lastHead: PlainRequestHead | undefined;
-    const onData = (chunk: Buffer): void => {
+    // The start of a head that came without its end (a head split over TCP segments), and since when.
+    let pending: Buffer | undefined;
+    let pendingSince = 0;
+    let pendingReads = 0;
+    const onData = (received: Buffer): void => {
       if (this.closing) {
         socket.destroy();
         return;
       }
+      const chunk = pending ? Buffer.concat([pending, received]) : received;
+      pending = undefined;
       let position = 0;
       let corked = false;
+      let incomplete = false;
       for (;;) {
         const end = chunk.indexOf(HEAD_END, position);
+        if (end < 0) incomplete = true;
         if (end < 0 || end - position > maxHeadBytes) break;
         const text = chunk.toString('latin1', position, end);
         if (text !== lastText) {
@@ -76,9 +88,24 @@ export class BundleFastPath {
       }
       if (corked) socket.uncork();
       if (position < chunk.length) {
-        handOver(position === 0 ? chunk : chunk.subarray(position));
+        const rest = position === 0 ? chunk : chunk.subarray(position);
+        // The start of a plain head: wait for its end, within node:http's bounds for a head (size, time
+        // since it began) and a few reads; a copy, so the chunk it came in is not kept.
+        if (incomplete && rest.length <= maxHeadBytes && mayBecomePlain(rest)) {
+          const continued = position === 0 && pendingSince > 0;
+          const since = continued ? pendingSince : Date.now();
+          const reads = continued ? pendingReads + 1 : 1;
+          if (Date.now() - since <= this.options.firstRequestTimeoutMs && reads <= MAX_PENDING_READS) {
+            pendingSince = since;
+            pendingReads = reads;
+            pending = Buffer.from(rest);
+            return;
+          }
+        }
+        handOver(rest);
         return;
       }
+      pendingSince = 0;
       if (!idleTimeoutSet) {
         socket.setTimeout(this.options.keepAliveTimeoutMs);
         idleTimeoutSet = true;
@@ -89,8 +116,10 @@ export class BundleFastPath {
         socket.once('drain', () => socket.resume());
       }
     };
+    // Silent or idle too long; a head still incomplete then is node:http's to time out and answer.
     const onTimeout = (): void => {
-      socket.destroy();
+      if (pending) handOver(pending);
+      else socket.destroy();
     };
     const onError = (): void => {
       socket.destroy();
@@ -103,6 +132,7 @@ export class BundleFastPath {
       this.sockets.delete(socket);
     };
     const handOver = (unread: Buffer | undefined): void => {
+      pending = undefined;
       this.sockets.delete(socket);
       socket.removeListener('data', onData);
       socket.removeListener('timeout', onTimeout);
@@ -144,4 +174,10 @@ export class BundleFastPath {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
+}
+
+/** Whether bytes that do not hold a whole head yet may still be a plain request's. */
+function mayBecomePlain(start: Buffer): boolean {
+  const text = start.toString('latin1', 0, 14);
+  return PLAIN_STARTS.some((prefix) => (text.length >= prefix.length ? text.startsWith(prefix) : prefix.startsWith(text)));
 }
