@@ -88,7 +88,8 @@ describe('publishing to an OCI registry (a real CNCF distribution registry)', ()
     expect(byRevision.headers.get('docker-content-digest')).toBe(digest);
     expect((await get(`${repository}/rbac/manifests/${first}`, OCI_IMAGE_MANIFEST)).status).toBe(200);
 
-    const [sink] = await sinksOf(regent);
+    // The agent can read `latest` before the sink has recorded the whole revision (every bundle) as published.
+    const sink = await awaitPublished(regent, 'registry', second);
     expect(sink).toMatchObject({ name: 'registry', kind: 'oci', target: `${registry.registry}/${repository}`, pending: null, lastError: null, attempts: 0, lastPublished: { revision: second } });
   });
 

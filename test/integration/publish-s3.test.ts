@@ -86,7 +86,8 @@ describe('publishing to S3-compatible storage (a real Versity S3 gateway)', () =
     // Polling once a second, the agent sends the gateway's ETag back and gets 304 while nothing changes.
     await eventually(async () => /"status":"304 Not Modified"/.test(agent.logs()), 10_000, () => agent.logs().slice(-3000));
 
-    const [sink] = await sinksOf(regent);
+    // The agent can read the objects before the sink has recorded the whole revision as published.
+    const sink = await awaitPublished(regent, 'bucket', second);
     // Every bundle the example repository declares, of both revisions.
     const bundles = [...regent.catalog.published!.bundles.keys()].sort();
     expect(bundles).toEqual(expect.arrayContaining(['datasets', 'rbac']));
