@@ -56,11 +56,11 @@ async function listen(server: Server): Promise<number> {
 }
 
 /**
- * Sends `parts` on one connection (`wait` ms between them) and returns all that came back until the
+ * Sends `parts` on one connection (`wait` ms between them, or one value per gap) and returns all that came back until the
  * server closed it or was silent for `idleMs`, with `Date` values masked; `closed` says whether the
  * server ended the connection.
  */
-async function exchange(port: number, parts: string[], options: { wait?: number; idleMs?: number } = {}): Promise<{ text: string; closed: boolean }> {
+async function exchange(port: number, parts: string[], options: { wait?: number | number[]; idleMs?: number } = {}): Promise<{ text: string; closed: boolean }> {
   const socket = connect(port, '127.0.0.1');
   const received: Buffer[] = [];
   let closed = false;
@@ -72,7 +72,7 @@ async function exchange(port: number, parts: string[], options: { wait?: number;
   socket.on('error', () => undefined);
   await new Promise((done) => socket.once('connect', done));
   for (const [index, part] of parts.entries()) {
-    if (index > 0) await sleep(options.wait ?? 30);
+    if (index > 0) await sleep(Array.isArray(options.wait) ? options.wait[index - 1]! : (options.wait ?? 30));
     if (!socket.destroyed) socket.write(Buffer.from(part, 'latin1'));
   }
   let seen = -1;
@@ -281,6 +281,8 @@ describe('the bundle fast path in front of node:http', () => {
 });
 
 describe('BundleFastPath', () => {
+  const heartbeatOfX = get(['Host: x', 'If-None-Match: "e"'], '/bundles/x');
+  const startOfX = 'GET /bundles/x HTTP/1.1\r\nHost: x\r\n';
   /** A fast path answering `GET /bundles/x` heartbeats with a fixed 304, node:http behind it. */
   async function withFastPath(timeouts: { firstRequestTimeoutMs: number; keepAliveTimeoutMs: number }): Promise<{ port: number; fastPath: BundleFastPath }> {
     const http = createHttpServer((_req, res) => res.end('from node:http'));
@@ -317,6 +319,17 @@ describe('BundleFastPath', () => {
     const { text } = await exchange(port, [start, 'If-None-Match: "e"\r\n\r\n'], { wait: 400, idleMs: 500 });
     expect(text).toContain('from node:http');
     expect(statuses(text)).toEqual(['200']);
+  });
+
+  test.each([
+    ['in the packet of the answered one', [heartbeatOfX + startOfX], [500]],
+    ['in a later packet', [heartbeatOfX, startOfX], [100, 500]],
+  ])('the start of a head after an answer, %s, is closed with the connection when it stays idle for the keep-alive timeout, as node:http does', async (_name, sent, wait) => {
+    const { port } = await withFastPath({ firstRequestTimeoutMs: 5000, keepAliveTimeoutMs: 300 });
+    const { text, closed } = await exchange(port, [...sent, 'If-None-Match: "e"\r\n\r\n'], { wait, idleMs: 500 });
+    expect(statuses(text)).toEqual(['304']);
+    expect(text).not.toContain('from node:http');
+    expect(closed).toBe(true);
   });
 
   test('a plain head dribbled over more than a few reads is given to node:http', async () => {

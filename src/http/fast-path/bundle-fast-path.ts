@@ -87,6 +87,11 @@ export class BundleFastPath {
         if (more && socket.writableNeedDrain) break;
       }
       if (corked) socket.uncork();
+      // Once a request was answered, the connection is idle between requests: node:http's keep-alive timeout.
+      if (position > 0 && !idleTimeoutSet) {
+        socket.setTimeout(this.options.keepAliveTimeoutMs);
+        idleTimeoutSet = true;
+      }
       if (position < chunk.length) {
         const rest = position === 0 ? chunk : chunk.subarray(position);
         // The start of a plain head: wait for its end, within node:http's bounds for a head (size, time
@@ -106,19 +111,16 @@ export class BundleFastPath {
         return;
       }
       pendingSince = 0;
-      if (!idleTimeoutSet) {
-        socket.setTimeout(this.options.keepAliveTimeoutMs);
-        idleTimeoutSet = true;
-      }
       // A client that reads slower than it was answered: stop reading until what it was sent has drained.
       if (socket.writableNeedDrain) {
         socket.pause();
         socket.once('drain', () => socket.resume());
       }
     };
-    // Silent or idle too long; a head still incomplete then is node:http's to time out and answer.
+    // Silent or idle too long. A first head still incomplete then is node:http's to time out and answer
+    // (408); one after an answer is closed with the connection, as node:http's keep-alive timeout does.
     const onTimeout = (): void => {
-      if (pending) handOver(pending);
+      if (pending && !idleTimeoutSet) handOver(pending);
       else socket.destroy();
     };
     const onError = (): void => {
