@@ -58,9 +58,9 @@ async function listen(server: Server): Promise<number> {
 /**
  * Sends `parts` on one connection (`wait` ms between them, or one value per gap) and returns all that came back until the
  * server closed it or was silent for `idleMs`, with `Date` values masked; `closed` says whether the
- * server ended the connection.
+ * server ended the connection. `end`: the client half-closes after the last part.
  */
-async function exchange(port: number, parts: string[], options: { wait?: number | number[]; idleMs?: number } = {}): Promise<{ text: string; closed: boolean }> {
+async function exchange(port: number, parts: string[], options: { wait?: number | number[]; idleMs?: number; end?: boolean } = {}): Promise<{ text: string; closed: boolean }> {
   const socket = connect(port, '127.0.0.1');
   const received: Buffer[] = [];
   let closed = false;
@@ -75,6 +75,7 @@ async function exchange(port: number, parts: string[], options: { wait?: number 
     if (index > 0) await sleep(Array.isArray(options.wait) ? options.wait[index - 1]! : (options.wait ?? 30));
     if (!socket.destroyed) socket.write(Buffer.from(part, 'latin1'));
   }
+  if (options.end && !socket.destroyed) socket.end();
   let seen = -1;
   while (!closed && seen !== received.length) {
     seen = received.length;
@@ -182,6 +183,18 @@ describe('the bundle fast path in front of node:http', () => {
     }
     expect(handlerCalls()).toBe(0);
     expect(counters.notModified).toBe(1 + 2 * (whole.length - 1));
+  });
+
+  test.each([
+    ['the start of a heartbeat', [heartbeat().slice(0, 30)]],
+    ['a heartbeat and the start of another', [heartbeat() + heartbeat().slice(0, 30)]],
+    ['a heartbeat cut inside its blank line, in two packets', [heartbeat().slice(0, 40), heartbeat().slice(40, -1)]],
+  ])('a client that half-closes after %s gets node:http\'s answer to the cut head, as without the fast path', async (_name, parts) => {
+    const { fast, plain } = await twoServers();
+    const fromFast = await exchange(fast, parts, { end: true });
+    const fromPlain = await exchange(plain, parts, { end: true });
+    expect(statuses(fromPlain.text)).toContain('400');
+    expect(fromFast).toEqual(fromPlain);
   });
 
   test('a long poll after heartbeats on the same connection is held by the handler, as always', async () => {

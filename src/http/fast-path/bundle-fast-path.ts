@@ -127,8 +127,17 @@ export class BundleFastPath {
       socket.destroy();
     };
     // node:http's sockets are half-open: a client that stops sending is done, and has had its answers.
+    // A head it cut short is node:http's to answer (400), as if node:http had read it: too late to put
+    // the bytes back (the end was read), so node:http's listeners get them and the end once more.
     const onEnd = (): void => {
-      socket.end();
+      if (!pending) {
+        socket.end();
+        return;
+      }
+      const cut = pending;
+      handOver(undefined);
+      socket.emit('data', cut);
+      if (!socket.destroyed) socket.emit('end');
     };
     const onClose = (): void => {
       this.sockets.delete(socket);
