@@ -197,6 +197,21 @@ describe('the bundle fast path in front of node:http', () => {
     expect(fromFast).toEqual(fromPlain);
   });
 
+  test('shutting down while a heartbeat\'s head is still arriving leaves it to node:http, which answers it, as without the fast path', async () => {
+    const { fast, plain } = await twoServers();
+    const [fastServer, plainServer] = servers;
+    const shutDown = (server: Server) => setTimeout(() => {
+      server.close();
+      server.closeIdleConnections();
+    }, 100);
+    const parts = [heartbeat().slice(0, 30), heartbeat().slice(30)];
+    shutDown(fastServer!);
+    shutDown(plainServer!);
+    const [fromFast, fromPlain] = await Promise.all([exchange(fast, parts, { wait: 250 }), exchange(plain, parts, { wait: 250 })]);
+    expect(statuses(fromPlain.text)).toEqual(['304']);
+    expect(fromFast).toEqual(fromPlain);
+  });
+
   test('a long poll after heartbeats on the same connection is held by the handler, as always', async () => {
     const { fast, handlerCalls } = await twoServers();
     const started = performance.now();

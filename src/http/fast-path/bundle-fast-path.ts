@@ -37,7 +37,8 @@ export interface BundleFastPathOptions {
  * every other answer, error and limit is node:http's and the bundle handler's, as without this path.
  */
 export class BundleFastPath {
-  private readonly sockets = new Set<Socket>();
+  /** Each connection on the fast path, and how to end it for shutting down. */
+  private readonly sockets = new Map<Socket, () => void>();
   /** Shutting down: a request that arrives on a connection being ended is not answered (node:http does not either). */
   private closing = false;
 
@@ -156,7 +157,11 @@ export class BundleFastPath {
       this.options.handOver(socket);
       socket.resume();
     };
-    this.sockets.add(socket);
+    // Shutting down: node:http keeps a connection in the middle of a head, and answers it.
+    this.sockets.set(socket, () => {
+      if (pending) handOver(pending);
+      else socket.end();
+    });
     socket.on('data', onData);
     socket.on('timeout', onTimeout);
     socket.on('error', onError);
@@ -177,12 +182,12 @@ export class BundleFastPath {
    */
   closeIdle(): void {
     this.closing = true;
-    for (const socket of this.sockets) socket.end();
+    for (const end of [...this.sockets.values()]) end();
   }
 
   /** Destroys every connection still on the fast path. */
   closeAll(): void {
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
     this.sockets.clear();
   }
 }
