@@ -156,6 +156,8 @@ describe('the bundle fast path in front of node:http', () => {
     ['obs-fold after heartbeats', [heartbeat(), heartbeat(['X-Folded: a', ' b'])]],
     ['a bare LF', [heartbeat(), `GET /bundles/rbac HTTP/1.1\r\nHost: regent\nIf-None-Match: ${ETAG}\r\n\r\n`]],
     ['a NUL in a header', [heartbeat(['X-Nul: a\u0000b'])]],
+    ['a head with bare LFs only, whole in one packet', [heartbeat().replace(/\r\n/g, '\n')]],
+    ['the start of a head with a byte no plain head holds', [heartbeat(), 'GET /bundles/rbac HTTP/1.1\r\nHost: regent\r\nX-Nul: a\u0000b']],
     ['a smuggled request in a chunked GET body', [`GET /bundles/rbac HTTP/1.1\r\nHost: regent\r\nIf-None-Match: ${ETAG}\r\nTransfer-Encoding: chunked\r\n\r\n${(heartbeat().length).toString(16)}\r\n${heartbeat()}\r\n0\r\n\r\n${heartbeat()}`]],
     ['a smuggled request in a GET body with Content-Length', [`GET /bundles/rbac HTTP/1.1\r\nHost: regent\r\nIf-None-Match: ${ETAG}\r\nContent-Length: ${heartbeat().length}\r\n\r\n${heartbeat()}`]],
     ['Content-Length and Transfer-Encoding together', [`GET /bundles/rbac HTTP/1.1\r\nHost: regent\r\nIf-None-Match: ${ETAG}\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`]],

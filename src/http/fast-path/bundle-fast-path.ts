@@ -7,6 +7,11 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_PENDING_READS = 4;
 /** How every plain request starts: a head split over packets that starts so is waited for, anything else is node:http's at once. */
 const PLAIN_STARTS = ['GET /bundles/', 'HEAD /bundles/'];
+/**
+ * What no plain head holds: a byte outside visible ASCII, SP and HTAB, or a CR or LF not in a CRLF (a CR
+ * last may be the start of one). node:http may answer such a head now (a head of bare LFs is whole to it).
+ */
+const NEVER_PLAIN = /[^\t\r\n\x20-\x7e]|\r(?=[^\n])|(?<!\r)\n/;
 
 export interface BundleFastPathOptions {
   /**
@@ -195,5 +200,6 @@ export class BundleFastPath {
 /** Whether bytes that do not hold a whole head yet may still be a plain request's. */
 function mayBecomePlain(start: Buffer): boolean {
   const text = start.toString('latin1', 0, 14);
-  return PLAIN_STARTS.some((prefix) => (text.length >= prefix.length ? text.startsWith(prefix) : prefix.startsWith(text)));
+  if (!PLAIN_STARTS.some((prefix) => (text.length >= prefix.length ? text.startsWith(prefix) : prefix.startsWith(text)))) return false;
+  return !NEVER_PLAIN.test(start.toString('latin1'));
 }
