@@ -36,10 +36,11 @@ export interface BundleFastPathOptions {
  *
  * Each connection starts here. Every chunk read is cut into complete request heads; while each is a
  * {@link PlainRequestHead} that `answer` knows, it gets its prebuilt answer (pipelined requests in
- * order). The first byte that is anything else — a partial head, a long poll, an admin call, a
- * malformed request — or an answer the client is slow to read ends the fast path for that connection
- * for good: the bytes not answered are put back on the socket and node:http takes the connection, so
- * every other answer, error and limit is node:http's and the bundle handler's, as without this path.
+ * order); the start of a plain head whose end has not come yet is kept for a few reads. The first
+ * byte that is anything else — a long poll, an admin call, a malformed request, a head not complete
+ * in time — or an answer the client is slow to read ends the fast path for that connection for good:
+ * the bytes not answered are put back on the socket and node:http takes the connection, so every other
+ * answer, error and limit is node:http's and the bundle handler's, as without this path.
  */
 export class BundleFastPath {
   /** Each connection on the fast path, and how to end it for shutting down. */
