@@ -1,6 +1,9 @@
 import type { Socket } from 'node:net';
 import { parsePlainRequestHead, type PlainRequestHead } from './plain-request-head.js';
 
+/** The socket events listened to here pass a chunk (`data`) or nothing. */
+type SocketListener = (chunk: Buffer) => void;
+
 /** The blank line that ends a request head. */
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** Reads a split head may take; more (a client dribbling its head) is node:http's, which parses as bytes come. */
@@ -149,14 +152,11 @@ export class BundleFastPath {
     const onClose = (): void => {
       this.sockets.delete(socket);
     };
+    const listeners: ReadonlyArray<[string, SocketListener]> = [['data', onData], ['timeout', onTimeout], ['error', onError], ['end', onEnd], ['close', onClose]];
     const handOver = (unread: Buffer | undefined): void => {
       pending = undefined;
       this.sockets.delete(socket);
-      socket.removeListener('data', onData);
-      socket.removeListener('timeout', onTimeout);
-      socket.removeListener('error', onError);
-      socket.removeListener('end', onEnd);
-      socket.removeListener('close', onClose);
+      for (const [event, listener] of listeners) socket.removeListener(event, listener);
       socket.setTimeout(0);
       socket.pause();
       if (unread) socket.unshift(unread);
@@ -168,11 +168,7 @@ export class BundleFastPath {
       if (pending) handOver(pending);
       else socket.end();
     });
-    socket.on('data', onData);
-    socket.on('timeout', onTimeout);
-    socket.on('error', onError);
-    socket.on('end', onEnd);
-    socket.on('close', onClose);
+    for (const [event, listener] of listeners) socket.on(event, listener);
     socket.setTimeout(this.options.firstRequestTimeoutMs);
   }
 
