@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { BundleCatalog } from '../../domain/activation/bundle-catalog.js';
 import { AgentAuthenticator } from '../../domain/agents/agent-authenticator.js';
-import { DEFAULT_BUNDLE_SET, mayReadBundle, mayReadSet, type AgentIdentity } from '../../domain/agents/agent-identity.js';
+import type { AgentIdentity } from '../../domain/agents/agent-identity.js';
 import type { BuiltBundle } from '../../domain/bundles/bundle-builder.js';
 import type { BuiltDelta } from '../../domain/bundles/delta/built-delta.js';
 import { snapshotEtagOf } from '../../domain/bundles/delta/delta-etag.js';
@@ -12,7 +12,8 @@ import { agentOfRequest } from '../agents/agent-auth.js';
 import { decodePath, invalidPathEncoding } from '../path-encoding.js';
 import { writeProblem } from '../problem.js';
 import { logCompletion, requestIdFrom, requestIdOf, type Completion } from '../request-log.js';
-import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer } from './conditional-headers.js';
+import { ifNoneMatchHits, parseIfNoneMatch, parsePrefer, tryParseIfNoneMatch, tryParsePrefer } from './conditional-headers.js';
+import { BundleRouter } from './bundle-router.js';
 import { HeldPollsPerAgent } from './held-polls.js';
 import { BundleCounters } from './bundle-counters.js';
 import type { LongPollWaiters } from './long-poll-waiters.js';
@@ -120,23 +121,7 @@ export function createBundleHandler(options: BundleHandlerOptions): BundleHandle
   const heldPolls: HeldPollLimit = options.heldPolls ?? new HeldPollsPerAgent(Number.MAX_SAFE_INTEGER);
   const refetches: RefetchPolicy | undefined = options.refetches;
   const delegate = options.delegate;
-  /**
-   * The set a path names, and the bundle's name within it. An environment the agent may not read is
-   * routed as if it did not exist (to the default set, where no bundle has its name), so the answer is
-   * the same as for a name that exists nowhere.
-   */
-  const route = (path: string, identity: AgentIdentity): { set: BundleSet; bundleName: string; environment?: string } => {
-    if (environments.size > 0) {
-      const slash = path.indexOf('/');
-      const first = slash < 0 ? path : path.slice(0, slash);
-      const set = environments.get(first);
-      if (set && mayReadSet(identity, first)) return { set, bundleName: slash < 0 ? '' : path.slice(slash + 1), environment: first };
-    }
-    return { set: defaultSet, bundleName: path };
-  };
-  /** The bundle when the agent may read it; undefined (exactly like a bundle that does not exist) otherwise. */
-  const readable = (catalog: ServedCatalog, bundleName: string, environment: string | undefined, identity: AgentIdentity): BuiltBundle | undefined =>
-    mayReadSet(identity, environment ?? DEFAULT_BUNDLE_SET) && mayReadBundle(identity, bundleName) ? catalog.get(bundleName) : undefined;
+  const router = new BundleRouter(defaultSet, environments);
   const log = logger.child({ component: 'bundles' });
   const prepared = new WeakMap<Representation, PreparedHeaders>();
   const headersOf = (bundle: Representation): PreparedHeaders => {
@@ -157,15 +142,12 @@ export function createBundleHandler(options: BundleHandlerOptions): BundleHandle
     if (name === undefined) return undefined;
     const identity = agents.remembered(head.authorization);
     if (!identity) return undefined;
-    const { set: { catalog }, bundleName, environment } = route(name, identity);
-    let bundle = readable(catalog, bundleName, environment, identity);
-    if (!bundle) return undefined;
     const { ifNoneMatch, prefer } = head;
-    if (prefer !== undefined && !preferWaitsNot(prefer, longPollMaxSeconds)) return undefined;
-    if (catalog.ahead && ifNoneMatch !== undefined && ifNoneMatch !== bundle.etag) bundle = catalog.ahead(bundle.name, ifNoneMatch) ?? bundle;
+    const { set: { catalog }, bundle } = router.find(name, identity, ifNoneMatch);
+    if (!bundle || (prefer !== undefined && tryParsePrefer(prefer, longPollMaxSeconds)?.waitSeconds !== 0)) return undefined;
     let unchanged = ifNoneMatch === bundle.etag;
     if (!unchanged && ifNoneMatch !== undefined) {
-      const tags = ifNoneMatchTags(ifNoneMatch);
+      const tags = tryParseIfNoneMatch(ifNoneMatch);
       if (!tags) return undefined;
       unchanged = ifNoneMatchHits(tags.map(snapshotEtagOf), bundle.etag);
     }
@@ -180,7 +162,7 @@ export function createBundleHandler(options: BundleHandlerOptions): BundleHandle
     const current = catalog.get(bundle.name) ?? bundle;
     const body = head.method === 'HEAD' ? undefined : current.tarball;
     counters.count(200, body?.length ?? 0);
-    logCompletion(log, completion(200, body?.length ?? 0, { revision: current.revision, agent: identity.name, userAgent: (head.userAgent ?? '').slice(0, 100) }));
+    logCompletion(log, completion(200, body?.length ?? 0, sentFields(current, identity, head.userAgent)));
     return { status: 200, headers: headersOf(current).ok, body };
   };
 
@@ -215,10 +197,8 @@ export function createBundleHandler(options: BundleHandlerOptions): BundleHandle
       return;
     }
     const { identity } = agent;
-    const { set: { catalog, waiters }, bundleName, environment } = route(name, identity);
-    let bundle = readable(catalog, bundleName, environment, identity);
     const ifNoneMatch = req.headers['if-none-match'];
-    if (bundle && catalog.ahead && ifNoneMatch !== undefined && ifNoneMatch !== bundle.etag) bundle = catalog.ahead(bundle.name, ifNoneMatch) ?? bundle;
+    const { set: { catalog, waiters }, environment, bundle } = router.find(name, identity, ifNoneMatch);
     if (!bundle) {
       if (!catalog.published) {
         const detail = environment ? `environment '${environment}' has not activated a revision yet (does its ref exist?); retry shortly` : 'Regent has not activated a revision yet; retry shortly';
@@ -260,7 +240,7 @@ export function createBundleHandler(options: BundleHandlerOptions): BundleHandle
       res.writeHead(200, applied ? { ...headers.ok, ...applied } : headers.ok);
       res.end(req.method === 'HEAD' ? undefined : chosen.tarball);
       refetch?.tracker.recordSent(refetch.client, refetch.bundle, current.etag, refetch.connection, refetch.stale);
-      done(200, req.method === 'HEAD' ? 0 : chosen.tarball.length, { revision: current.revision, agent: identity.name, userAgent: String(req.headers['user-agent'] ?? '').slice(0, 100), ...(chosen === current ? {} : { type: 'delta' }), ...extra });
+      done(200, req.method === 'HEAD' ? 0 : chosen.tarball.length, { ...sentFields(current, identity, req.headers['user-agent']), ...(chosen === current ? {} : { type: 'delta' }), ...extra });
     };
     const sendNotModified = (current: BuiltBundle, extra?: Record<string, unknown>): void => {
       const headers = headersOf(current);
@@ -383,24 +363,9 @@ function representationFor(bundle: BuiltBundle, held: readonly string[] | undefi
   return bundle;
 }
 
-/** Whether a `Prefer` header parses and asks for no long poll (OPA's periodic poll: `modes=snapshot,delta`). */
-function preferWaitsNot(prefer: string, longPollMaxSeconds: number): boolean {
-  try {
-    return parsePrefer(prefer, longPollMaxSeconds).waitSeconds === 0;
-  } catch (error) {
-    if (isRegentError(error)) return false;
-    throw error;
-  }
-}
-
-/** The tags of a well-formed `If-None-Match`, or undefined (the handler answers 400 for it). */
-function ifNoneMatchTags(header: string): string[] | undefined {
-  try {
-    return parseIfNoneMatch(header);
-  } catch (error) {
-    if (isRegentError(error)) return undefined;
-    throw error;
-  }
+/** What the completion line of a download says besides the request. */
+function sentFields(current: BuiltBundle, identity: AgentIdentity, userAgent: string | undefined): Record<string, unknown> {
+  return { revision: current.revision, agent: identity.name, userAgent: (userAgent ?? '').slice(0, 100) };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

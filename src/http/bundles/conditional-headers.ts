@@ -22,6 +22,16 @@ export function parseIfNoneMatch(header: string | undefined): string[] | undefin
   return tags;
 }
 
+/** {@link parseIfNoneMatch}, or undefined for a malformed header (which the handler answers 400). */
+export function tryParseIfNoneMatch(header: string): string[] | undefined {
+  try {
+    return parseIfNoneMatch(header);
+  } catch (error) {
+    if (error instanceof InputError) return undefined;
+    throw error;
+  }
+}
+
 /** Weak comparison (RFC 9110 §13.1.2): does any listed tag name the current representation? */
 export function ifNoneMatchHits(tags: readonly string[] | undefined, etag: string): boolean {
   return tags !== undefined && (tags[0] === '*' || tags.includes(etag));
@@ -66,4 +76,14 @@ export function parsePrefer(header: string | undefined, maxWaitSeconds: number):
     }
   }
   return result;
+}
+
+/** {@link parsePrefer}, or undefined for a malformed header (which the handler answers 400). */
+export function tryParsePrefer(header: string | undefined, maxWaitSeconds: number): LongPollPreference | undefined {
+  try {
+    return parsePrefer(header, maxWaitSeconds);
+  } catch (error) {
+    if (error instanceof InputError) return undefined;
+    throw error;
+  }
 }
