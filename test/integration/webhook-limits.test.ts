@@ -43,6 +43,9 @@ function post(url: string, body: Buffer, headers: Record<string, string>, option
       });
     });
     req.on('error', (error) => resolve({ status: 0, error: error.message }));
+    // Regent answers 413 before reading the whole body and closes: the rest of the body's write can then
+    // fail (ECONNRESET) after the answer was read, on a socket the request no longer listens to.
+    req.on('socket', (socket) => socket.on('error', () => undefined));
     if (options.chunked) {
       // Streamed in pieces with no declared length: only the bytes read can tell the size.
       for (let offset = 0; offset < body.length; offset += 256 * 1024) req.write(body.subarray(offset, offset + 256 * 1024));
